@@ -1,0 +1,3 @@
+from rescity.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""rescity.assess"""

@@ -1,0 +1,255 @@
+"""The city model as tables.
+
+A :class:`Twin` is five tables joined by integer positions. Every per-asset array anywhere in
+rescity is indexed by the row position in :attr:`Twin.assets`; every per-unit array by the row
+position in :attr:`Twin.units`.
+
+Tables and their columns
+------------------------
+units
+    ``unit_id`` (str; administrative code for real units, ``<county>-c<n>`` for grid cells),
+    ``level`` (``province`` | ``prefecture`` | ``county`` | ``cell``), ``parent_id`` (str, ``""``
+    for the root), ``name_zh``, ``name_en``, ``population`` (people, int), ``households`` (int),
+    ``share_age_0_14``, ``share_age_65_plus``, ``urban_share`` (0–1), ``lon``, ``lat``
+    (centroid, degrees WGS84), ``area_km2``. Rows are ordered by level (province first, cells last).
+assets
+    ``asset_id`` (str, unique), ``system`` (see :data:`SYSTEMS`), ``kind`` (see :data:`KINDS`),
+    ``lon``, ``lat`` (degrees; for a link asset — a line, a road segment, a main — its midpoint),
+    ``unit_id`` (the cell, or county, it stands in), ``fragility_class`` (str; picks curves, see
+    :mod:`rescity.fragility`), ``capacity`` (float, in ``capacity_unit``), ``capacity_unit`` (str:
+    ``MVA``, ``m3/d``, ``beds``, ``people``, ``subscribers``, ``vehicles/h``), ``replacement_cost_cny``,
+    ``backup_h`` (hours an asset runs on its own backup — battery or generator — when a supplier is
+    lost), ``length_km`` (links; 0 for point assets), ``is_source`` (bool: plant, treatment works,
+    core switch, county seat road hub), ``name``.
+edges
+    Network topology, undirected, between assets of one system: ``system``, ``src``, ``dst``
+    (int positions in ``assets``). A link asset (line, road segment, bridge, main) is a node of the
+    graph between its two end nodes, so that damage is always to a node: an asset is usable when it
+    is undamaged, and a terminal is served when it can reach a source through usable nodes.
+dependencies
+    ``dependent``, ``supplier`` (int asset positions), ``kind`` (the supplier's system: power,
+    water, telecom), ``buffer_h`` (hours the dependent keeps working without this supply). A
+    dependent needs, for each kind it depends on, at least one working supplier of that kind.
+service
+    ``terminal`` (int asset position), ``unit`` (int position of a cell in ``units``), ``system``
+    (power, water, telecom, road), ``people`` (float). The people of a cell who get a service
+    through a terminal; per cell and system the rows sum to the cell's population.
+
+``meta`` holds the builder's name, version, seed and parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+SYSTEMS: tuple[str, ...] = ("power", "water", "road", "telecom", "facility")
+SERVICES: tuple[str, ...] = ("power", "water", "telecom", "road")
+LEVELS: tuple[str, ...] = ("province", "prefecture", "county", "cell")
+
+#: Asset kinds per system. Importers and builders must use these names.
+KINDS: dict[str, tuple[str, ...]] = {
+    "power": (
+        "power_plant",
+        "substation_500kv",
+        "substation_220kv",
+        "substation_110kv",
+        "line_500kv",
+        "line_220kv",
+        "line_110kv",
+        "feeder_10kv",
+        "distribution_transformer",
+        "bus",
+    ),
+    "water": ("treatment_plant", "pump_station", "trunk_main", "distribution_node", "reservoir", "tank"),
+    "road": ("road_hub", "expressway", "national_road", "local_road", "bridge", "tunnel", "road_node"),
+    "telecom": ("core_node", "aggregation_node", "base_station", "fiber_link"),
+    "facility": ("hospital", "shelter", "depot", "fire_station"),
+}
+
+UNIT_COLUMNS: dict[str, str] = {
+    "unit_id": "object",
+    "level": "object",
+    "parent_id": "object",
+    "name_zh": "object",
+    "name_en": "object",
+    "population": "int64",
+    "households": "int64",
+    "share_age_0_14": "float64",
+    "share_age_65_plus": "float64",
+    "urban_share": "float64",
+    "lon": "float64",
+    "lat": "float64",
+    "area_km2": "float64",
+}
+ASSET_COLUMNS: dict[str, str] = {
+    "asset_id": "object",
+    "system": "object",
+    "kind": "object",
+    "lon": "float64",
+    "lat": "float64",
+    "unit_id": "object",
+    "fragility_class": "object",
+    "capacity": "float64",
+    "capacity_unit": "object",
+    "replacement_cost_cny": "float64",
+    "backup_h": "float64",
+    "length_km": "float64",
+    "is_source": "bool",
+    "name": "object",
+}
+EDGE_COLUMNS: dict[str, str] = {"system": "object", "src": "int64", "dst": "int64"}
+DEPENDENCY_COLUMNS: dict[str, str] = {
+    "dependent": "int64",
+    "supplier": "int64",
+    "kind": "object",
+    "buffer_h": "float64",
+}
+SERVICE_COLUMNS: dict[str, str] = {
+    "terminal": "int64",
+    "unit": "int64",
+    "system": "object",
+    "people": "float64",
+}
+TABLE_COLUMNS: dict[str, dict[str, str]] = {
+    "units": UNIT_COLUMNS,
+    "assets": ASSET_COLUMNS,
+    "edges": EDGE_COLUMNS,
+    "dependencies": DEPENDENCY_COLUMNS,
+    "service": SERVICE_COLUMNS,
+}
+
+
+def empty_table(name: str) -> pd.DataFrame:
+    """An empty table with the columns and dtypes of ``name`` (``units``, ``assets`` …)."""
+    cols = TABLE_COLUMNS[name]
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in cols.items()})
+
+
+def conform(df: pd.DataFrame, name: str) -> pd.DataFrame:
+    """Return ``df`` with exactly the columns of table ``name``, in order, cast to their dtypes.
+
+    Missing optional columns are filled with defaults (0, ``""``, ``False``); a missing required
+    identifier column raises ``KeyError``.
+    """
+    cols = TABLE_COLUMNS[name]
+    out = {}
+    n = len(df)
+    for c, t in cols.items():
+        if c in df.columns:
+            s = df[c]
+        elif c in ("unit_id", "asset_id", "src", "dst", "dependent", "supplier", "terminal", "unit"):
+            raise KeyError(f"{name} table has no {c!r} column")
+        elif t == "object":
+            s = pd.Series([""] * n, index=df.index)
+        elif t == "bool":
+            s = pd.Series(np.zeros(n, bool), index=df.index)
+        else:
+            s = pd.Series(np.zeros(n), index=df.index)
+        out[c] = s.astype(t) if t != "object" else s.astype(object)
+    return pd.DataFrame(out).reset_index(drop=True)
+
+
+@dataclass
+class Twin:
+    """A digital twin: units, assets, network edges, dependencies and service areas.
+
+    See the module docstring for the columns. Construct with tables that already have those
+    columns (use :func:`conform`); :func:`rescity.twin.validate.validate` checks the rest.
+    """
+
+    units: pd.DataFrame
+    assets: pd.DataFrame
+    edges: pd.DataFrame
+    dependencies: pd.DataFrame
+    service: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+    geometry: Any = None  # optional GeoSeries of unit polygons, aligned with ``units``
+
+    # -- sizes --------------------------------------------------------------------------------
+    @property
+    def n_assets(self) -> int:
+        return len(self.assets)
+
+    @property
+    def n_units(self) -> int:
+        return len(self.units)
+
+    # -- index helpers ------------------------------------------------------------------------
+    def unit_index(self) -> pd.Series:
+        """Map ``unit_id`` → row position in :attr:`units`."""
+        return pd.Series(np.arange(len(self.units)), index=self.units["unit_id"].to_numpy())
+
+    def asset_index(self) -> pd.Series:
+        """Map ``asset_id`` → row position in :attr:`assets`."""
+        return pd.Series(np.arange(len(self.assets)), index=self.assets["asset_id"].to_numpy())
+
+    def system_mask(self, system: str) -> np.ndarray:
+        """Boolean mask of the assets of ``system``."""
+        return (self.assets["system"] == system).to_numpy()
+
+    def adjacency(self, system: str | None = None) -> sp.csr_matrix:
+        """Symmetric ``n_assets × n_assets`` adjacency (bool CSR) of one system's edges, or all."""
+        e = self.edges if system is None else self.edges[self.edges["system"] == system]
+        n = self.n_assets
+        src = e["src"].to_numpy(np.int64)
+        dst = e["dst"].to_numpy(np.int64)
+        data = np.ones(2 * len(src), dtype=bool)
+        a = sp.coo_matrix((data, (np.r_[src, dst], np.r_[dst, src])), shape=(n, n))
+        return a.tocsr()
+
+    def membership(self, child_level: str = "cell") -> sp.csr_matrix:
+        """Sparse ``n_units × n_units`` matrix M with M[u, c] = 1 when cell/unit c lies in u.
+
+        Includes the diagonal for ``child_level`` units and every ancestor (county, prefecture,
+        province), so ``M @ x_cells`` aggregates a per-unit array whose values sit on
+        ``child_level`` rows to every level at once. Built from ``parent_id`` codes, no loops over
+        units beyond the (at most four) levels.
+        """
+        u = self.units
+        idx = self.unit_index()
+        n = len(u)
+        child = np.flatnonzero((u["level"] == child_level).to_numpy())
+        rows = [child]
+        cols = [child]
+        cur = child
+        parent_pos = idx.reindex(u["parent_id"].to_numpy()).to_numpy()
+        for _ in range(len(LEVELS)):
+            par = parent_pos[cur]
+            ok = ~np.isnan(par)
+            if not ok.any():
+                break
+            cur_child = child[ok]
+            par = par[ok].astype(np.int64)
+            rows.append(par)
+            cols.append(cur_child)
+            child = cur_child
+            cur = par
+        r = np.concatenate(rows)
+        c = np.concatenate(cols)
+        return sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, n))
+
+    def summary(self) -> dict[str, Any]:
+        """Counts of units by level and assets by system and kind (for ``twin info --json``)."""
+        units = self.units["level"].value_counts()
+        assets = self.assets.groupby(["system", "kind"]).size()
+        by_system = self.assets["system"].value_counts()
+        return {
+            "name": self.meta.get("name", ""),
+            "units": {lv: int(units.get(lv, 0)) for lv in LEVELS},
+            "population": int(self.units.loc[self.units["level"] == "cell", "population"].sum())
+            if (self.units["level"] == "cell").any()
+            else int(self.units["population"].max() if len(self.units) else 0),
+            "assets": {
+                "total": int(len(self.assets)),
+                "by_system": {s: int(by_system.get(s, 0)) for s in SYSTEMS if by_system.get(s, 0)},
+                "by_kind": {f"{s}/{k}": int(v) for (s, k), v in assets.items()},
+            },
+            "edges": {s: int(v) for s, v in self.edges["system"].value_counts().items()},
+            "dependencies": int(len(self.dependencies)),
+            "service_rows": int(len(self.service)),
+        }
