@@ -39,16 +39,14 @@ def _global(
 
 
 def _register() -> None:
+    """Import every ``rescity.cli.<topic>`` module and let it add its commands."""
     import importlib
+    import pkgutil
 
-    for name in ("twin", "hazard", "pipeline", "assess", "platform", "forecast", "decide", "sense"):
-        try:
-            mod = importlib.import_module(f"rescity.cli.{name}")
-        except ModuleNotFoundError as e:  # a topic not present in this build
-            if e.name == f"rescity.cli.{name}":
-                continue
-            raise
-        mod.register(app)
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        importlib.import_module(f"{__name__}.{info.name}").register(app)
 
 
 _register()
