@@ -1,0 +1,193 @@
+"""``rescity demo`` and ``rescity run``: the scenario pipeline from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from rescity.cli._common import SETTINGS, console
+from rescity.errors import InputError
+
+HAZARDS = ("wind", "rain", "flood")
+
+
+def _short(x: float) -> str:
+    if not np.isfinite(x):
+        return "–"
+    a = abs(x)
+    if a >= 1e6:
+        return f"{x / 1e6:.2f}M"
+    if a >= 1e4:
+        return f"{x / 1e3:.0f}k"
+    if a >= 1e3:
+        return f"{x / 1e3:.1f}k"
+    return f"{x:.0f}"
+
+
+def _iv(row: pd.Series, q: str, pct: bool = False) -> str:
+    m, lo, hi = row[f"{q}_mean"], row[f"{q}_p05"], row[f"{q}_p95"]
+    if pct:
+        return f"{100 * m:.1f} [{100 * lo:.1f}–{100 * hi:.1f}]"
+    return f"{_short(m)} [{_short(lo)}–{_short(hi)}]"
+
+
+def print_level(units: pd.DataFrame, level: str, title: str, out: Console) -> None:
+    """One rich table per administrative level: hazard, damage and people without service."""
+    t = Table(title=title, show_lines=False, header_style="bold", title_justify="left", pad_edge=False)
+    t.add_column("unit", no_wrap=True)
+    t.add_column("wind m/s", justify="right")
+    t.add_column("gust m/s", justify="right")
+    t.add_column("rain mm", justify="right")
+    systems = [s for s in ("power", "water", "telecom", "road") if f"damaged_{s}_mean" in units]
+    for s in systems:
+        t.add_column(f"{s} dmg %", justify="right")
+    for lab in ("no power", "no water", "no telecom", "no road", "affected"):
+        t.add_column(lab, justify="right")
+    for _, r in units[units["level"] == level].iterrows():
+        cells = [
+            f"{r['unit_id']} {r['name_zh']} {r['name_en']}",
+            f"{r['wind_max_ms']:.1f}",
+            f"{r['gust_max_ms']:.1f}",
+            f"{r['rain_mm']:.0f}",
+        ]
+        cells += [_iv(r, f"damaged_{s}", pct=True) for s in systems]
+        cells += [_iv(r, q) for q in ("no_power", "no_water", "no_telecom", "no_road", "affected")]
+        t.add_row(*cells)
+    out.print(t)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description:<10}"),
+        BarColumn(),
+        TextColumn("{task.completed:>6.0f}/{task.total:<6.0f}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
+
+
+def run_cli(settings, out: Path, twin_path: Optional[Path], print_tables: bool = True):
+    """Run a scenario with progress bars, print the tables by level and write the outputs."""
+    from rescity.pipeline import run_scenario
+
+    twin = None
+    if twin_path is not None:
+        from rescity.twin.io import load
+
+        twin = load(twin_path)
+        settings.twin = str(twin_path)
+    labels = {"twin": "twin", "hazard": "hazard", "simulate": "simulate", "report": "report"}
+    with _progress() as prog:
+        tasks: dict[str, int] = {}
+
+        def cb(stage: str, done: float, total: float) -> None:
+            if stage not in tasks:
+                tasks[stage] = prog.add_task(labels.get(stage, stage), total=max(total, 1))
+            prog.update(tasks[stage], completed=done, total=max(total, 1))
+
+        res = run_scenario(settings, out, twin=twin, progress=cb)
+    if print_tables:
+        wide = Console(width=max(console.width, 230), soft_wrap=False)
+        for level, title in (
+            ("province", "Province"),
+            ("prefecture", "Prefecture-level cities"),
+            ("county", "Counties"),
+        ):
+            print_level(
+                res.units,
+                level,
+                f"{title} — mean [90 % interval] over {settings.realisations} realisations",
+                wide,
+            )
+    for name, p in res.files.items():
+        console.print(f"wrote {name}: {p}")
+    return res
+
+
+def _parse_hazards(hazards: str) -> tuple[str, ...]:
+    hs = tuple(h.strip() for h in hazards.split(",") if h.strip())
+    bad = [h for h in hs if h not in HAZARDS]
+    if bad or not hs:
+        raise InputError(
+            f"unknown hazard; choose from {', '.join(HAZARDS)}", field="--hazards", value=hazards
+        )
+    return hs
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def demo(
+        realisations: Optional[int] = typer.Option(
+            None, "--realisations", "-n", min=1, help="Monte Carlo realisations (default 500)."
+        ),
+        seed: Optional[int] = typer.Option(None, "--seed", help="Seed of every random stream."),
+        out: Optional[Path] = typer.Option(
+            None, "--out", "-o", help="Output folder (default ./rescity-out)."
+        ),
+        workers: int = typer.Option(
+            1, "--workers", min=1, help="Worker processes; results do not depend on it."
+        ),
+    ) -> None:
+        """Zhejiang twin + typhoon Lekima (JTWC 201910): hazard, damage, cascade, people without service."""
+        from rescity.pipeline import ScenarioSettings
+
+        seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
+        st = ScenarioSettings(sn="201910", realisations=n, seed=seed_, workers=workers)
+        run_cli(st, out_, None)
+
+    @app.command()
+    def run(
+        sn: Optional[str] = typer.Option(
+            None, "--sn", help="Storm id (JTWC SN, e.g. 201910) in the packaged best track or in --track."
+        ),
+        track: Optional[Path] = typer.Option(
+            None, "--track", help="Track file (JTWC CSV, CMA text, IBTrACS CSV or generic CSV)."
+        ),
+        fmt: str = typer.Option("auto", "--format", help="Track format: auto, jtwc, cma, ibtracs, generic."),
+        model: str = typer.Option("holland1980", "--model", help="Wind profile: holland1980 or holland2008."),
+        hazards: str = typer.Option(
+            "wind,rain,flood", "--hazards", help="Comma-separated hazards: wind, rain, flood."
+        ),
+        twin: Optional[Path] = typer.Option(
+            None, "--twin", help="A saved twin (rescity twin build); default: Zhejiang."
+        ),
+        horizon_h: float = typer.Option(
+            12.0, "--horizon-h", min=0.0, help="Hours after the storm at which service is evaluated."
+        ),
+        realisations: Optional[int] = typer.Option(None, "--realisations", "-n", min=1),
+        seed: Optional[int] = typer.Option(None, "--seed"),
+        out: Optional[Path] = typer.Option(None, "--out", "-o"),
+        workers: int = typer.Option(1, "--workers", min=1),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the tables."),
+    ) -> None:
+        """Run the pipeline for any storm (packaged JTWC id or a track file)."""
+        from rescity.pipeline import ScenarioSettings
+
+        if sn is None and track is None:
+            raise InputError("give a storm with --sn ID or a track file with --track FILE", field="--sn")
+        if model not in ("holland1980", "holland2008"):
+            raise InputError(
+                "unknown wind model; choose holland1980 or holland2008", field="--model", value=model
+            )
+        seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
+        st = ScenarioSettings(
+            sn=sn,
+            track_file=str(track) if track else None,
+            track_format=fmt,
+            model=model,
+            hazards=_parse_hazards(hazards),
+            realisations=n,
+            seed=seed_,
+            horizon_h=horizon_h,
+            workers=workers,
+        )
+        run_cli(st, out_, twin, print_tables=not quiet)
