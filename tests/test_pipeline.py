@@ -1,0 +1,117 @@
+"""End to end: the demo and ``rescity run`` on the default Zhejiang twin at a few realisations."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rescity.pipeline import UNITS_CSV_COLUMNS, ScenarioSettings, run_scenario
+
+N = 6
+
+
+def rescity(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "rescity", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    p = rescity("demo", "--realisations", str(N), "--out", str(out / "o"), cwd=out)
+    assert p.returncode == 0, p.stderr[-3000:]
+    (out / "stdout.txt").write_text(p.stdout, encoding="utf-8")
+    return out
+
+
+def test_demo_writes_units_csv_with_documented_columns(demo_out):
+    t = pd.read_csv(demo_out / "o" / "units.csv", dtype={"unit_id": str, "parent_id": str})
+    assert list(t.columns[: len(UNITS_CSV_COLUMNS)]) == list(UNITS_CSV_COLUMNS)
+    levels = t["level"].value_counts()
+    assert levels["province"] == 1 and levels["prefecture"] == 11 and levels["county"] == 91
+    assert levels["cell"] > 3000
+    prov = t[t["level"] == "province"].iloc[0]
+    assert prov["population"] == 64_567_588
+    # intervals bracket means
+    for q in ("affected",):
+        assert (t[f"{q}_p05"] <= t[f"{q}_mean"] + 1e-6).all()
+        assert (t[f"{q}_mean"] <= t[f"{q}_p95"] + 1e-6).all()
+    # nobody is counted twice or lost: province = sum of prefectures = sum of counties
+    for q in ("affected_mean", "no_power_mean", "no_water_mean", "no_telecom_mean", "no_road_mean"):
+        s_pref = t.loc[t["level"] == "prefecture", q].sum()
+        s_cty = t.loc[t["level"] == "county", q].sum()
+        assert np.isclose(prov[q], s_pref, rtol=1e-4, atol=1.0)
+        assert np.isclose(prov[q], s_cty, rtol=1e-4, atol=1.0)
+        assert (t[q] <= t["population"] + 1e-6).all()
+
+
+def test_demo_lekima_hits_taizhou_harder_than_huzhou(demo_out):
+    """Lekima made landfall at Wenling (Taizhou) and weakened inland: Taizhou's peak gust and
+    affected share must exceed those of Huzhou in the far north-west."""
+    t = pd.read_csv(demo_out / "o" / "units.csv", dtype={"unit_id": str})
+    pref = t[t["level"] == "prefecture"].set_index("unit_id")
+    assert pref.loc["331000", "gust_max_ms"] > pref.loc["330500", "gust_max_ms"] + 5
+    assert pref.loc["331000", "gust_max_ms"] > 35  # a super typhoon at landfall
+    share = pref["affected_mean"] / pref["population"]
+    assert share["331000"] > share["330500"]
+    wenling = t[t["unit_id"] == "331081"].iloc[0]
+    assert wenling["rain_mm"] > 100
+
+
+def test_demo_prints_every_level_and_writes_report(demo_out):
+    out = (demo_out / "stdout.txt").read_text(encoding="utf-8")
+    for s in ("Province", "Prefecture-level cities", "Counties", "浙江省", "温岭市", "Wenling"):
+        assert s in out
+    html = (demo_out / "o" / "report.html").read_text(encoding="utf-8")
+    assert html.count("data:image/png;base64,") >= 4
+    for s in ("Maps", "Counties", "Run settings", "201910"):
+        assert s in html
+
+
+def test_same_seed_same_result_whatever_the_workers(tmp_path):
+    from rescity.twin.zhejiang import default_twin
+
+    twin = default_twin()
+    a = run_scenario(ScenarioSettings(sn="201910", realisations=4, seed=7), None, twin=twin).units
+    b = run_scenario(ScenarioSettings(sn="201910", realisations=4, seed=7, workers=2), None, twin=twin).units
+    c = run_scenario(ScenarioSettings(sn="201910", realisations=4, seed=8), None, twin=twin).units
+    num = a.select_dtypes("number").columns
+    np.testing.assert_array_equal(a[num].to_numpy(), b[num].to_numpy())
+    assert not np.array_equal(a["affected_mean"].to_numpy(), c["affected_mean"].to_numpy())
+
+
+def test_unknown_storm_is_one_clear_line(tmp_path):
+    p = rescity("run", "--sn", "201999", "--realisations", "2", "--out", str(tmp_path / "o"), cwd=tmp_path)
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr
+    assert "201999" in p.stderr
+
+
+def test_malformed_track_names_file_field_and_value(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "time,lat,lon,vmax_kn,pcen_hpa\n2019-08-09T00:00Z,27.0,122.0,100,930\n2019-08-09T06:00Z,north,121.5,95,935\n",
+        encoding="utf-8",
+    )
+    p = rescity("run", "--track", str(bad), "--realisations", "2", "--out", str(tmp_path / "o"), cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr
+    err = " ".join(p.stderr.split())
+    assert "bad.csv" in err and "lat" in err and "north" in err
+
+
+def test_bad_hazard_name(tmp_path):
+    p = rescity("run", "--sn", "201910", "--hazards", "wind,lava", "--out", str(tmp_path / "o"), cwd=tmp_path)
+    assert p.returncode == 2 and "lava" in p.stderr and "Traceback" not in p.stderr
