@@ -1,0 +1,116 @@
+"""``rescity wind`` and ``rescity rain``: typhoon wind and rain at points, as CSV on stdout."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+
+from rescity.errors import InputError
+
+_AT_HELP = 'Sites as "lat,lon;lat,lon" in degrees, e.g. "28.37,121.37;30.27,120.15".'
+
+
+def parse_at(text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Parse ``"lat,lon;lat,lon"`` into latitude and longitude arrays (degrees)."""
+    lats: list[float] = []
+    lons: list[float] = []
+    parts = [p.strip() for p in str(text).split(";")]
+    if not any(parts):
+        raise InputError('no sites; expected "lat,lon;lat,lon"', field="--at", value=text)
+    for p in parts:
+        if not p:
+            continue
+        xy = [s.strip() for s in p.split(",")]
+        if len(xy) != 2:
+            raise InputError('each site must be "lat,lon" (sites separated by ";")', field="--at", value=p)
+        try:
+            la, lo = float(xy[0]), float(xy[1])
+        except ValueError:
+            raise InputError(
+                "latitude and longitude must be numbers in degrees", field="--at", value=p
+            ) from None
+        if not (math.isfinite(la) and -90.0 <= la <= 90.0):
+            raise InputError("latitude must be in [-90, 90]", field="--at", value=p)
+        if not (math.isfinite(lo) and -180.0 <= lo <= 360.0):
+            raise InputError("longitude must be in [-180, 360]", field="--at", value=p)
+        lats.append(la)
+        lons.append(lo)
+    return np.array(lats), np.array(lons)
+
+
+def _load(track: Optional[Path], sn: Optional[str], fmt: str):
+    from rescity.hazard.track import packaged_track, read_track
+
+    if track is None:
+        if not sn:
+            raise InputError(
+                "give --track FILE, or --sn ID for the packaged JTWC best track (e.g. --sn 201910)",
+                field="--track",
+            )
+        return packaged_track(sn)
+    return read_track(track, fmt=fmt, sn=sn)
+
+
+def _land(exposure: str) -> bool:
+    e = exposure.strip().lower()
+    if e not in ("land", "sea"):
+        raise InputError("exposure must be land or sea", field="--exposure", value=exposure)
+    return e == "land"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.2f}"
+
+
+def wind(
+    track: Optional[Path] = typer.Option(None, "--track", "-t", help="Track file (default: packaged JTWC)."),
+    sn: Optional[str] = typer.Option(
+        None, "--sn", help="Storm id: JTWC SN (201910), CMA id, IBTrACS SID or name."
+    ),
+    fmt: str = typer.Option("auto", "--format", "-f", help="auto, jtwc, cma, ibtracs or generic."),
+    model: str = typer.Option("holland1980", "--model", "-m", help="holland1980 or holland2008."),
+    at: str = typer.Option(..., "--at", help=_AT_HELP),
+    dt_h: float = typer.Option(1.0, "--dt-h", help="Time step of the interpolated track, hours."),
+    exposure: str = typer.Option("land", "--exposure", help="land (open terrain) or sea, for every site."),
+) -> None:
+    """Peak 1-min 10-m wind and 3-s gust (m/s) of a typhoon at points: CSV lat,lon,wind_max_ms,gust_max_ms."""
+    from rescity.hazard.typhoon import peak_wind
+
+    lat, lon = parse_at(at)
+    land = _land(exposure)
+    tr = _load(track, sn, fmt)
+    out = peak_wind(tr, lon, lat, model=model, dt_h=dt_h, land=land)
+    typer.echo("lat,lon,wind_max_ms,gust_max_ms")
+    for la, lo, w, g in zip(lat, lon, out["wind_ms"], out["gust_ms"], strict=True):
+        typer.echo(f"{la:g},{lo:g},{_fmt(w)},{_fmt(g)}")
+
+
+def rain(
+    track: Optional[Path] = typer.Option(None, "--track", "-t", help="Track file (default: packaged JTWC)."),
+    sn: Optional[str] = typer.Option(
+        None, "--sn", help="Storm id: JTWC SN (201910), CMA id, IBTrACS SID or name."
+    ),
+    fmt: str = typer.Option("auto", "--format", "-f", help="auto, jtwc, cma, ibtracs or generic."),
+    at: str = typer.Option(..., "--at", help=_AT_HELP),
+    dt_h: float = typer.Option(1.0, "--dt-h", help="Time step of the interpolated track, hours."),
+) -> None:
+    """Storm-total rain (mm) and peak rain rate (mm/h) of a typhoon at points (R-CLIPER): CSV
+    lat,lon,rain_mm,rain_rate_mmh."""
+    from rescity.hazard.rain import storm_rain
+
+    lat, lon = parse_at(at)
+    tr = _load(track, sn, fmt)
+    out = storm_rain(tr, lon, lat, dt_h=dt_h)
+    typer.echo("lat,lon,rain_mm,rain_rate_mmh")
+    for la, lo, r, rr in zip(lat, lon, out["rain_mm"], out["rain_rate_mmh"], strict=True):
+        typer.echo(f"{la:g},{lo:g},{_fmt(r)},{_fmt(rr)}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``wind`` and ``rain`` to the ``rescity`` command."""
+    app.command("wind")(wind)
+    app.command("rain")(rain)
