@@ -2,8 +2,8 @@
 
 Cells are squares of ``cell_km`` on a transverse Mercator projection centred on the region
 with scale factor 1 on the central meridian. The scale factor of that projection is ≥ 1 everywhere
-(Snyder 1987, eq. 8-13), so a square of side ``cell_km`` on the map is at most ``cell_km`` on the
-ground.
+(Snyder 1987, *Map Projections — A Working Manual*, ch. 8), so a square of side ``cell_km`` on
+the map is at most ``cell_km`` on the ground.
 """
 
 from __future__ import annotations

@@ -398,7 +398,7 @@ def _locate(assets: pd.DataFrame, units: pd.DataFrame, ug: gpd.GeoSeries) -> np.
         if not m.any():
             continue
         tree = shapely.STRtree(geoms[m])
-        pi, gi = tree.query(shapely.points(x[ok], y[ok]), predicate="within")
+        pi, gi = tree.query(shapely.points(x[ok], y[ok]), predicate="intersects")
         rows = np.flatnonzero(ok)[pi]
         out[rows] = units["unit_id"].to_numpy(object)[np.flatnonzero(m)[gi]]
     return out

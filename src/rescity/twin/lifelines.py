@@ -736,7 +736,7 @@ def _water(b: _Builder, p: LifelineParams, rng: np.random.Generator) -> dict[str
         b.cy,
         np.arange(len(cells)),
         np.where(dbrittle, "distribution_brittle", "distribution_ductile"),
-        cpop * q,
+        np.maximum(cpop * q, 10.0),
         "m3/d",
         1000.0 * cpop + 3.0e5 * carea,
     )
@@ -1088,7 +1088,7 @@ def _telecom(b: _Builder, p: LifelineParams, rng: np.random.Generator, pw: dict)
         by,
         bcell,
         bclass,
-        1.3 * cpop[bcell] / nbs[bcell],
+        np.maximum(1.3 * cpop[bcell] / nbs[bcell], 500.0),
         "subscribers",
         bcost,
     )
@@ -1107,7 +1107,7 @@ def _telecom(b: _Builder, p: LifelineParams, rng: np.random.Generator, pw: dict)
         0.5 * (gy + ey),
         fcell,
         np.where(buried, "fiber_buried", "fiber_aerial"),
-        1.3 * cpop[fcell] / nfib[fcell],
+        np.maximum(1.3 * cpop[fcell] / nfib[fcell], 500.0),
         "subscribers",
         km * np.where(buried, 1.5e5, 6.0e4),
         length_km=km,
