@@ -26,11 +26,13 @@ Joint model
 Samplers (a full Cholesky on ~60,000 sites is out of reach: 29 GB and ~10¹⁴ flops)
     ``exact``: Cholesky of each ``exp(−3D/b_j)`` on the sites (n ≲ 3,000).
     ``grid``: circulant embedding (Dietrich & Newsam 1997; Wood & Chan 1994) of the exponential
-    covariance on a regular ``grid_km`` grid over the sites' bounding box, padded on every side by
-    four ranges (ρ < 10⁻⁵) so that wrap-around is negligible; eigenvalues of the embedding are
-    clipped at zero and the clipped mass is checked to be < 10⁻³. Each site takes the value of its
+    covariance on a regular grid over the sites' bounding box, padded on every side by four ranges
+    (ρ < 10⁻⁵) so that wrap-around is negligible; eigenvalues of the embedding are clipped at zero
+    and the clipped mass is checked to be < 10⁻³. The step is ``grid_km`` for the shortest range
+    (PGA, 8.5 km) and grows in proportion to the range for the others (``grid_km · b/b_min``), so
+    the discretisation error is the same fraction of every range. Each site takes the value of its
     nearest node: marginal variance is exact; two sites' correlation is that of their nodes, so
-    distances are off by at most ``grid_km/√2`` (sites in one cell are fully correlated). Cost per
+    distances are off by at most ``step/√2`` (sites in one cell are fully correlated). Cost per
     field: one real FFT pair on the padded grid, independent of the number of sites.
 """
 
@@ -215,28 +217,32 @@ def _exact_cholesky(x: np.ndarray, y: np.ndarray, b: float) -> np.ndarray:
 
 
 class _Grid:
-    """Circulant embedding of ``exp(−3h/b)`` on a padded regular grid (one per range)."""
+    """Circulant embedding of ``exp(−3h/b)`` on a padded regular grid, one grid per range."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, step_km: float, ranges: np.ndarray,
                  pad_ranges: float = 4.0) -> None:
         if not step_km > 0:
             raise InputError("grid_km must be positive", field="grid_km", value=step_km)
-        self.ix = np.rint((x - x.min()) / step_km).astype(np.int64)
-        self.iy = np.rint((y - y.min()) / step_km).astype(np.int64)
-        nx, ny = int(self.ix.max()) + 1, int(self.iy.max()) + 1
         self.sqrt_lam = []
         self.shapes = []
+        self.nodes = []
+        b_min = float(np.min(ranges))
         for b in ranges:
-            pad = int(math.ceil(pad_ranges * b / step_km))
+            step = step_km * float(b) / b_min
+            ix = np.rint((x - x.min()) / step).astype(np.int64)
+            iy = np.rint((y - y.min()) / step).astype(np.int64)
+            self.nodes.append((iy, ix))
+            nx, ny = int(ix.max()) + 1, int(iy.max()) + 1
+            pad = int(math.ceil(pad_ranges * b / step))
             while True:
                 mx = sfft.next_fast_len(nx + pad, real=True)
                 my = sfft.next_fast_len(ny + pad, real=True)
-                hx = np.minimum(np.arange(mx), mx - np.arange(mx)) * step_km
-                hy = np.minimum(np.arange(my), my - np.arange(my)) * step_km
+                hx = np.minimum(np.arange(mx), mx - np.arange(mx)) * step
+                hy = np.minimum(np.arange(my), my - np.arange(my)) * step
                 cov = np.exp(-3.0 * np.hypot(hy[:, None], hx[None, :]) / b)
                 lam = sfft.rfft2(cov, workers=-1).real
                 neg = -lam[lam < 0].sum() / lam[lam > 0].sum()
-                if neg < 1e-3 or pad > 64 * b / step_km:
+                if neg < 1e-3 or pad > 64 * b / step:
                     break
                 pad *= 2
             self.sqrt_lam.append(np.sqrt(np.clip(lam, 0.0, None)).astype(np.float32))
@@ -247,4 +253,5 @@ class _Grid:
         my, mx = self.shapes[j]
         w = rng.standard_normal((my, mx), dtype=np.float32)
         f = sfft.irfft2(sfft.rfft2(w, workers=-1) * self.sqrt_lam[j], s=(my, mx), workers=-1)
-        return f[self.iy, self.ix]
+        iy, ix = self.nodes[j]
+        return f[iy, ix]

@@ -513,10 +513,12 @@ def sample_ground_motion(
         for k, im in enumerate(MEASURES):
             out[f"eta_{im}"] = eta[:, k].copy()
             out[f"eps_{im}"] = np.empty((realisations, n), dtype=dtype)
-    for r0, r1, eps in eps_sampler():  # eps: (r1 - r0, n_measures, n)
+    ln_mu32 = {im: ln_mu[im].astype(np.float32) for im in MEASURES}
+    phi32 = {im: phi[im].astype(np.float32) for im in MEASURES}
+    for r0, r1, eps in eps_sampler():  # eps: (r1 - r0, n_measures, n), float32
         for k, im in enumerate(MEASURES):
-            block = ln_mu[im][None, :] + tau[im] * eta[r0:r1, k][:, None] + phi[im][None, :] * eps[:, k, :]
-            y = np.exp(block)
+            between = (tau[im] * eta[r0:r1, k]).astype(np.float32)[:, None]
+            y = np.exp(ln_mu32[im][None, :] + between + phi32[im][None, :] * eps[:, k, :])
             y[:, far] = 0.0
             out[im][r0:r1] = y
             if return_residuals:
