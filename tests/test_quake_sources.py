@@ -160,12 +160,12 @@ def test_vs30_defaults_and_user_csv(tmp_path):
 
 def test_vs30_from_geotiff(tmp_path):
     rasterio = pytest.importorskip("rasterio")
-    from rasterio.transform import from_origin
+    from rasterio.transform import Affine
 
     path = tmp_path / "vs30.tif"
     data = np.array([[300.0, 700.0], [300.0, 700.0]], dtype="float32")
     with rasterio.open(path, "w", driver="GTiff", height=2, width=2, count=1, dtype="float32",
-                       crs="EPSG:4326", transform=from_origin(120.0, 31.0, 0.5, 0.5)) as ds:
+                       crs="EPSG:4326", transform=Affine(0.5, 0, 120.0, 0, -0.5, 31.0)) as ds:
         ds.write(data, 1)
     v = vs30_at(np.array([120.2, 120.7]), np.array([30.8, 30.3]), path)
     np.testing.assert_array_equal(v, [300.0, 700.0])

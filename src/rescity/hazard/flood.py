@@ -305,7 +305,8 @@ def fill_level(z: np.ndarray, pixel_area_m2: float, volume_m3: float) -> tuple[f
 
 def _bathtub_dem(path: Path, lon: np.ndarray, lat: np.ndarray, area_km2: np.ndarray,
                  excess_m: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from rasterio.windows import from_bounds
+    from rasterio.transform import rowcol
+    from rasterio.windows import Window
 
     level = np.full(lon.size, np.nan)
     depth = np.zeros(lon.size)
@@ -318,7 +319,10 @@ def _bathtub_dem(path: Path, lon: np.ndarray, lat: np.ndarray, area_km2: np.ndar
             half = 0.5 * math.sqrt(max(area_km2[c], 1e-6))
             dlat = half / 111.19
             dlon = dlat / max(math.cos(math.radians(lat[c])), 1e-6)
-            win = from_bounds(lon[c] - dlon, lat[c] - dlat, lon[c] + dlon, lat[c] + dlat, ds.transform)
+            rows, cols = rowcol(ds.transform, [lon[c] - dlon, lon[c] + dlon], [lat[c] + dlat, lat[c] - dlat])
+            r0, r1 = sorted(int(v) for v in rows)
+            c0, c1 = sorted(int(v) for v in cols)
+            win = Window(c0, r0, c1 - c0 + 1, r1 - r0 + 1)
             z = ds.read(1, window=win, boundless=True, fill_value=np.nan, masked=False).astype(float)
             if ds.nodata is not None:
                 z[z == ds.nodata] = np.nan
@@ -344,8 +348,9 @@ def sample_dem(dem: Union[str, Path], lon: np.ndarray, lat: np.ndarray) -> np.nd
         vals = np.array([v[0] for v in ds.sample(zip(lon, lat, strict=True), masked=False)], dtype=float)
         if ds.nodata is not None:
             vals[vals == ds.nodata] = np.nan
-        rows, cols = ds.index(lon, lat)
-        rows, cols = np.asarray(rows), np.asarray(cols)
+        from rasterio.transform import rowcol
+
+        rows, cols = (np.asarray(v) for v in rowcol(ds.transform, lon, lat))
         outside = (rows < 0) | (cols < 0) | (rows >= ds.height) | (cols >= ds.width)
         vals[outside] = np.nan
     return vals
