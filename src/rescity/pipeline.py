@@ -115,24 +115,44 @@ def event_hazard(
         full[cells] = v[na:]
         cell_int[m] = full
     if "flood" in hazards:
-        depth_a, depth_c = flood_depths(twin, asset_int, cell_int)
-        asset_int["flood_depth_m"] = depth_a
-        cell_int["flood_depth_m"] = depth_c
+        fl = flood_depths(twin, asset_int, cell_int)
+        asset_int.update(fl["asset"])
+        cell_int.update(fl["cell"])
     return asset_int, cell_int
 
 
 def flood_depths(
     twin: Twin, asset_int: dict[str, np.ndarray], cell_int: dict[str, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pluvial flood depth (m) at cells and at assets (an asset takes its cell's depth)."""
-    from rescity.hazard.flood import pluvial_depth_for_twin
+) -> dict[str, np.ndarray]:
+    """Pluvial flood from the storm rain (:func:`rescity.hazard.flood.pluvial_depth`).
 
-    depth_c = pluvial_depth_for_twin(twin, cell_int["rain_mm"], cell_int["rain_rate_mmh"])
+    Returns ``flood_depth_m`` (depth in the low-lying, flooded part of a cell) and
+    ``flood_fraction`` (the share of the cell that floods) for the assets (each takes its cell's
+    values) and the cells, as ``{"asset": {...}, "cell": {...}}``. Without a DEM the flooded share
+    comes from the documented low-lying proxy; the damage stage then treats a site as flooded with
+    probability ``flood_fraction``, which gives each asset's exact marginal damage probability.
+    """
+    from rescity.hazard.flood import pluvial_depth
+
+    cells, _, _ = cell_positions(twin)
+    table = twin.units.iloc[cells][["lon", "lat", "area_km2", "urban_share"]].reset_index(drop=True)
+    res = pluvial_depth(cell_int["rain_mm"][cells], cell_int["rain_rate_mmh"][cells], table)
+    depth_c = np.full(twin.n_units, np.nan)
+    frac_c = np.full(twin.n_units, np.nan)
+    depth_c[cells] = res["flood_depth_m"]
+    frac_c[cells] = res["flooded_fraction"]
     pos = twin.unit_index().reindex(twin.assets["unit_id"].to_numpy()).to_numpy()
-    depth_a = np.zeros(twin.n_assets)
     ok = ~np.isnan(pos)
-    depth_a[ok] = np.nan_to_num(depth_c[pos[ok].astype(np.int64)])
-    return depth_a, depth_c
+    p = pos[ok].astype(np.int64)
+    depth_a = np.zeros(twin.n_assets)
+    frac_a = np.zeros(twin.n_assets)
+    depth_a[ok] = np.nan_to_num(depth_c[p])
+    frac_a[ok] = np.nan_to_num(frac_c[p])
+    return {
+        "asset": {"flood_depth_m": depth_a, "flood_fraction": frac_a},
+        "cell": {"flood_depth_m": depth_c, "flood_fraction": frac_c},
+        "proxy": bool(res["proxy"]),
+    }
 
 
 def run_event(
