@@ -94,11 +94,16 @@ def error_table(name: str = "cma") -> ErrorTable:
             value=name,
         )
     return ErrorTable(
-        sub["lead_h"].to_numpy(float), sub["track_error_km"].to_numpy(float), sub["vmax_mae_ms"].to_numpy(float), name
+        sub["lead_h"].to_numpy(float),
+        sub["track_error_km"].to_numpy(float),
+        sub["vmax_mae_ms"].to_numpy(float),
+        name,
     )
 
 
-def sigma_from_mean_distance(dpe_km: np.ndarray, ratio: float = ALONG_CROSS_RATIO) -> tuple[np.ndarray, np.ndarray]:
+def sigma_from_mean_distance(
+    dpe_km: np.ndarray, ratio: float = ALONG_CROSS_RATIO
+) -> tuple[np.ndarray, np.ndarray]:
     """Along- and cross-track standard deviations (km) whose 2-D Gaussian has mean distance ``dpe_km``.
 
     ``E|e| = sqrt(2/π) σ_at E(m)``, ``m = 1 − (σ_ct/σ_at)²`` (complete elliptic integral of the
@@ -342,7 +347,12 @@ def perturb_track(
     leads = grid[grid >= -1e-9]
     e_at, e_ct, e_v = _draw_errors(rng, members, leads, table, ratio, phi6)
     fields = _apply(base, grid, e_at, e_ct, e_v)
-    attrs = {"issued": ts, "errors": table.name, "sn": track.attrs.get("sn", ""), "name": track.attrs.get("name", "")}
+    attrs = {
+        "issued": ts,
+        "errors": table.name,
+        "sn": track.attrs.get("sn", ""),
+        "name": track.attrs.get("name", ""),
+    }
     return _long_table(fields, grid, ts, attrs)
 
 

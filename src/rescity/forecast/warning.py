@@ -88,7 +88,9 @@ def unit_thresholds(
     t = thresholds(table)
     rows = t[t["indicator"] == indicator]
     if rows.empty:
-        raise InputError(f"no warning thresholds for indicator {indicator!r}", field="indicator", value=indicator)
+        raise InputError(
+            f"no warning thresholds for indicator {indicator!r}", field="indicator", value=indicator
+        )
     lv = np.atleast_1d(np.asarray(level, dtype=object))
     n = len(lv)
     if population is not None:
@@ -106,11 +108,15 @@ def unit_thresholds(
             out[m] = base
         elif basis == "per_capita":
             if population is None:
-                raise InputError(f"{indicator} thresholds at level {r['level']} need the population", field="population")
+                raise InputError(
+                    f"{indicator} thresholds at level {r['level']} need the population", field="population"
+                )
             out[m] = pop[m, None] * base[None, :]
         elif basis == "per_household":
             if households is None:
-                raise InputError(f"{indicator} thresholds at level {r['level']} need households", field="households")
+                raise InputError(
+                    f"{indicator} thresholds at level {r['level']} need households", field="households"
+                )
             out[m] = hh[m, None] * base[None, :]
         else:
             raise InputError(f"unknown threshold basis {basis!r}", field="basis", value=basis)
