@@ -33,6 +33,7 @@ not perturbed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -81,11 +82,16 @@ class ErrorTable:
         return np.interp(lead, self.lead_h, self.track_km), np.interp(lead, self.lead_h, self.vmax_mae_ms)
 
 
-def error_table(name: str = "cma") -> ErrorTable:
-    """The packaged error table ``name`` (``cma`` default, ``hko2019``) from ``track_errors.csv``."""
+@lru_cache(maxsize=1)
+def _error_csv() -> pd.DataFrame:
     from importlib.resources import files
 
-    df = pd.read_csv(str(files("rescity.forecast.data") / "track_errors.csv"))
+    return pd.read_csv(str(files("rescity.forecast.data") / "track_errors.csv"))
+
+
+def error_table(name: str = "cma") -> ErrorTable:
+    """The packaged error table ``name`` (``cma`` default, ``hko2019``) from ``track_errors.csv``."""
+    df = _error_csv()
     sub = df[df["table"] == name].sort_values("lead_h")
     if sub.empty:
         raise InputError(
