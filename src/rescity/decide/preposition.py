@@ -189,6 +189,10 @@ def solve_facility_location(
     unmet = np.clip(x[ui], 0, None)
     is_open = x[:n_j] > 0.5
     flow[~is_open[aj]] = 0.0
+    # solver round-off (the served-volume constraint has a 1e-9 relative slack)
+    tol = 1e-6 * np.maximum(d, 1.0)
+    unmet[unmet < tol] = 0.0
+    flow[flow < 1e-9] = 0.0
     return FacilitySolution(is_open, flow, unmet, float(res.fun), float((flow * v).sum()), "optimal")
 
 
