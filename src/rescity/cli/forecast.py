@@ -208,7 +208,14 @@ def run_cmd(
     allt = table if previous is None or previous.empty else pd.concat([previous, table], ignore_index=True)
     allt = allt.sort_values(["issued", "lead_h", "indicator"], kind="stable")
     allt.to_csv(prev_path, index=False)
-    e.to_csv(out / f"ensemble_{ts:%Y%m%dT%H%MZ}.csv", index=False)
+    stamp = f"{ts:%Y-%m-%dT%H:%MZ}"
+    tracks = e.copy()
+    if "member" not in tr.columns:  # the official forecast, drawn as member -1
+        off = tr.copy()
+        off.insert(0, "member", -1)
+        tracks = pd.concat([off, tracks], ignore_index=True)
+    tracks.insert(0, "issued", stamp)
+    tracks.to_csv(out / f"ensemble_{ts:%Y%m%dT%H%MZ}.csv", index=False)
     _write_meta(
         out,
         {
@@ -220,12 +227,11 @@ def run_cmd(
             "calibration": calibration,
         },
     )
-    tracks = e.copy()
-    tracks.insert(0, "issued", f"{ts:%Y-%m-%dT%H:%MZ}")
-    write_report(
-        out, allt, twin=tw, tracks=tracks if "lon" in tracks else None, title="rescity risk forecast"
-    )
-    _summary(table, f"{ts:%Y-%m-%dT%H:%MZ}")
+    # tracks of every issuance in the folder, for the maps
+    tr_all = pd.concat([pd.read_csv(f) for f in sorted(out.glob("ensemble_*.csv"))], ignore_index=True)
+    tr_all = tr_all[tr_all["issued"].isin(set(allt["issued"]))]
+    write_report(out, allt, twin=tw, tracks=tr_all, title="rescity risk forecast")
+    _summary(table, stamp)
     console.print(f"wrote {prev_path} and {out / 'report.html'}")
 
 

@@ -13,7 +13,9 @@ maximum-wind error:
 
 where each ``z`` is a unit-variance AR(1) sequence along lead time, ``z_k = φ z_{k-1} +
 sqrt(1 − φ²) ε_k`` with ``φ = φ_6h^(Δt/6)`` — the serially correlated error sampling of the NHC
-wind-speed probability model (DeMaria et al. 2009, *Wea. Forecasting* 24, 1573–1591). The scales
+wind-speed probability model (DeMaria et al. 2009, *Wea. Forecasting* 24, 1573–1591). Errors
+are drawn at forecast nodes every 12 h (the leads at which official forecasts give positions)
+and interpolated linearly in between, so member tracks are as smooth as official ones. The scales
 come from the mean errors of operational verification (packaged ``track_errors.csv`` with its
 citations): for a 2-D Gaussian error with ``σ_at = r σ_ct`` the mean distance error is
 
@@ -48,6 +50,9 @@ KM_PER_DEG = np.pi * EARTH_RADIUS_KM / 180.0
 PHI_6H = 0.9
 #: Ratio of along-track to cross-track error standard deviation (assumption, see docs).
 ALONG_CROSS_RATIO = 1.2
+#: Forecast nodes (hours) at which errors are drawn; linear in between (official forecasts give
+#: positions every 12 h).
+NODE_H = 12.0
 #: Lowest maximum wind a perturbed member may have, m/s.
 VMAX_FLOOR_MS = 5.0
 
@@ -212,6 +217,18 @@ def _ar1(rng: np.random.Generator, n: int, leads_h: np.ndarray, phi6: float) -> 
     return z
 
 
+def _interp_matrix(x: np.ndarray, xp: np.ndarray) -> np.ndarray:
+    """``(len(x), len(xp))`` weights of linear interpolation from nodes ``xp`` to ``x``."""
+    j = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 1)
+    j2 = np.minimum(j + 1, len(xp) - 1)
+    span = np.where(j2 > j, xp[j2] - xp[j], 1.0)
+    w2 = np.where(j2 > j, (x - xp[j]) / span, 0.0)
+    m = np.zeros((len(x), len(xp)))
+    m[np.arange(len(x)), j] += 1.0 - w2
+    m[np.arange(len(x)), j2] += w2
+    return m
+
+
 def _draw_errors(
     rng: np.random.Generator,
     n: int,
@@ -219,15 +236,24 @@ def _draw_errors(
     table: ErrorTable,
     ratio: float,
     phi6: float,
+    node_h: float = NODE_H,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Along-track, cross-track (km) and vmax (m/s) errors, each ``(n, len(leads_h))``."""
-    dpe, mae = table.at(leads_h)
+    """Along-track, cross-track (km) and vmax (m/s) errors, each ``(n, len(leads_h))``.
+
+    Errors are drawn at forecast nodes every ``node_h`` hours (and at the last lead) and
+    interpolated linearly in between, as official forecasts give positions at fixed leads and
+    the track between them is a straight line.
+    """
+    last = float(leads_h[-1])
+    nodes = np.unique(np.r_[np.arange(0.0, last + 1e-9, node_h), last])
+    dpe, mae = table.at(nodes)
     s_at, s_ct = sigma_from_mean_distance(dpe, ratio)
     s_v = mae * np.sqrt(np.pi / 2.0)
-    z_at = _ar1(rng, n, leads_h, phi6)
-    z_ct = _ar1(rng, n, leads_h, phi6)
-    z_v = _ar1(rng, n, leads_h, phi6)
-    return s_at * z_at, s_ct * z_ct, s_v * z_v
+    w = _interp_matrix(np.asarray(leads_h, float), nodes).T  # (n_nodes, n_leads)
+    e_at = (s_at * _ar1(rng, n, nodes, phi6)) @ w
+    e_ct = (s_ct * _ar1(rng, n, nodes, phi6)) @ w
+    e_v = (s_v * _ar1(rng, n, nodes, phi6)) @ w
+    return e_at, e_ct, e_v
 
 
 def _apply(
