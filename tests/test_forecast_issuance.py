@@ -195,3 +195,36 @@ def test_missing_pipeline_is_a_clear_error(twin, track, monkeypatch):
     e = ens.perturb_track(track, ISSUED, members=2, seed=1)
     with pytest.raises(InputError, match="pipeline"):
         iss.run_issuance(twin, e, realisations=1, leads=(24,))
+
+
+@pytest.mark.parametrize(
+    "sn, reported_utc",
+    [
+        # CMA: Lekima landed at Wenling about 01:45 Beijing time on 10 Aug 2019 (= 17:45 UTC on the 9th);
+        # Chan-hom at Zhujiajian, Zhoushan, about 16:40 Beijing time on 11 Jul 2015 (= 08:40 UTC)
+        (201910, "2019-08-09 17:45"),
+        (201509, "2015-07-11 08:40"),
+    ],
+)
+def test_landfall_of_packaged_storms_matches_the_reported_time(sn, reported_utc):
+    from rescity.data import path
+
+    z = pd.read_csv(path("jtwc_wp_best_track_1945_2020.csv.gz"))
+    z = z[z["SN"] == sn]
+    tr = pd.DataFrame(
+        {
+            "time": pd.to_datetime(dict(year=z.Year, month=z.Month, day=z.Day, hour=z.Hour), utc=True),
+            "lat": z["Lat"].to_numpy(),
+            "lon": z["Lon"].to_numpy(),
+            "vmax_ms": z["VMax"].to_numpy() * 0.514444,
+        }
+    )
+    lf = iss.landfall_time(tr)  # packaged Zhejiang county polygons, 6-hourly JTWC positions
+    assert abs((lf - pd.Timestamp(reported_utc, tz="UTC")).total_seconds()) <= 90 * 60
+
+
+def test_land_geometry_prefers_the_twins_coarsest_shapes(twin):
+    t = type(twin)(twin.units, twin.assets, twin.edges, twin.dependencies, twin.service)
+    t.geometry = [shapely.box(120, 28, 122, 31) if lv == "province" else None for lv in t.units["level"]]
+    assert iss.land_geometry(t).bounds == (120.0, 28.0, 122.0, 31.0)
+    assert iss.land_geometry(None).bounds[0] == pytest.approx(118.0, abs=0.1)  # packaged Zhejiang

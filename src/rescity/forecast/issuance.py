@@ -387,9 +387,12 @@ def land_geometry(twin=None):
     import shapely
 
     if twin is not None and getattr(twin, "geometry", None) is not None:
-        geoms = [g for g in twin.geometry if g is not None]
-        if geoms:
-            return shapely.union_all(geoms)
+        geom = np.asarray(twin.geometry, dtype=object)
+        lv = twin.units["level"].to_numpy(object)
+        for level in ("province", "prefecture", "county", "cell"):  # the coarsest level with shapes
+            geoms = [g for g in geom[lv == level] if g is not None]
+            if geoms:
+                return shapely.union_all(geoms)
     return _packaged_land()
 
 
