@@ -1,1 +1,6 @@
-"""rescity.decide"""
+"""Decisions from a risk forecast (see docs/decide.md).
+
+Modules: :mod:`~rescity.decide.network` (road travel times), :mod:`~rescity.decide.relocate`
+(people to shelters, min-cost flow), :mod:`~rescity.decide.preposition` (capacitated facility
+location of relief supplies), :mod:`~rescity.decide.plan` (before/during/after actions).
+"""

@@ -1,0 +1,533 @@
+"""One forecast issuance, and a hindcast as a sequence of issuances.
+
+An issuance runs the simulation once per ensemble member and lead window (the member's track
+restricted to ``issued … issued + L`` h, L = 24, 48, 72 where the forecast reaches), pools the
+``members × realisations`` samples, rolls them up to every administrative level and writes one
+long table:
+
+``issued, lead_h, unit_id, level, indicator, mean, p05, p95, warning, change, warning_change,
+name_zh, name_en, population``
+
+``p05``/``p95`` bound the 90 % interval of the pooled samples; ``warning`` is the level 0…4 of
+the mean (:mod:`rescity.forecast.warning`); ``change`` is the mean minus the previous issuance's
+mean for the same lead, unit and indicator (empty for the first issuance).
+
+The per-member simulation is a parameter (``simulate_member``): a function ``(twin, track,
+realisations, seed, params) -> {indicator: (R, n_units)}`` with values on base-level rows; the
+default, :func:`pipeline_member`, runs the hazard and the engine of the rescity pipeline. Seeds
+are drawn per (issuance, member) from ``numpy.random.SeedSequence``, the same for every lead, so
+that longer windows reuse the same damage draws and results do not depend on ``workers``.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rescity.errors import InputError
+from rescity.forecast import ensemble as ens
+from rescity.forecast import warning as wl
+from rescity.forecast.indicators import (
+    INDICATORS,
+    IndicatorParams,
+    indicators_from_result,
+    rollup,
+    rollup_matrix,
+)
+
+#: Lead windows (hours after issuance) computed where the forecast reaches them.
+LEADS_H: tuple[int, ...] = (24, 48, 72)
+#: Column order of an issuance table.
+COLUMNS: tuple[str, ...] = (
+    "issued",
+    "lead_h",
+    "unit_id",
+    "level",
+    "indicator",
+    "mean",
+    "p05",
+    "p95",
+    "warning",
+    "change",
+    "warning_change",
+    "name_zh",
+    "name_en",
+    "population",
+)
+#: Calibration parameters that belong to the engine (passed to the pipeline when it accepts them).
+ENGINE_PARAMS: tuple[str, ...] = ("fragility_scale_wind", "fragility_scale_rain", "rain_flood_threshold_mm")
+
+MemberFn = Callable[..., dict[str, np.ndarray]]
+
+
+def _pipeline():
+    try:
+        from rescity.engine.runner import simulate
+        from rescity.pipeline import event_hazard
+    except ImportError as e:  # pragma: no cover - depends on the installed package
+        raise InputError(
+            f"the simulation pipeline is not available ({e}); install rescity with its engine and hazard "
+            "modules, or pass simulate_member",
+            field="pipeline",
+        ) from None
+    return event_hazard, simulate
+
+
+def pipeline_member(
+    twin, track: pd.DataFrame, realisations: int, seed: int, params: dict | None = None
+) -> dict[str, np.ndarray]:
+    """Indicators of one member track with the rescity pipeline (hazard → engine → indicators).
+
+    Runs ``rescity.pipeline.event_hazard(twin, track)`` and
+    ``rescity.engine.runner.simulate(twin, asset_intensity, cell_intensity, realisations, seed)``,
+    then :func:`rescity.forecast.indicators.indicators_from_result`. Engine calibration parameters
+    (:data:`ENGINE_PARAMS`) in ``params`` are passed to ``simulate`` as ``params=`` when it accepts
+    them; otherwise they raise an :class:`InputError` rather than being ignored.
+    """
+    event_hazard, simulate = _pipeline()
+    params = dict(params or {})
+    asset_int, cell_int = event_hazard(twin, track)
+    engine_params = {k: params[k] for k in ENGINE_PARAMS if k in params}
+    kwargs: dict[str, Any] = {}
+    if engine_params:
+        sig = inspect.signature(simulate).parameters
+        if "params" in sig:
+            kwargs["params"] = engine_params
+        else:
+            raise InputError(
+                "the engine does not accept calibration parameters",
+                field="params",
+                value=sorted(engine_params),
+            )
+    result = simulate(twin, asset_int, cell_int, realisations, seed, **kwargs)
+    return indicators_from_result(twin, result, cell_int, params)
+
+
+# ---------------------------------------------------------------------------------------------
+# seeds, windows and workers
+
+
+def member_seed(seed: int, issued: pd.Timestamp, member: int) -> int:
+    """Seed of one member's simulation (same for every lead window)."""
+    key = int(issued.value // 3_600_000_000_000) % (2**32)
+    ss = np.random.SeedSequence(seed, spawn_key=(key, 7, member))
+    return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(twin, fn, params) -> None:  # pragma: no cover - runs in worker processes
+    _WORKER.update(twin=twin, fn=fn, params=params)
+
+
+def _run_task(task):  # pragma: no cover - runs in worker processes
+    track, realisations, seed = task
+    return _WORKER["fn"](_WORKER["twin"], track, realisations, seed, _WORKER["params"])
+
+
+def _leads_reached(tracks: list[pd.DataFrame], issued: pd.Timestamp, leads: Sequence[int]) -> list[int]:
+    end_h = max(((t["time"].max() - issued) / pd.Timedelta(hours=1)) for t in tracks)
+    keep = [int(L) for L in leads if end_h >= L - 1e-6]
+    if not keep and leads:
+        keep = [int(min(leads))]  # the first window is always issued, however short the forecast
+    return keep
+
+
+def _as_tracks(ensemble) -> list[pd.DataFrame]:
+    if isinstance(ensemble, pd.DataFrame):
+        if "member" not in ensemble.columns:
+            raise InputError("an ensemble table needs a 'member' column", field="member")
+        return ens.member_tracks(ensemble)
+    tracks = list(ensemble)
+    if not tracks:
+        raise InputError("the ensemble has no members", field="members")
+    return tracks
+
+
+# ---------------------------------------------------------------------------------------------
+# the issuance
+
+
+@dataclass
+class IssuanceSamples:
+    """Pooled samples of one issuance: ``values[lead][indicator]`` is ``(S, n_units)`` (rolled up)."""
+
+    issued: pd.Timestamp
+    values: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)
+
+
+def simulate_issuance(
+    twin,
+    ensemble,
+    issued=None,
+    *,
+    leads: Sequence[int] = LEADS_H,
+    realisations: int = 4,
+    seed: int = 20190809,
+    simulate_member: MemberFn | None = None,
+    params: dict | None = None,
+    workers: int = 1,
+    progress: bool = False,
+) -> IssuanceSamples:
+    """Run every member and lead window; return the pooled, rolled-up samples (see :func:`run_issuance`)."""
+    tracks = _as_tracks(ensemble)
+    if issued is None:
+        issued = getattr(ensemble, "attrs", {}).get("issued")
+        if issued is None:
+            raise InputError("the issuance time is unknown; pass issued", field="issued")
+    ts = ens._to_utc(issued)
+    if realisations < 1:
+        raise InputError("realisations must be at least 1", field="realisations", value=realisations)
+    fn = pipeline_member if simulate_member is None else simulate_member
+    lead_list = _leads_reached(tracks, ts, leads)
+    tasks = []
+    for L in lead_list:
+        for m, tr in enumerate(tracks):
+            w = ens.window(tr, ts, ts + pd.Timedelta(hours=L))
+            tasks.append((L, m, w))
+    runnable = [(L, m, w) for (L, m, w) in tasks if len(w) >= 2]
+    outputs: dict[tuple[int, int], dict[str, np.ndarray]] = {}
+    payload = [(w, realisations, member_seed(seed, ts, m)) for (L, m, w) in runnable]
+
+    def _progress(iterable, total):
+        if not progress:
+            return iterable
+        from rich.progress import track as rich_track
+
+        return rich_track(iterable, total=total, description=f"issuance {ts:%Y-%m-%d %H}Z")
+
+    if workers > 1 and len(payload) > 1:
+        with ProcessPoolExecutor(
+            max_workers=workers, initializer=_init_worker, initargs=(twin, fn, params)
+        ) as ex:
+            results = list(_progress(ex.map(_run_task, payload), len(payload)))
+    else:
+        results = [fn(twin, w, r, s, params) for (w, r, s) in _progress(payload, len(payload))]
+    for (L, m, _w), res in zip(runnable, results, strict=True):
+        outputs[(L, m)] = res
+
+    u = rollup_matrix(twin)
+    n = twin.n_units
+    samples = IssuanceSamples(ts)
+    for L in lead_list:
+        per_ind: dict[str, list[np.ndarray]] = {k: [] for k in INDICATORS}
+        for m in range(len(tracks)):
+            res = outputs.get((L, m))
+            for k in INDICATORS:
+                x = None if res is None else res.get(k)
+                if x is None:
+                    x = np.zeros((realisations if res is None else _n_real(res), n))
+                x = np.asarray(x, float)
+                if x.ndim == 1:
+                    x = x[None, :]
+                if x.shape[1] != n:
+                    raise InputError(f"member output {k!r} has {x.shape[1]} units, twin {n}", field=k)
+                per_ind[k].append(x)
+        samples.values[L] = {k: rollup(twin, np.concatenate(v, axis=0), u) for k, v in per_ind.items()}
+    return samples
+
+
+def _n_real(res: dict[str, np.ndarray]) -> int:
+    for v in res.values():
+        a = np.asarray(v)
+        return a.shape[0] if a.ndim == 2 else 1
+    return 1
+
+
+def summarise(
+    twin,
+    samples: IssuanceSamples,
+    thresholds: pd.DataFrame | None = None,
+    previous: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The long issuance table from pooled samples (adds the composite score and the change)."""
+    units = twin.units
+    lv = units["level"].to_numpy(object)
+    pop = units["population"].to_numpy(float)
+    hh = units["households"].to_numpy(float)
+    warned = wl.indicators_with_thresholds(thresholds)
+    frames = []
+    for L, vals in samples.values.items():
+        scores = {
+            k: wl.score(vals[k], k, lv, pop, hh, thresholds)
+            for k in warned
+            if k in vals and vals[k] is not None
+        }
+        allv = dict(vals)
+        allv["composite"] = wl.composite(scores) if scores else np.zeros_like(next(iter(vals.values())))
+        for k, x in allv.items():
+            mean = x.mean(axis=0)
+            p05, p95 = np.quantile(x, [0.05, 0.95], axis=0)
+            warn = (
+                wl.warning_level(mean, k, lv, pop, hh, thresholds) if (k in warned or k == "composite") else 0
+            )
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "issued": samples.issued.strftime("%Y-%m-%dT%H:%MZ"),
+                        "lead_h": int(L),
+                        "unit_id": units["unit_id"].to_numpy(),
+                        "level": lv,
+                        "indicator": k,
+                        "mean": mean,
+                        "p05": p05,
+                        "p95": p95,
+                        "warning": np.broadcast_to(np.asarray(warn, np.int8), mean.shape),
+                        "name_zh": units["name_zh"].to_numpy(),
+                        "name_en": units["name_en"].to_numpy(),
+                        "population": units["population"].to_numpy(),
+                    }
+                )
+            )
+    out = pd.concat(frames, ignore_index=True)
+    out = add_change(out, previous)
+    return out[list(COLUMNS)]
+
+
+def add_change(table: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
+    """Set ``change``/``warning_change`` against the latest issuance in ``previous`` before this one."""
+    t = table.drop(columns=[c for c in ("change", "warning_change") if c in table.columns])
+    if previous is None or previous.empty:
+        t["change"] = np.nan
+        t["warning_change"] = pd.array([pd.NA] * len(t), dtype="Int8")
+        return t
+    this = pd.to_datetime(t["issued"].iloc[0], utc=True)
+    prev_times = pd.to_datetime(previous["issued"], utc=True)
+    earlier = prev_times[prev_times < this]
+    if earlier.empty:
+        return add_change(t, None)
+    last = earlier.max()
+    p = previous.loc[prev_times == last, ["lead_h", "unit_id", "indicator", "mean", "warning"]]
+    p = p.rename(columns={"mean": "_prev_mean", "warning": "_prev_warning"})
+    m = t.merge(p, on=["lead_h", "unit_id", "indicator"], how="left")
+    m["change"] = m["mean"] - m["_prev_mean"]
+    m["warning_change"] = (m["warning"].astype("Int8") - m["_prev_warning"].astype("Int8")).astype("Int8")
+    return m.drop(columns=["_prev_mean", "_prev_warning"])
+
+
+def run_issuance(
+    twin,
+    ensemble,
+    issued=None,
+    *,
+    leads: Sequence[int] = LEADS_H,
+    realisations: int = 4,
+    seed: int = 20190809,
+    simulate_member: MemberFn | None = None,
+    params: dict | None = None,
+    previous: pd.DataFrame | None = None,
+    thresholds: pd.DataFrame | None = None,
+    workers: int = 1,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Risk forecast of one issuance for every unit and level.
+
+    Parameters
+    ----------
+    twin:
+        The city model (:class:`rescity.twin.model.Twin`).
+    ensemble:
+        Member tracks: the long table of :func:`rescity.forecast.ensemble.perturb_track` or a list
+        of track tables.
+    issued:
+        Issuance time (UTC); default ``ensemble.attrs['issued']``.
+    leads:
+        Lead windows, hours; a window is computed when the forecast reaches it (the first always).
+    realisations:
+        Monte Carlo realisations of the engine per member (samples = members × realisations).
+    seed:
+        Seed of every random stream.
+    simulate_member:
+        Per-member simulation (default :func:`pipeline_member`).
+    params:
+        Calibration / indicator parameters (:class:`IndicatorParams` fields and
+        :data:`ENGINE_PARAMS`).
+    previous:
+        Earlier issuances (same table format) for ``change``.
+    thresholds:
+        Warning thresholds (default: packaged).
+    workers:
+        Worker processes (results do not depend on it).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The long issuance table (:data:`COLUMNS`).
+    """
+    if params is not None:
+        IndicatorParams.from_dict(params)  # type check early
+    samples = simulate_issuance(
+        twin,
+        ensemble,
+        issued,
+        leads=leads,
+        realisations=realisations,
+        seed=seed,
+        simulate_member=simulate_member,
+        params=params,
+        workers=workers,
+        progress=progress,
+    )
+    return summarise(twin, samples, thresholds, previous)
+
+
+# ---------------------------------------------------------------------------------------------
+# landfall and hindcast
+
+
+def land_geometry(twin=None):
+    """Land polygons: the twin's unit geometry when it has one, else the packaged Zhejiang counties."""
+    import shapely
+
+    if twin is not None and getattr(twin, "geometry", None) is not None:
+        geom = np.asarray(twin.geometry, dtype=object)
+        lv = twin.units["level"].to_numpy(object)
+        for level in ("province", "prefecture", "county", "cell"):  # the coarsest level with shapes
+            geoms = [g for g in geom[lv == level] if g is not None]
+            if geoms:
+                return shapely.union_all(geoms)
+    return _packaged_land()
+
+
+def _packaged_land():
+    import json
+
+    import shapely
+    from shapely.geometry import shape
+
+    from rescity.data import path
+
+    gj = json.loads(path("zhejiang_counties.geojson").read_text(encoding="utf-8"))
+    return shapely.union_all([shape(f["geometry"]) for f in gj["features"]])
+
+
+def landfall_time(track: pd.DataFrame, land=None, step_min: float = 10.0) -> pd.Timestamp:
+    """First time the storm centre is over ``land`` (track interpolated every ``step_min`` minutes).
+
+    Without a crossing, the time of the closest approach to ``land``. ``land`` defaults to the
+    packaged Zhejiang county polygons.
+    """
+    import shapely
+
+    t = ens._check_track(track)
+    land = _packaged_land() if land is None else land
+    t0 = t["time"].iloc[0]
+    h = ens._hours(t["time"], t0)
+    grid = np.arange(0.0, h[-1] + 1e-9, step_min / 60.0)
+    f = ens._interp_track(t, h, grid)
+    inside = shapely.contains_xy(land, f["lon"], f["lat"])
+    if inside.any():
+        k = int(np.argmax(inside))
+    else:
+        pts = shapely.points(f["lon"], f["lat"])
+        k = int(np.argmin(shapely.distance(land, pts)))
+    return (t0 + pd.Timedelta(hours=float(grid[k]))).round("min")
+
+
+def issuance_times(
+    track: pd.DataFrame, landfall, start_h: float = 72.0, end_h: float = 0.0, step_h: float = 6.0
+):
+    """Synoptic issuance times (multiples of ``step_h`` after 00 UTC) from ``landfall − start_h``
+    to ``landfall + end_h``, within the track."""
+    lf = ens._to_utc(landfall)
+    t = ens._check_track(track)
+    first = max(lf - pd.Timedelta(hours=start_h), t["time"].iloc[0])
+    last = min(lf + pd.Timedelta(hours=end_h), t["time"].iloc[-1])
+    step = pd.Timedelta(hours=step_h)
+    day = first.normalize()
+    k0 = int(np.ceil((first - day) / step))
+    times = []
+    cur = day + k0 * step
+    while cur <= last:
+        times.append(cur)
+        cur += step
+    if not times:
+        raise InputError(f"no issuance time between {first} and {last}", field="landfall", value=str(lf))
+    return times
+
+
+@dataclass
+class Hindcast:
+    """Result of :func:`hindcast`: the issuance table, the official and member tracks, landfall."""
+
+    issuances: pd.DataFrame
+    tracks: pd.DataFrame
+    landfall: pd.Timestamp
+    meta: dict = field(default_factory=dict)
+
+
+def hindcast(
+    twin,
+    best_track: pd.DataFrame,
+    *,
+    landfall=None,
+    start_h: float = 72.0,
+    end_h: float = 0.0,
+    step_h: float = 6.0,
+    members: int = 50,
+    leads: Sequence[int] = LEADS_H,
+    realisations: int = 4,
+    seed: int = 20190809,
+    errors: str | ens.ErrorTable = "cma",
+    simulate_member: MemberFn | None = None,
+    params: dict | None = None,
+    thresholds: pd.DataFrame | None = None,
+    workers: int = 1,
+    progress: bool = False,
+) -> Hindcast:
+    """Replay a historical storm as an operational centre would have forecast it.
+
+    Every ``step_h`` hours from ``landfall − start_h`` to ``landfall + end_h``: an official
+    forecast from the best track known up to the issuance time plus a realistic error
+    realisation (:func:`rescity.forecast.ensemble.official_forecast`), an ensemble of
+    ``members`` tracks around it, and an issuance (:func:`run_issuance`) whose ``change`` refers
+    to the previous one.
+    """
+    lf = landfall_time(best_track, land_geometry(twin)) if landfall is None else ens._to_utc(landfall)
+    times = issuance_times(best_track, lf, start_h, end_h, step_h)
+    tables: list[pd.DataFrame] = []
+    tracks: list[pd.DataFrame] = []
+    prev = None
+    for ts in times:
+        off = ens.official_forecast(best_track, ts, seed, errors, max_lead_h=float(max(leads)))
+        e = ens.perturb_track(off, ts, members, seed, errors, max_lead_h=float(max(leads)))
+        tab = run_issuance(
+            twin,
+            e,
+            ts,
+            leads=leads,
+            realisations=realisations,
+            seed=seed,
+            simulate_member=simulate_member,
+            params=params,
+            previous=prev,
+            thresholds=thresholds,
+            workers=workers,
+            progress=progress,
+        )
+        tables.append(tab)
+        prev = tab
+        o = off.copy()
+        o.insert(0, "member", -1)
+        o["lead_h"] = (o["time"] - ts) / pd.Timedelta(hours=1)
+        both = pd.concat([o, e], ignore_index=True)
+        both.insert(0, "issued", ts.strftime("%Y-%m-%dT%H:%MZ"))
+        tracks.append(both)
+    meta = {
+        "sn": best_track.attrs.get("sn", ""),
+        "name": best_track.attrs.get("name", ""),
+        "landfall": lf.strftime("%Y-%m-%dT%H:%MZ"),
+        "members": members,
+        "realisations": realisations,
+        "errors": errors if isinstance(errors, str) else errors.name,
+        "seed": seed,
+        "leads_h": [int(x) for x in leads],
+    }
+    return Hindcast(pd.concat(tables, ignore_index=True), pd.concat(tracks, ignore_index=True), lf, meta)

@@ -1,0 +1,230 @@
+"""One issuance and a hindcast, with a small real simulation per member."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from _forecast_twin import make_twin, straight_track, toy_member
+from rescity.errors import InputError
+from rescity.forecast import ensemble as ens
+from rescity.forecast import issuance as iss
+from rescity.forecast import warning as wl
+
+ISSUED = pd.Timestamp("2019-08-08 12:00", tz="UTC")
+
+
+@pytest.fixture(scope="module")
+def twin():
+    return make_twin()
+
+
+@pytest.fixture(scope="module")
+def track():
+    # heads north along 121.1°E from 26°N at 0.1°/h: reaches Linhai (28.9°N) about 29 h after 00 UTC
+    return straight_track("2019-08-08 00:00", lat0=26.0, lon0=121.1, dlat_per_h=0.1, hours=96)
+
+
+@pytest.fixture(scope="module")
+def table(twin, track):
+    e = ens.perturb_track(track, ISSUED, members=8, seed=4)
+    return iss.run_issuance(twin, e, realisations=3, seed=4, simulate_member=toy_member)
+
+
+def test_table_shape_and_columns(twin, table):
+    assert list(table.columns) == list(iss.COLUMNS)
+    assert set(table["lead_h"]) == {24, 48, 72}
+    inds = set(table["indicator"])
+    assert {
+        "relocate",
+        "homes_damaged",
+        "roads_impassable",
+        "people_cut_off",
+        "economic_loss_cny",
+        "composite",
+    } <= inds
+    assert len(table) == 3 * len(inds) * twin.n_units
+    assert set(table["level"]) == {"province", "prefecture", "county", "cell"}
+    assert table["change"].isna().all()  # first issuance
+
+
+def test_additive_indicators_sum_over_levels(twin, table):
+    t = table[(table["lead_h"] == 72) & (table["indicator"] == "relocate")].set_index("unit_id")
+    cells = twin.units.loc[twin.units["level"] == "cell", "unit_id"]
+    # the mean of sums is the sum of means: province mean = Σ cell means
+    assert t.loc["330000", "mean"] == pytest.approx(t.loc[cells, "mean"].sum(), rel=1e-9)
+    assert t.loc["331082", "mean"] == pytest.approx(
+        t.loc[[c for c in cells if c.startswith("331082")], "mean"].sum()
+    )
+    assert (t["p05"] <= t["mean"] + 1e-9).all() and (t["mean"] <= t["p95"] + 1e-9).all()
+
+
+def test_samples_match_a_direct_computation(twin, track):
+    e = ens.perturb_track(track, ISSUED, members=5, seed=8)
+    s = iss.simulate_issuance(twin, e, realisations=2, seed=8, simulate_member=toy_member, leads=(48,))
+    # redo member by member by hand: window the track, run the simulation with the member's seed, roll up
+    tracks = ens.member_tracks(e)
+    rows = []
+    for m, tr in enumerate(tracks):
+        w = ens.window(tr, ISSUED, ISSUED + pd.Timedelta(hours=48))
+        out = toy_member(twin, w, 2, iss.member_seed(8, ISSUED, m))
+        rows.append(out["homes_damaged"])
+    from rescity.forecast.indicators import rollup
+
+    direct = rollup(twin, np.concatenate(rows))
+    np.testing.assert_allclose(s.values[48]["homes_damaged"], direct)
+
+
+def test_longer_windows_see_more_of_the_storm(table):
+    t = table[(table["indicator"] == "relocate") & (table["unit_id"] == "330102")].set_index("lead_h")
+    # at issuance the storm is at 27.2°N; the 24-h window ends at 29.6°N, before its closest approach to
+    # Hangzhou (30.25°N), which the 48-h window includes: stronger peak wind, more people to relocate
+    assert t.loc[24, "mean"] < t.loc[48, "mean"] <= t.loc[72, "mean"] + 1e-9
+    # Linhai (28.9°N) is passed within the first 24 h by most members: the longer windows add little there
+    t = table[(table["indicator"] == "relocate") & (table["unit_id"] == "331082")].set_index("lead_h")
+    assert t.loc[24, "mean"] > 0.7 * t.loc[72, "mean"]
+
+
+def test_warnings_follow_the_thresholds(twin, table):
+    u = twin.units.set_index("unit_id")
+    for k in ("relocate", "homes_damaged", "economic_loss_cny"):
+        t = table[(table["indicator"] == k) & (table["lead_h"] == 72)]
+        expect = wl.warning_level(
+            t["mean"].to_numpy(),
+            k,
+            t["level"].to_numpy(),
+            u.loc[t["unit_id"], "population"].to_numpy(),
+            u.loc[t["unit_id"], "households"].to_numpy(),
+        )
+        np.testing.assert_array_equal(t["warning"].to_numpy(), expect)
+    comp = table[(table["indicator"] == "composite") & (table["lead_h"] == 72)]
+    assert (comp["warning"] == np.floor(np.clip(comp["mean"], 0, 4))).all()
+    # the composite is at least every indicator's score at the unit (per sample, hence in mean)
+    rel = table[(table["indicator"] == "relocate") & (table["lead_h"] == 72)].set_index("unit_id")
+    s_rel = wl.score(
+        rel["mean"], "relocate", rel["level"].to_numpy(), u.loc[rel.index, "population"].to_numpy()
+    )
+    assert (comp.set_index("unit_id").loc[rel.index, "mean"].to_numpy() >= s_rel - 1e-9).all()
+
+
+def test_change_since_previous_issuance(twin, track, table):
+    t2 = ISSUED + pd.Timedelta(hours=6)
+    e2 = ens.perturb_track(track, t2, members=8, seed=4)
+    nxt = iss.run_issuance(twin, e2, realisations=3, seed=4, simulate_member=toy_member, previous=table)
+    m = nxt.merge(table, on=["lead_h", "unit_id", "indicator"], suffixes=("", "_prev"))
+    np.testing.assert_allclose(m["change"], m["mean"] - m["mean_prev"])
+    assert (m["warning_change"].astype(int) == m["warning"] - m["warning_prev"]).all()
+
+
+def test_results_do_not_depend_on_workers(twin, track):
+    e = ens.perturb_track(track, ISSUED, members=4, seed=2)
+    a = iss.run_issuance(twin, e, realisations=2, seed=2, simulate_member=toy_member, leads=(24,), workers=1)
+    b = iss.run_issuance(twin, e, realisations=2, seed=2, simulate_member=toy_member, leads=(24,), workers=2)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_short_forecasts_keep_only_the_windows_they_reach(twin):
+    tr = straight_track("2019-08-08 00:00", lat0=27.5, lon0=121.1, dlat_per_h=0.1, hours=42)
+    e = ens.perturb_track(tr, ISSUED, members=3, seed=1)
+    out = iss.run_issuance(twin, e, realisations=1, seed=1, simulate_member=toy_member)
+    assert set(out["lead_h"]) == {24}
+
+
+def test_landfall_time_by_hand():
+    # a square of land north of 28.5°N; the storm crosses it at 0.1°/h from 26°N → 25 h after start
+    land = shapely.box(120.0, 28.5, 123.0, 31.0)
+    tr = straight_track("2019-08-08 00:00", lat0=26.0, lon0=121.1, dlat_per_h=0.1, hours=48)
+    lf = iss.landfall_time(tr, land)
+    assert abs((lf - pd.Timestamp("2019-08-09 01:00", tz="UTC")).total_seconds()) <= 600
+    # never over land: closest approach (the track's northern end)
+    far = straight_track("2019-08-08 00:00", lat0=20.0, lon0=121.1, dlat_per_h=0.1, hours=24)
+    assert iss.landfall_time(far, land) == pd.Timestamp("2019-08-09 00:00", tz="UTC")
+
+
+def test_issuance_times_are_synoptic_and_stop_at_landfall():
+    tr = straight_track("2019-08-05 00:00", hours=150)
+    times = iss.issuance_times(tr, "2019-08-09 17:45", start_h=72, end_h=0, step_h=6)
+    assert times[0] == pd.Timestamp("2019-08-06 18:00", tz="UTC")
+    assert times[-1] == pd.Timestamp("2019-08-09 12:00", tz="UTC")
+    assert len(times) == 12
+
+
+def test_hindcast_never_sees_the_future(twin):
+    best = straight_track("2019-08-07 00:00", lat0=24.0, lon0=121.1, dlat_per_h=0.1, hours=96)
+    hc = iss.hindcast(
+        twin,
+        best,
+        landfall="2019-08-09 00:00",
+        start_h=12,
+        members=4,
+        realisations=1,
+        seed=3,
+        simulate_member=toy_member,
+        leads=(24,),
+    )
+    assert sorted(hc.issuances["issued"].unique()) == [
+        "2019-08-08T12:00Z",
+        "2019-08-08T18:00Z",
+        "2019-08-09T00:00Z",
+    ]
+    assert hc.issuances.groupby("issued")["change"].apply(lambda s: s.isna().all()).tolist() == [
+        True,
+        False,
+        False,
+    ]
+    off = hc.tracks[hc.tracks["member"] == -1]
+    # the official forecast after each issuance departs from the best track (error, not foreknowledge)
+    for issued, g in off.groupby("issued"):
+        ts = pd.Timestamp(issued)
+        later = g[pd.to_datetime(g["time"], utc=True) > ts]
+        h = (pd.to_datetime(best["time"], utc=True) - ts) / pd.Timedelta(hours=1)
+        hl = (pd.to_datetime(later["time"], utc=True) - ts) / pd.Timedelta(hours=1)
+        dist = ens.haversine_km(
+            later["lat"], later["lon"], np.interp(hl, h, best["lat"]), np.interp(hl, h, best["lon"])
+        )
+        assert (dist > 0.01).all()
+    assert hc.meta["landfall"] == "2019-08-09T00:00Z"
+
+
+def test_missing_pipeline_is_a_clear_error(twin, track, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "rescity.pipeline", None)
+    e = ens.perturb_track(track, ISSUED, members=2, seed=1)
+    with pytest.raises(InputError, match="pipeline"):
+        iss.run_issuance(twin, e, realisations=1, leads=(24,))
+
+
+@pytest.mark.parametrize(
+    "sn, reported_utc",
+    [
+        # CMA: Lekima landed at Wenling about 01:45 Beijing time on 10 Aug 2019 (= 17:45 UTC on the 9th);
+        # Chan-hom at Zhujiajian, Zhoushan, about 16:40 Beijing time on 11 Jul 2015 (= 08:40 UTC)
+        (201910, "2019-08-09 17:45"),
+        (201509, "2015-07-11 08:40"),
+    ],
+)
+def test_landfall_of_packaged_storms_matches_the_reported_time(sn, reported_utc):
+    from rescity.data import path
+
+    z = pd.read_csv(path("jtwc_wp_best_track_1945_2020.csv.gz"))
+    z = z[z["SN"] == sn]
+    tr = pd.DataFrame(
+        {
+            "time": pd.to_datetime(dict(year=z.Year, month=z.Month, day=z.Day, hour=z.Hour), utc=True),
+            "lat": z["Lat"].to_numpy(),
+            "lon": z["Lon"].to_numpy(),
+            "vmax_ms": z["VMax"].to_numpy() * 0.514444,
+        }
+    )
+    lf = iss.landfall_time(tr)  # packaged Zhejiang county polygons, 6-hourly JTWC positions
+    assert abs((lf - pd.Timestamp(reported_utc, tz="UTC")).total_seconds()) <= 90 * 60
+
+
+def test_land_geometry_prefers_the_twins_coarsest_shapes(twin):
+    t = type(twin)(twin.units, twin.assets, twin.edges, twin.dependencies, twin.service)
+    t.geometry = [shapely.box(120, 28, 122, 31) if lv == "province" else None for lv in t.units["level"]]
+    assert iss.land_geometry(t).bounds == (120.0, 28.0, 122.0, 31.0)
+    assert iss.land_geometry(None).bounds[0] == pytest.approx(118.0, abs=0.1)  # packaged Zhejiang
