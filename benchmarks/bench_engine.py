@@ -13,6 +13,7 @@ asset-realisations per second and the peak resident memory of the run.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import sys
 import time
@@ -47,6 +48,20 @@ def synthetic_depth(
     r = np.hypot(dx, dy)
     base = 0.6 * np.exp(-r / 40.0)
     return np.maximum(0.0, base * rng.lognormal(-0.5, 0.8, len(lon)) - 0.1)
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process and its finished workers, seconds."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
 
 
 def build(twin_name: str):
@@ -97,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     lib = load_library()
     n = twin.n_assets
     t1 = time.perf_counter()
+    cpu0 = _cpu_seconds()
     res = simulate(
         twin,
         {"gust_ms": gust, "flood_depth_m": depth},
@@ -108,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         library=lib,
     )
     wall = time.perf_counter() - t1
+    cpu = _cpu_seconds() - cpu0
     peak_mb = (
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -133,6 +150,8 @@ def main(argv: list[str] | None = None) -> None:
         rate = f"{ar / s:,.0f}" if s > 0 and k != "setup" else "-"
         print(f"{k:<12} {s:>24.2f} {rate:>22}")
     print(f"{'total wall':<12} {wall:>24.2f} {ar / wall:>22,.0f}")
+    print(f"{'total CPU':<12} {cpu:>24.2f} {ar / cpu:>22,.0f}")
+    print(f"load average (1 min) during the run: {_load():.2f} on {os.cpu_count()} CPUs")
     print(f"peak memory (RSS, this process + workers): {peak_mb:,.0f} MiB")
 
 

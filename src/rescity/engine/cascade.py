@@ -15,8 +15,9 @@ Dependencies make 1 and 2 depend on each other across systems (a substation out 
 the pump station downstream; the pump's water stops reaching the cells it serves), so the
 functional set is the fixed point of ``F ← usable(F) ∧ reach(usable(F))``. Starting from
 ``F = undamaged`` and iterating, ``F`` can only shrink, and the iteration stops at the greatest
-fixed point (the usual model of Buldyrev et al. 2010, *Nature* 464:1025, with the buffered
-dependencies of Ouyang 2014, *Reliab. Eng. Syst. Saf.* 121:43).
+fixed point (the interdependent-network model of Buldyrev et al. 2010, *Nature* 464:1025–1028;
+see the review of Ouyang 2014, *Reliab. Eng. Syst. Saf.* 121:43–60), here with buffer hours on each
+dependency.
 
 Speed: a chunk of ``B`` realisations is solved at once. Reachability is one
 :func:`scipy.sparse.csgraph.connected_components` call per system on a block-diagonal graph of

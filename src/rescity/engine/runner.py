@@ -254,6 +254,18 @@ def _check_intensity(
     return out
 
 
+def _building_hazards(library: FragilityLibrary, cell_intensity: Mapping[str, np.ndarray]) -> tuple[str, ...]:
+    """Hazards with a housing curve whose measure is among the cell intensities."""
+    m = library.mapping
+    out = []
+    for h in library.hazards():
+        ids = m.loc[(m["hazard"] == h) & (m["system"] == "building"), "curve_id"]
+        measures = {library.compiled[c].measure for c in ids if c in library.compiled}
+        if measures & set(cell_intensity):
+            out.append(h)
+    return tuple(out)
+
+
 def _bytes_per_realisation(twin: Twin, n_h: int, per_real: bool) -> int:
     n = twin.n_assets
     per_asset = 8 * n_h + (32 * n_h if per_real else 0) + 80
@@ -332,14 +344,7 @@ def simulate(
     p_fixed = None if per_real else exceedance(curveset, ai)
     t_exc = time.perf_counter() - t_exc
     service = build_service_model(twin)
-    b_hazards = tuple(
-        h
-        for h in library.hazards()
-        if set(library.measures(h)) & set(ci)
-        and (
-            library.mapping[(library.mapping["hazard"] == h) & (library.mapping["system"] == "building")]
-        ).shape[0]
-    )
+    b_hazards = _building_hazards(library, ci)
     ci_per_real = any(np.ndim(v) == 2 for v in ci.values())
     p_home_fixed = None
     if not ci_per_real:
