@@ -1,0 +1,102 @@
+"""Aggregation from cells and assets to every administrative level.
+
+Per-cell arrays ``(R, n_units)`` (values on the cell rows) become per-unit arrays for every
+level at once through the sparse membership matrix ``M`` of :meth:`rescity.twin.Twin.membership`
+(``M[u, c] = 1`` when cell ``c`` is ``u`` or lies in ``u``): ``X_units = X_cells · Mᵀ``. Assets
+map to units through the ``unit_id`` they stand in (a cell, or a county for county-level assets),
+and count towards that unit and all its ancestors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from rescity.errors import InputError
+from rescity.twin.model import LEVELS, SYSTEMS, Twin
+
+
+def ancestors(twin: Twin) -> sp.csr_matrix:
+    """``n_units × n_units`` matrix with ``[u, v] = 1`` when ``v`` is ``u`` or lies within ``u``."""
+    m = None
+    for level in LEVELS:
+        if (twin.units["level"] == level).any():
+            x = twin.membership(level)
+            m = x if m is None else m + x
+    if m is None:
+        return sp.csr_matrix((twin.n_units, twin.n_units))
+    m = m.tocsr()
+    m.data[:] = 1.0
+    return m
+
+
+@dataclass
+class Aggregator:
+    """Sparse maps from cells and assets to all units."""
+
+    cells_to_units: sp.csr_matrix  # (n_units × n_units), cell columns
+    assets_to_units: dict[str, sp.csr_matrix]  # system → (n_units × n_assets_of_system)
+    all_assets_to_units: sp.csr_matrix  # (n_units × n_assets)
+    system_assets: dict[str, np.ndarray]  # system → asset positions
+    asset_counts: dict[str, np.ndarray]  # system → assets per unit (incl. descendants)
+
+
+def build_aggregator(twin: Twin) -> Aggregator:
+    """Compile the membership matrices; ``InputError`` for an asset whose unit is unknown."""
+    idx = twin.unit_index()
+    ids = twin.assets["unit_id"].astype(str).to_numpy()
+    pos = idx.reindex(ids).to_numpy()
+    bad = np.isnan(pos)
+    if bad.any():
+        raise InputError(
+            "asset stands in a unit that is not in the unit table",
+            file="assets",
+            field="unit_id",
+            value=ids[bad][0],
+        )
+    pos = pos.astype(np.int64)
+    anc = ancestors(twin)
+    sys_of = twin.assets["system"].astype(str).to_numpy()
+    a2u, sys_assets, counts = {}, {}, {}
+    for s in SYSTEMS:
+        sel = np.flatnonzero(sys_of == s)
+        sys_assets[s] = sel
+        one = sp.csr_matrix(
+            (np.ones(len(sel)), (pos[sel], np.arange(len(sel)))), shape=(twin.n_units, len(sel))
+        )
+        a2u[s] = (anc @ one).tocsr()
+        counts[s] = np.asarray(a2u[s].sum(axis=1)).ravel()
+    one = sp.csr_matrix((np.ones(len(pos)), (pos, np.arange(len(pos)))), shape=(twin.n_units, len(pos)))
+    cells = twin.membership("cell") if (twin.units["level"] == "cell").any() else anc
+    return Aggregator(cells, a2u, (anc @ one).tocsr(), sys_assets, counts)
+
+
+def aggregate_cells(agg: Aggregator, x: np.ndarray) -> np.ndarray:
+    """Sum per-cell values ``(B, n_units)`` (cell rows) into every unit: ``(B, n_units)``."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.asarray(agg.cells_to_units @ x.T).T
+
+
+def damaged_share(agg: Aggregator, damaged: np.ndarray) -> dict[str, np.ndarray]:
+    """Share of each system's assets damaged per unit: ``system`` → ``(B, n_units)``.
+
+    ``damaged`` is a ``bool`` ``(B, n_assets)``; units with no asset of a system get NaN.
+    """
+    out = {}
+    for s, m in agg.assets_to_units.items():
+        sel = agg.system_assets[s]
+        if not len(sel):
+            continue
+        cnt = np.asarray(m @ np.ascontiguousarray(damaged[:, sel].T, dtype=np.float32)).T
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[s] = np.where(agg.asset_counts[s] > 0, cnt / agg.asset_counts[s], np.nan)
+    return out
+
+
+def count_by_unit(agg: Aggregator, mask: np.ndarray) -> np.ndarray:
+    """Number of assets (any system) with ``mask`` per unit: ``(B, n_units)``, or ``(n_units,)``
+    for a one-dimensional ``mask`` (e.g. counts summed over realisations)."""
+    x = np.asarray(mask, dtype=np.float64)
+    return np.asarray(agg.all_assets_to_units @ x.T).T

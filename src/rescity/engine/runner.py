@@ -1,0 +1,438 @@
+"""The ensemble runner: hazard intensities → per-unit consequences over realisations.
+
+:func:`simulate` runs, for realisations ``0 … R − 1`` in chunks,
+
+    exceedance (once per asset and intensity) → damage states → cascade fixed point →
+    people without service → damaged homes → affected population → aggregation to all units
+
+and returns a :class:`SimulationResult`. Chunks are sized to a memory budget; with
+``workers > 1`` chunks run in worker processes. Every realisation draws from its own random
+stream (see :mod:`rescity.engine.damage`), so results are identical for any chunk size or number
+of workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from rescity.engine.aggregate import (
+    Aggregator,
+    aggregate_cells,
+    build_aggregator,
+    count_by_unit,
+    damaged_share,
+)
+from rescity.engine.cascade import CascadeModel, build_cascade_model, functional
+from rescity.engine.damage import sample_damage
+from rescity.engine.service import (
+    ServiceModel,
+    affected_population,
+    build_service_model,
+    home_damage_probability,
+    people_without,
+    sample_homes_damaged,
+)
+from rescity.errors import InputError
+from rescity.fragility.library import CurveSet, FragilityLibrary, assign, exceedance, load_library
+from rescity.hazard import MEASURES
+from rescity.twin.model import Twin
+
+METRICS: tuple[str, ...] = ("no_power", "no_water", "no_telecom", "no_road", "homes_damaged", "affected")
+DEFAULT_MEMORY_MB = 512
+#: Largest automatic chunk: bigger blocks stop paying off once a chunk's arrays leave the CPU caches.
+MAX_AUTO_CHUNK = 32
+
+
+@dataclass
+class SimulationResult:
+    """Per-unit consequences of every realisation.
+
+    Attributes
+    ----------
+    units:
+        ``unit_id``, ``level``, ``parent_id``, ``name_zh``, ``name_en``, ``population`` of the twin.
+    no_power, no_water, no_telecom, no_road:
+        People without the service at the horizon, float32 ``(R, n_units)``.
+    homes_damaged:
+        Homes damaged to moderate or worse, float32 ``(R, n_units)``.
+    affected:
+        Affected people (see :mod:`rescity.engine.service`), float32 ``(R, n_units)``.
+    damaged_share:
+        ``system`` → share of that system's assets in the unit at or beyond their functionality
+        threshold, float32 ``(R, n_units)`` (NaN where the unit has none).
+    driver:
+        Per unit: mean number of damaged assets per realisation whose state came from each hazard
+        (one column per hazard) and ``main``, the hazard with the largest mean ("" if none).
+    hazards, horizon_h, seed, realisations:
+        The run's settings.
+    timings:
+        Seconds per stage, summed over chunks (over workers when ``workers > 1``).
+    counts:
+        Curve assignment counts per (hazard, system, kind) (see :class:`~rescity.fragility.library.CurveSet`).
+    meta:
+        Chunk size, workers, measures ignored.
+    """
+
+    units: pd.DataFrame
+    no_power: np.ndarray
+    no_water: np.ndarray
+    no_telecom: np.ndarray
+    no_road: np.ndarray
+    homes_damaged: np.ndarray
+    affected: np.ndarray
+    damaged_share: dict[str, np.ndarray]
+    driver: pd.DataFrame
+    hazards: tuple[str, ...]
+    horizon_h: float
+    seed: int
+    realisations: int
+    timings: dict[str, float] = field(default_factory=dict)
+    counts: pd.DataFrame | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def metric(self, name: str) -> np.ndarray:
+        """One of :data:`METRICS`, or ``damaged_share_<system>``."""
+        if name.startswith("damaged_share_"):
+            return self.damaged_share[name.removeprefix("damaged_share_")]
+        if name not in METRICS:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def summary(self, q: tuple[float, ...] = (0.05, 0.95)) -> pd.DataFrame:
+        """Per-unit mean and quantiles of every metric.
+
+        Columns: the unit columns, then ``<metric>_mean`` and ``<metric>_pNN`` for each
+        quantile ``q`` (``p05`` for 0.05) of each metric of :data:`METRICS` and of
+        ``damaged_share_<system>``, then ``driver``.
+        """
+        for x in q:
+            if not 0 <= x <= 1:
+                raise InputError("quantiles must lie in [0, 1]", field="q", value=x)
+        out = self.units.copy()
+        names = list(METRICS) + [f"damaged_share_{s}" for s in self.damaged_share]
+        cols = {}
+        for name in names:
+            a = self.metric(name).astype(np.float64)
+            with np.errstate(invalid="ignore"):
+                cols[f"{name}_mean"] = a.mean(axis=0)
+                for x in q:
+                    cols[f"{name}_p{round(x * 100):02d}"] = np.quantile(a, x, axis=0)
+        out = pd.concat([out, pd.DataFrame(cols, index=out.index)], axis=1)
+        out["driver"] = self.driver["main"].to_numpy()
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# the per-chunk computation (runs in the caller or in a worker process)
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class _Plan:
+    seed: int
+    hazards: tuple[str, ...]
+    curveset: CurveSet
+    p_fixed: dict[str, np.ndarray] | None  # per-asset exceedance if no intensity varies per realisation
+    asset_intensity: dict[str, np.ndarray]
+    p_home_fixed: np.ndarray | None
+    cell_intensity: dict[str, np.ndarray]
+    building_hazards: tuple[str, ...]
+    library: FragilityLibrary
+    median_scale: Any
+    cascade: CascadeModel
+    service: ServiceModel
+    agg: Aggregator
+
+
+_PLAN: _Plan | None = None
+
+
+def _init_worker(plan: _Plan) -> None:
+    global _PLAN
+    _PLAN = plan
+
+
+def _slice(d: Mapping[str, np.ndarray], start: int, stop: int) -> dict[str, np.ndarray]:
+    return {k: (v[start:stop] if np.ndim(v) == 2 else v) for k, v in d.items()}
+
+
+def _run_chunk(start: int, stop: int, plan: _Plan | None = None) -> dict[str, Any]:
+    plan = plan or _PLAN
+    b = stop - start
+    t: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if plan.p_fixed is not None:
+        p = plan.p_fixed
+    else:
+        p = exceedance(plan.curveset, _slice(plan.asset_intensity, start, stop))
+    t1 = time.perf_counter()
+    t["exceedance"] = t1 - t0
+    if p:
+        states, driver = sample_damage(p, b, plan.seed, start, return_driver=True)
+    else:
+        states = np.zeros((b, plan.cascade.n_assets), np.int8)
+        driver = np.full_like(states, -1)
+    t2 = time.perf_counter()
+    t["damage"] = t2 - t1
+    f = functional(plan.cascade, states)
+    t3 = time.perf_counter()
+    t["cascade"] = t3 - t2
+    svc = people_without(plan.service, f)
+    if plan.p_home_fixed is not None:
+        p_home = plan.p_home_fixed
+    else:
+        p_home, _ = home_damage_probability(
+            plan.service,
+            plan.library,
+            _slice(plan.cell_intensity, start, stop),
+            plan.building_hazards,
+            plan.median_scale,
+        )
+    homes_cells = sample_homes_damaged(plan.service, p_home, b, plan.seed, start)
+    n_u = plan.service.n_units
+    homes = np.zeros((b, n_u))
+    homes[:, plan.service.cells] = homes_cells
+    aff = affected_population(
+        plan.service.population, plan.service.households, svc["power"], svc["water"], homes
+    )
+    t4 = time.perf_counter()
+    t["service"] = t4 - t3
+    out: dict[str, Any] = {"start": start, "stop": stop}
+    for name, x in (
+        ("no_power", svc["power"]),
+        ("no_water", svc["water"]),
+        ("no_telecom", svc["telecom"]),
+        ("no_road", svc["road"]),
+        ("homes_damaged", homes),
+        ("affected", aff),
+    ):
+        out[name] = aggregate_cells(plan.agg, x).astype(np.float32)
+    damaged = states >= plan.cascade.threshold
+    out["damaged_share"] = {s: v.astype(np.float32) for s, v in damaged_share(plan.agg, damaged).items()}
+    out["driver_sum"] = (
+        np.stack(
+            [count_by_unit(plan.agg, (damaged & (driver == h)).sum(axis=0)) for h in range(len(plan.hazards))]
+        )
+        if plan.hazards
+        else np.zeros((0, n_u))
+    )
+    t["aggregate"] = time.perf_counter() - t4
+    out["timings"] = t
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# public entry point
+# ---------------------------------------------------------------------------------------------
+def _check_intensity(
+    d: Mapping[str, np.ndarray], n: int, realisations: int, what: str
+) -> dict[str, np.ndarray]:
+    out = {}
+    for k, v in d.items():
+        if k not in MEASURES:
+            raise InputError(
+                f"unknown intensity measure; expected one of {list(MEASURES)}", field=what, value=k
+            )
+        a = np.asarray(v, dtype=np.float64)
+        if a.ndim == 2 and a.shape[0] != realisations:
+            raise InputError(
+                f"per-realisation intensities must have {realisations} rows (one per realisation)",
+                field=f"{what}[{k}]",
+                value=a.shape,
+            )
+        if a.ndim not in (1, 2) or (n and a.shape[-1] != n):
+            raise InputError(
+                f"expected shape ({n},) or ({realisations}, {n})", field=f"{what}[{k}]", value=a.shape
+            )
+        out[k] = a
+    return out
+
+
+def _building_hazards(library: FragilityLibrary, cell_intensity: Mapping[str, np.ndarray]) -> tuple[str, ...]:
+    """Hazards with a housing curve whose measure is among the cell intensities."""
+    m = library.mapping
+    out = []
+    for h in library.hazards():
+        ids = m.loc[(m["hazard"] == h) & (m["system"] == "building"), "curve_id"]
+        measures = {library.compiled[c].measure for c in ids if c in library.compiled}
+        if measures & set(cell_intensity):
+            out.append(h)
+    return tuple(out)
+
+
+def _bytes_per_realisation(twin: Twin, n_h: int, per_real: bool) -> int:
+    n = twin.n_assets
+    per_asset = 8 * n_h + (32 * n_h if per_real else 0) + 80
+    return int(n * per_asset + 120 * twin.n_units)
+
+
+def simulate(
+    twin: Twin,
+    asset_intensity: Mapping[str, np.ndarray],
+    cell_intensity: Mapping[str, np.ndarray],
+    realisations: int,
+    seed: int,
+    *,
+    horizon_h: float = 12.0,
+    chunk_size: int | None = None,
+    workers: int = 1,
+    library: FragilityLibrary | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    thresholds: Mapping[str, int] | None = None,
+    median_scale: float | Mapping[str, float] = 1.0,
+    memory_mb: float = DEFAULT_MEMORY_MB,
+) -> SimulationResult:
+    """Monte Carlo of damage, cascade, service loss and affected population.
+
+    Parameters
+    ----------
+    twin:
+        The twin.
+    asset_intensity:
+        Measure (e.g. ``gust_ms``, ``flood_depth_m``) → intensity at each asset, ``(n_assets,)``
+        or ``(realisations, n_assets)``. The hazards evaluated are those of the fragility
+        library whose curves use a measure given here.
+    cell_intensity:
+        Measure → intensity at each cell, ``(n_cells,)`` / ``(n_units,)`` or with a leading
+        realisation axis; drives the building (housing) curves. May be empty.
+    realisations:
+        Number of Monte Carlo realisations ``R``.
+    seed:
+        Root seed; realisation ``r`` uses ``SeedSequence(seed, spawn_key=(r,))``.
+    horizon_h:
+        Evaluation horizon, hours: dependency buffers at least this long keep a dependent
+        working; service loss is counted at this time. Default 12 h.
+    chunk_size:
+        Realisations per chunk (default: from ``memory_mb``, at most :data:`MAX_AUTO_CHUNK`).
+    workers:
+        Worker processes (``concurrent.futures.ProcessPoolExecutor``); 1 runs in this process.
+    library:
+        Fragility library (default :func:`~rescity.fragility.library.load_library`).
+    progress:
+        Called as ``progress(done, total)`` after each chunk.
+    thresholds:
+        ``kind`` → damage state from which assets of that kind are out of service (default 2).
+    median_scale:
+        Factor on all medians, one number or per hazard (calibration hook).
+    memory_mb:
+        Memory budget for one chunk, MiB.
+
+    Returns
+    -------
+    SimulationResult
+    """
+    if int(realisations) != realisations or realisations < 1:
+        raise InputError("realisations must be an integer ≥ 1", field="realisations", value=realisations)
+    if int(workers) != workers or workers < 1:
+        raise InputError("workers must be an integer ≥ 1", field="workers", value=workers)
+    realisations, workers = int(realisations), int(workers)
+    t_setup = time.perf_counter()
+    library = library or load_library()
+    ai = _check_intensity(asset_intensity, twin.n_assets, realisations, "asset_intensity")
+    ci = _check_intensity(cell_intensity, 0, realisations, "cell_intensity")
+    hazards = tuple(h for h in library.hazards() if set(library.measures(h)) & set(ai))
+    curveset = assign(library, twin.assets, hazards, median_scale=median_scale)
+    needed = {m for ms in curveset.measures().values() for m in ms}
+    per_real = any(np.ndim(ai[m]) == 2 for m in needed if m in ai)
+    t_exc = time.perf_counter()
+    p_fixed = None if per_real else exceedance(curveset, ai)
+    t_exc = time.perf_counter() - t_exc
+    service = build_service_model(twin)
+    b_hazards = _building_hazards(library, ci)
+    ci_per_real = any(np.ndim(v) == 2 for v in ci.values())
+    p_home_fixed = None
+    if not ci_per_real:
+        p_home_fixed, _ = home_damage_probability(service, library, ci, b_hazards, median_scale)
+    plan = _Plan(
+        seed=int(seed),
+        hazards=hazards,
+        curveset=curveset,
+        p_fixed=p_fixed,
+        asset_intensity=ai,
+        p_home_fixed=p_home_fixed,
+        cell_intensity=ci,
+        building_hazards=b_hazards,
+        library=library,
+        median_scale=median_scale,
+        cascade=build_cascade_model(twin, horizon_h, thresholds),
+        service=service,
+        agg=build_aggregator(twin),
+    )
+    setup_s = time.perf_counter() - t_setup - t_exc
+    if chunk_size is None:
+        per = _bytes_per_realisation(twin, max(len(hazards), 1), per_real)
+        chunk_size = max(1, min(MAX_AUTO_CHUNK, int(memory_mb * 2**20 // per)))
+        if workers > 1:
+            chunk_size = min(chunk_size, -(-realisations // (2 * workers)))
+    if int(chunk_size) != chunk_size or chunk_size < 1:
+        raise InputError("chunk_size must be an integer ≥ 1", field="chunk_size", value=chunk_size)
+    chunk_size = min(int(chunk_size), realisations)
+    bounds = [(s, min(s + chunk_size, realisations)) for s in range(0, realisations, chunk_size)]
+
+    n_u = twin.n_units
+    res = {m: np.zeros((realisations, n_u), np.float32) for m in METRICS}
+    shares: dict[str, np.ndarray] = {}
+    driver_sum = np.zeros((len(hazards), n_u))
+    timings = {"setup": setup_s, "exceedance": t_exc}
+    done = 0
+
+    def collect(out: dict[str, Any]) -> None:
+        nonlocal done
+        s, e = out["start"], out["stop"]
+        for m in METRICS:
+            res[m][s:e] = out[m]
+        for sys_, v in out["damaged_share"].items():
+            shares.setdefault(sys_, np.zeros((realisations, n_u), np.float32))[s:e] = v
+        driver_sum[:] += out["driver_sum"]
+        for k, v in out["timings"].items():
+            timings[k] = timings.get(k, 0.0) + v
+        done += e - s
+        if progress is not None:
+            progress(done, realisations)
+
+    if workers == 1 or len(bounds) == 1:
+        for s, e in bounds:
+            collect(_run_chunk(s, e, plan))
+    else:
+        methods = mp.get_all_start_methods()
+        ctx = mp.get_context("fork" if "fork" in methods else None)
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(plan,)
+        ) as ex:
+            for out in ex.map(_run_chunk, [s for s, _ in bounds], [e for _, e in bounds]):
+                collect(out)
+
+    units = twin.units[["unit_id", "level", "parent_id", "name_zh", "name_en", "population"]].copy()
+    drv = pd.DataFrame(driver_sum.T / realisations, columns=list(hazards), index=units["unit_id"].to_numpy())
+    if hazards:
+        main = np.array(hazards, dtype=object)[np.argmax(driver_sum, axis=0)]
+        main[driver_sum.max(axis=0) <= 0] = ""
+    else:
+        main = np.full(n_u, "", dtype=object)
+    drv["main"] = main
+    unused = sorted(set(ai) - needed)
+    return SimulationResult(
+        units=units,
+        damaged_share=shares,
+        driver=drv,
+        hazards=hazards,
+        horizon_h=float(horizon_h),
+        seed=int(seed),
+        realisations=realisations,
+        timings=timings,
+        counts=curveset.counts,
+        meta={
+            "chunk_size": chunk_size,
+            "workers": workers,
+            "chunks": len(bounds),
+            "unused_measures": unused,
+            "building_hazards": b_hazards,
+        },
+        **res,
+    )

@@ -1,0 +1,74 @@
+"""Hand-built twins for the engine tests (known answers)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from rescity.twin.model import Twin, conform
+
+
+def hand_twin(assets, edges, deps=(), service=(), cells=(1000,), households=None, urban=None):
+    """A twin from short lists.
+
+    assets:  (name, system, kind, cell_index | None, is_source)   — None = county-level asset
+    edges:   (system, name_a, name_b)
+    deps:    (dependent_name, supplier_name, kind, buffer_h)
+    service: (terminal_name, cell_index, system, people)
+    cells:   population of each cell (one county, one prefecture, one province above them)
+    """
+    n_c = len(cells)
+    hh = households or [p // 2 for p in cells]
+    urb = urban or [0.5] * n_c
+    units = [
+        dict(unit_id="900000", level="province", parent_id="", population=sum(cells), households=sum(hh)),
+        dict(
+            unit_id="900100",
+            level="prefecture",
+            parent_id="900000",
+            population=sum(cells),
+            households=sum(hh),
+        ),
+        dict(unit_id="900101", level="county", parent_id="900100", population=sum(cells), households=sum(hh)),
+    ] + [
+        dict(
+            unit_id=f"900101-c{i + 1}",
+            level="cell",
+            parent_id="900101",
+            population=p,
+            households=h,
+            urban_share=u,
+        )
+        for i, (p, h, u) in enumerate(zip(cells, hh, urb, strict=True))
+    ]
+    units_t = conform(pd.DataFrame(units), "units")
+    pos = {a[0]: i for i, a in enumerate(assets)}
+    arows = [
+        dict(
+            asset_id=name,
+            system=s,
+            kind=k,
+            unit_id="900101" if c is None else f"900101-c{c + 1}",
+            is_source=src,
+        )
+        for name, s, k, c, src in assets
+    ]
+    assets_t = conform(pd.DataFrame(arows), "assets")
+    edges_t = conform(
+        pd.DataFrame([(s, pos[a], pos[b]) for s, a, b in edges], columns=["system", "src", "dst"]), "edges"
+    )
+    deps_t = conform(
+        pd.DataFrame(
+            [(pos[a], pos[b], k, h) for a, b, k, h in deps],
+            columns=["dependent", "supplier", "kind", "buffer_h"],
+        ),
+        "dependencies",
+    )
+    cell0 = 3
+    serv_t = conform(
+        pd.DataFrame(
+            [(pos[t], cell0 + c, s, p) for t, c, s, p in service],
+            columns=["terminal", "unit", "system", "people"],
+        ),
+        "service",
+    )
+    return Twin(units_t, assets_t, edges_t, deps_t, serv_t, meta={"name": "hand"}), pos
