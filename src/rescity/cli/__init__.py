@@ -14,6 +14,8 @@ from typing import Optional
 
 import typer
 
+from rich.markup import escape
+
 from rescity.cli._common import SETTINGS, err_console
 from rescity.errors import InputError
 
@@ -60,13 +62,13 @@ def main(argv: Optional[list[str]] = None) -> None:
     except InputError as e:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
         if debug:
             raise
         name = getattr(e, "filename", None) or ""
-        err_console.print(f"[bold red]error:[/] {name}: {e.strerror or e}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(f'{name}: {e.strerror or e}')}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")
@@ -75,7 +77,7 @@ def main(argv: Optional[list[str]] = None) -> None:
         if debug:
             raise
         err_console.print(
-            f"[bold red]internal error:[/] {type(e).__name__}: {e} (set RESCITY_DEBUG=1 for the traceback)",
+            f"[bold red]internal error:[/] {escape(f'{type(e).__name__}: {e}')} (set RESCITY_DEBUG=1 for the traceback)",
             highlight=False,
             soft_wrap=True,
         )

@@ -241,15 +241,20 @@ def _validate_curves(df: pd.DataFrame) -> None:
     for _cid, g in df.groupby("curve_id", sort=False):
         g = g.sort_values("ds")
         med = g["median"].to_numpy()
-        if len(med) > 1 and np.any(np.diff(med) <= 0):
-            j = int(np.flatnonzero(np.diff(med) <= 0)[0]) + 1
+        beta = g["beta"].to_numpy()
+        # Medians may not decrease; equal medians are allowed when the dispersions are equal too
+        # (HAZUS gives some bridge classes the same median for slight and moderate damage), so
+        # that the exceedance curves never cross.
+        bad = (np.diff(med) < 0) | ((np.diff(med) == 0) & (np.diff(beta) != 0))
+        if len(med) > 1 and np.any(bad):
+            j = int(np.flatnonzero(bad)[0]) + 1
             i = g.index[j]
             raise InputError(
-                f"medians must increase with the damage state (ds {g['ds'].iloc[j - 1]}: "
-                f"{med[j - 1]:g}, ds {g['ds'].iloc[j]}: {med[j]:g})",
+                f"medians must increase with the damage state (equal medians need equal "
+                f"betas) (ds {g['ds'].iloc[j - 1]}: {med[j - 1]:g}, ds {g['ds'].iloc[j]}: {med[j]:g})",
                 file=_where(df, i),
                 field="median",
-                value=df.at[i, "median"],
+                value=float(df.at[i, "median"]),
             )
 
 
