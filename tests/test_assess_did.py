@@ -234,3 +234,87 @@ def test_cli_missing_extra_is_one_line(mpdta, tmp_path, capsys, monkeypatch):
     assert code == 2
     assert "pip install 'rescity[assess]'" in err
     assert "Traceback" not in err
+
+
+def test_cli_cohorts_from_the_packaged_pilot_list(tmp_path, capsys):
+    # Zhejiang's prefecture-level cities 2008–2018; y = city effect + year effect + 1 after the pilot
+    cities = [
+        "杭州市",
+        "宁波市",
+        "温州市",
+        "嘉兴市",
+        "湖州市",
+        "绍兴市",
+        "金华市",
+        "衢州市",
+        "舟山市",
+        "台州市",
+        "丽水市",
+    ]
+    years = np.arange(2008, 2019)
+    panel = pd.DataFrame([(c, y) for c in cities for y in years], columns=["city", "year"])
+    pilot = panel["city"].isin(["温州市", "金华市"])  # batch 1 (2012 list) prefecture-level pilots
+    panel["gdp"] = (
+        panel["city"].map({c: i for i, c in enumerate(cities)}) * 0.3
+        + (panel["year"] - 2008) * 0.1
+        + 1.0 * (pilot & (panel["year"] >= 2012))
+    )
+    f = tmp_path / "panel.csv"
+    panel.to_csv(f, index=False)
+    code, out, err = _run_cli(
+        [
+            "policy",
+            "did",
+            "--panel",
+            str(f),
+            "--outcome",
+            "gdp",
+            "--unit",
+            "city",
+            "--time",
+            "year",
+            "--estimator",
+            "sa",
+            "--coding",
+            "list",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert "partial" in err  # the packaged list is flagged as incomplete
+    d = json.loads(out)
+    # 杭州 (上城区), 宁波 (镇海区) and 绍兴 (诸暨市) have only district/county pilots: excluded
+    assert d["n_units"] == 8
+    assert d["cohorts"] == {"0": 6, "2012": 2}
+    assert "list-year coding" in d["cohort_coding"] and "exclude" in d["cohort_coding"]
+    for k in ("simple", "group", "dynamic", "calendar"):
+        assert d[k]["att"] == pytest.approx(1.0, abs=1e-9)
+    code, out, err = _run_cli(
+        [
+            "policy",
+            "did",
+            "--panel",
+            str(f),
+            "--outcome",
+            "gdp",
+            "--unit",
+            "city",
+            "--time",
+            "year",
+            "--estimator",
+            "twfe",
+            "--coding",
+            "announcement",
+            "--json",
+            "--out",
+            str(tmp_path),
+        ],
+        capsys,
+    )
+    d = json.loads(out)
+    assert d["cohorts"] == {"0": 6, "2013": 2}  # announced 2013-01-29
+    # the effect starts in 2012 but is coded from 2013: the 2012 jump sits in the pre-period e = −1
+    assert d["simple"]["att"] != pytest.approx(1.0, abs=1e-3)
