@@ -270,9 +270,15 @@ def evaluate(
         sel = dims == dim
         if sel.any():
             ranking[f"score_{dim}"] = (y[:, sel] * w[sel]).sum(axis=1) / w[sel].sum()
-    ob = pd.DataFrame(obst, index=idx, columns=use)
-    long = ob.stack().rename("obstacle").reset_index().rename(columns={"level_2": "indicator"})
-    long.columns = ["unit_id", "year", "indicator", "obstacle"]
+    n_rows, n_ind = obst.shape
+    long = pd.DataFrame(
+        {
+            "unit_id": np.repeat(idx.get_level_values(0).to_numpy(), n_ind),
+            "year": np.repeat(idx.get_level_values(1).to_numpy(), n_ind),
+            "indicator": np.tile(np.asarray(use, dtype=object), n_rows),
+            "obstacle": obst.ravel(),
+        }
+    )
     long["dimension"] = long["indicator"].map(dict(zip(use, dims, strict=True)))
     long = long.sort_values(["year", "unit_id", "obstacle"], ascending=[True, True, False])
     long["rank"] = long.groupby(["unit_id", "year"]).cumcount() + 1
