@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-
 from rich.markup import escape
 
 from rescity.cli._common import SETTINGS, err_console
