@@ -167,6 +167,7 @@ def run_event(
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
     intensities: tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None = None,
+    simulate_kw: dict[str, Any] | None = None,
 ):
     """Damage, cascade and service for one storm over ``realisations`` Monte Carlo draws.
 
@@ -175,6 +176,12 @@ def run_event(
     from rescity.engine.runner import simulate
 
     asset_int, cell_int = intensities or event_hazard(twin, track, model=model, hazards=hazards)
+    asset_int, cell_int = dict(asset_int), dict(cell_int)
+    exposure, cell_exposure = {}, {}
+    if "flood_fraction" in asset_int:
+        exposure["flood"] = asset_int.pop("flood_fraction")
+    if "flood_fraction" in cell_int:
+        cell_exposure["flood"] = cell_int.pop("flood_fraction")
     return simulate(
         twin,
         asset_int,
@@ -184,6 +191,9 @@ def run_event(
         horizon_h=horizon_h,
         workers=workers,
         progress=progress,
+        exposure=exposure,
+        cell_exposure=cell_exposure,
+        **(simulate_kw or {}),
     )
 
 
@@ -236,9 +246,10 @@ def unit_table(
     t = pd.concat([base, pd.DataFrame(cols), hazard_by_unit(twin, cell_int)], axis=1)
     driver = getattr(sim, "driver", None)
     if isinstance(driver, pd.DataFrame) and len(driver) == len(t):
+        # which hazard drove the damage: mean damaged assets per realisation by hazard, and the main one
         for c in driver.columns:
-            if c not in t.columns:
-                t[c] = driver[c].to_numpy()
+            name = "driver" if c == "main" else f"damaged_by_{c}_mean"
+            t[name] = driver[c].to_numpy()
     return t
 
 

@@ -145,6 +145,8 @@ class _Plan:
     building_hazards: tuple[str, ...]
     library: FragilityLibrary
     median_scale: Any
+    exposure: dict[str, np.ndarray]
+    cell_exposure: dict[str, np.ndarray]
     cascade: CascadeModel
     service: ServiceModel
     agg: Aggregator
@@ -162,6 +164,11 @@ def _slice(d: Mapping[str, np.ndarray], start: int, stop: int) -> dict[str, np.n
     return {k: (v[start:stop] if np.ndim(v) == 2 else v) for k, v in d.items()}
 
 
+def _exposed(p: dict[str, np.ndarray], exposure: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Multiply each hazard's exceedance ``(…, n, 4)`` by the exposed share ``(n,)`` of each asset."""
+    return {h: (v * exposure[h][:, None] if h in exposure else v) for h, v in p.items()}
+
+
 def _run_chunk(start: int, stop: int, plan: _Plan | None = None) -> dict[str, Any]:
     plan = plan or _PLAN
     b = stop - start
@@ -170,7 +177,7 @@ def _run_chunk(start: int, stop: int, plan: _Plan | None = None) -> dict[str, An
     if plan.p_fixed is not None:
         p = plan.p_fixed
     else:
-        p = exceedance(plan.curveset, _slice(plan.asset_intensity, start, stop))
+        p = _exposed(exceedance(plan.curveset, _slice(plan.asset_intensity, start, stop)), plan.exposure)
     t1 = time.perf_counter()
     t["exceedance"] = t1 - t0
     if p:
@@ -193,6 +200,7 @@ def _run_chunk(start: int, stop: int, plan: _Plan | None = None) -> dict[str, An
             _slice(plan.cell_intensity, start, stop),
             plan.building_hazards,
             plan.median_scale,
+            plan.cell_exposure,
         )
     homes_cells = sample_homes_damaged(plan.service, p_home, b, plan.seed, start)
     n_u = plan.service.n_units
@@ -287,6 +295,8 @@ def simulate(
     thresholds: Mapping[str, int] | None = None,
     median_scale: float | Mapping[str, float] = 1.0,
     memory_mb: float = DEFAULT_MEMORY_MB,
+    exposure: Mapping[str, np.ndarray] | None = None,
+    cell_exposure: Mapping[str, np.ndarray] | None = None,
 ) -> SimulationResult:
     """Monte Carlo of damage, cascade, service loss and affected population.
 
@@ -322,6 +332,11 @@ def simulate(
         Factor on all medians, one number or per hazard (calibration hook).
     memory_mb:
         Memory budget for one chunk, MiB.
+    exposure, cell_exposure:
+        Hazard → share (0–1) of each asset / cell exposed to it, ``(n_assets,)`` /
+        ``(n_units,)``. An asset's exceedance probabilities for that hazard are multiplied by
+        it: the exact marginal when a site is hit with that probability, independently of the
+        damage draw (e.g. the flooded, low-lying share of a cell when no DEM places the asset).
 
     Returns
     -------
@@ -341,14 +356,20 @@ def simulate(
     needed = {m for ms in curveset.measures().values() for m in ms}
     per_real = any(np.ndim(ai[m]) == 2 for m in needed if m in ai)
     t_exc = time.perf_counter()
-    p_fixed = None if per_real else exceedance(curveset, ai)
+    expo = {h: np.clip(np.nan_to_num(np.asarray(v, float)), 0.0, 1.0) for h, v in (exposure or {}).items()}
+    for h, v in expo.items():
+        if v.shape != (twin.n_assets,):
+            raise InputError(f"expected shape ({twin.n_assets},)", field=f"exposure[{h}]", value=v.shape)
+    p_fixed = None if per_real else _exposed(exceedance(curveset, ai), expo)
     t_exc = time.perf_counter() - t_exc
     service = build_service_model(twin)
     b_hazards = _building_hazards(library, ci)
     ci_per_real = any(np.ndim(v) == 2 for v in ci.values())
     p_home_fixed = None
     if not ci_per_real:
-        p_home_fixed, _ = home_damage_probability(service, library, ci, b_hazards, median_scale)
+        p_home_fixed, _ = home_damage_probability(
+            service, library, ci, b_hazards, median_scale, dict(cell_exposure or {})
+        )
     plan = _Plan(
         seed=int(seed),
         hazards=hazards,
@@ -360,6 +381,8 @@ def simulate(
         building_hazards=b_hazards,
         library=library,
         median_scale=median_scale,
+        exposure=expo,
+        cell_exposure=dict(cell_exposure or {}),
         cascade=build_cascade_model(twin, horizon_h, thresholds),
         service=service,
         agg=build_aggregator(twin),

@@ -166,9 +166,12 @@ def home_damage_probability(
     cell_intensity: Mapping[str, np.ndarray],
     hazards: Sequence[str],
     median_scale: float | Mapping[str, float] = 1.0,
+    exposure: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """``P[home DS ≥ 2]`` per (cell, class), all hazards combined, and per hazard.
 
+    ``exposure`` maps a hazard to the share of each cell's homes exposed to it (``(n_units,)`` or
+    ``(n_cells,)``, e.g. the flooded share of a cell); the hazard's probability is multiplied by it.
     Returns ``(p, per_hazard)`` with arrays ``(…, n_cells, n_classes)``.
     """
     x = {m: cell_values(model.cells, model.n_units, v, m) for m, v in cell_intensity.items()}
@@ -178,6 +181,10 @@ def home_damage_probability(
         library, "building", "housing", model.classes, x, hazards, median_scale=median_scale
     )
     per = {h: p[..., HOME_DAMAGE_DS - 1] for h, p in per.items()}
+    for h, share in (exposure or {}).items():
+        if h in per:
+            share = cell_values(model.cells, model.n_units, share, f"exposure[{h}]")
+            per[h] = per[h] * np.clip(np.nan_to_num(share), 0.0, 1.0)[:, None]
     surv = None
     for p in per.values():
         surv = 1 - p if surv is None else surv * (1 - p)
