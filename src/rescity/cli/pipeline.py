@@ -42,14 +42,14 @@ def print_level(units: pd.DataFrame, level: str, title: str, out: Console) -> No
     """One rich table per administrative level: hazard, damage and people without service."""
     t = Table(title=title, show_lines=False, header_style="bold", title_justify="left", pad_edge=False)
     t.add_column("unit", no_wrap=True)
-    t.add_column("wind m/s", justify="right")
-    t.add_column("gust m/s", justify="right")
-    t.add_column("rain mm", justify="right")
+    t.add_column("wind m/s", justify="right", no_wrap=True)
+    t.add_column("gust m/s", justify="right", no_wrap=True)
+    t.add_column("rain mm", justify="right", no_wrap=True)
     systems = [s for s in ("power", "water", "telecom", "road") if f"damaged_{s}_mean" in units]
     for s in systems:
-        t.add_column(f"{s} dmg %", justify="right")
+        t.add_column(f"{s} dmg %", justify="right", no_wrap=True)
     for lab in ("no power", "no water", "no telecom", "no road", "affected"):
-        t.add_column(lab, justify="right")
+        t.add_column(lab, justify="right", no_wrap=True)
     for _, r in units[units["level"] == level].iterrows():
         cells = [
             f"{r['unit_id']} {r['name_zh']} {r['name_en']}",
@@ -96,7 +96,7 @@ def run_cli(settings, out: Path, twin_path: Optional[Path], print_tables: bool =
 
         res = run_scenario(settings, out, twin=twin, progress=cb)
     if print_tables:
-        wide = Console(width=max(console.width, 230), soft_wrap=False)
+        wide = Console(width=max(console.width, 300), soft_wrap=False)
         for level, title in (
             ("province", "Province"),
             ("prefecture", "Prefecture-level cities"),
