@@ -19,30 +19,30 @@ BASE = {  # storm → (people relocated and loss at the default parameters)
 
 
 def simulate(params: dict, storm: str) -> pd.DataFrame:
-    """Relocation falls as fragility medians rise (∝ s⁻²); loss falls with the flood threshold (∝ 100/thr)."""
+    """Relocation falls as fragility medians rise (∝ s⁻²); loss falls with the flood threshold (∝ 1/rp)."""
     s = params.get("fragility_scale_wind", 1.0)
-    thr = params.get("rain_flood_threshold_mm", 100.0)
+    thr = params.get("drainage_rp_yr", 1.0)
     rel, loss = BASE[storm]
     return pd.DataFrame(
         {
             "region": ["浙江省", "浙江省"],
             "metric": ["relocated", "economic_loss_cny"],
-            "value": [rel * s**-2, loss * 100 / thr],
+            "value": [rel * s**-2, loss * 1.0 / thr],
         }
     )
 
 
 def observed(s_true: float, thr_true: float, storms=BASE) -> dict[str, pd.DataFrame]:
     return {
-        k: simulate({"fragility_scale_wind": s_true, "rain_flood_threshold_mm": thr_true}, k) for k in storms
+        k: simulate({"fragility_scale_wind": s_true, "drainage_rp_yr": thr_true}, k) for k in storms
     }
 
 
 def test_recovers_known_parameters_and_reports_leave_one_out():
-    obs = observed(1.3, 150.0)
+    obs = observed(1.3, 3.0)
     c = cal.fit(obs, simulate, name="test")
     assert c.params["fragility_scale_wind"] == pytest.approx(1.3, rel=1e-3)
-    assert c.params["rain_flood_threshold_mm"] == pytest.approx(150.0, rel=1e-3)
+    assert c.params["drainage_rp_yr"] == pytest.approx(3.0, rel=1e-3)
     assert c.loss < 1e-8
     assert [f["storm"] for f in c.fit] == list(BASE)
     assert all(f["mean_accuracy"] == pytest.approx(1.0, abs=1e-3) for f in c.fit)
@@ -53,8 +53,8 @@ def test_recovers_known_parameters_and_reports_leave_one_out():
 def test_leave_one_out_scores_each_storm_without_it():
     # storm 202004 behaves as if medians were 2.0× (the others 1.3×): the joint fit compromises, and
     # only the held-out score of 202004 reveals how poorly the others predict it
-    obs = observed(1.3, 150.0)
-    obs["202004"] = simulate({"fragility_scale_wind": 2.0, "rain_flood_threshold_mm": 150.0}, "202004")
+    obs = observed(1.3, 3.0)
+    obs["202004"] = simulate({"fragility_scale_wind": 2.0, "drainage_rp_yr": 3.0}, "202004")
     c = cal.fit(obs, simulate)
     loo = {r["storm"]: r for r in c.leave_one_out}
     assert loo["202004"]["params"]["fragility_scale_wind"] == pytest.approx(1.3, rel=1e-3)
@@ -66,15 +66,15 @@ def test_leave_one_out_scores_each_storm_without_it():
 
 
 def test_loss_is_the_mean_squared_log_error():
-    obs = observed(1.0, 100.0)
-    theta = {"fragility_scale_wind": 2.0, "rain_flood_threshold_mm": 100.0}
+    obs = observed(1.0, 1.0)
+    theta = {"fragility_scale_wind": 2.0, "drainage_rp_yr": 1.0}
     got = cal.loss(theta, {"201910": obs["201910"]}, simulate)
     expect = (np.log1p(1_000_000 / 4) - np.log1p(1_000_000)) ** 2 / 2
     assert got == pytest.approx(expect)
 
 
 def test_bounds_are_respected():
-    obs = observed(5.0, 100.0)  # outside the documented upper bound of 2.5
+    obs = observed(5.0, 1.0)  # outside the documented upper bound of 2.5
     c = cal.fit(obs, simulate, parameters=["fragility_scale_wind"], leave_one_out=False)
     assert c.params["fragility_scale_wind"] == pytest.approx(2.5, rel=1e-3)
     assert c.leave_one_out == []
@@ -82,7 +82,7 @@ def test_bounds_are_respected():
 
 def test_save_load_roundtrip(tmp_path, monkeypatch):
     monkeypatch.setenv("RESCITY_HOME", str(tmp_path))
-    c = cal.fit(observed(1.3, 150.0), simulate, name="zj-test", leave_one_out=False)
+    c = cal.fit(observed(1.3, 3.0), simulate, name="zj-test", leave_one_out=False)
     p = cal.save_calibration(c)
     assert p == tmp_path / "calibrations" / "zj-test.json"
     d = json.loads(p.read_text(encoding="utf-8"))
@@ -98,7 +98,7 @@ def test_save_load_roundtrip(tmp_path, monkeypatch):
 
 def test_errors():
     with pytest.raises(InputError, match="unknown parameter"):
-        cal.fit(observed(1.0, 100.0), simulate, parameters=["magic"])
+        cal.fit(observed(1.0, 1.0), simulate, parameters=["magic"])
     bad = lambda params, storm: pd.DataFrame({"region": ["x"], "metric": ["relocated"], "value": [1.0]})  # noqa: E731
     with pytest.raises(InputError, match="no value"):
-        cal.fit(observed(1.0, 100.0), bad)
+        cal.fit(observed(1.0, 1.0), bad)

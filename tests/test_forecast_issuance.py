@@ -188,13 +188,15 @@ def test_hindcast_never_sees_the_future(twin):
     assert hc.meta["landfall"] == "2019-08-09T00:00Z"
 
 
-def test_missing_pipeline_is_a_clear_error(twin, track, monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "rescity.pipeline", None)
+def test_issuance_through_the_real_pipeline(twin, track):
+    """The default member function runs hazard → engine → indicators on the twin, reproducibly."""
     e = ens.perturb_track(track, ISSUED, members=2, seed=1)
-    with pytest.raises(InputError, match="pipeline"):
-        iss.run_issuance(twin, e, realisations=1, leads=(24,))
+    a = iss.run_issuance(twin, e, ISSUED, realisations=2, leads=(24,), seed=3)
+    b = iss.run_issuance(twin, e, ISSUED, realisations=2, leads=(24,), seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert set(a["indicator"]) >= {"relocate", "homes_damaged", "economic_loss_cny", "composite"}
+    prov = a[(a["level"] == "province") & (a["indicator"] == "homes_damaged")]
+    assert len(prov) == 1 and (prov["p05"] <= prov["mean"] + 1e-9).all() and (prov["mean"] <= prov["p95"] + 1e-9).all()
 
 
 @pytest.mark.parametrize(

@@ -62,6 +62,31 @@ class ScenarioSettings:
         return d
 
 
+#: Calibration parameters the pipeline understands (see :mod:`rescity.forecast.calibrate`).
+CALIBRATION_PARAMS: tuple[str, ...] = ("fragility_scale_wind", "fragility_scale_rain", "drainage_rp_yr")
+
+
+def split_params(params: dict[str, float] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Calibration parameters → keyword arguments of :func:`event_hazard` and of the engine.
+
+    ``fragility_scale_wind`` / ``fragility_scale_rain`` multiply the medians of every wind /
+    flood fragility curve (``median_scale`` of :func:`rescity.engine.runner.simulate`);
+    ``drainage_rp_yr`` is the design return period (years) of urban drainage in the pluvial
+    flood model (:func:`rescity.hazard.flood.pluvial_depth`). Other keys are ignored here.
+    """
+    params = dict(params or {})
+    hazard_kw: dict[str, Any] = {}
+    if "drainage_rp_yr" in params:
+        hazard_kw["drainage_rp"] = float(params["drainage_rp_yr"])
+    scale = {}
+    if "fragility_scale_wind" in params:
+        scale["wind"] = float(params["fragility_scale_wind"])
+    if "fragility_scale_rain" in params:
+        scale["flood"] = float(params["fragility_scale_rain"])
+    sim_kw: dict[str, Any] = {"median_scale": scale} if scale else {}
+    return hazard_kw, sim_kw
+
+
 def load_track(settings: ScenarioSettings) -> pd.DataFrame:
     """The storm track the settings name: a file, or a storm id in the packaged JTWC best track."""
     from rescity.hazard.track import packaged_track, read_track
@@ -83,6 +108,7 @@ def event_hazard(
     model: str = "holland1980",
     hazards: tuple[str, ...] = ("wind", "rain", "flood"),
     dt_h: float = 1.0,
+    drainage_rp: float | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Typhoon intensities at every asset and every cell centroid.
 
@@ -115,15 +141,18 @@ def event_hazard(
         full[cells] = v[na:]
         cell_int[m] = full
     if "flood" in hazards:
-        fl = flood_depths(twin, asset_int, cell_int)
+        fl = flood_depths(twin, asset_int, cell_int, drainage_rp=drainage_rp)
         asset_int.update(fl["asset"])
         cell_int.update(fl["cell"])
     return asset_int, cell_int
 
 
 def flood_depths(
-    twin: Twin, asset_int: dict[str, np.ndarray], cell_int: dict[str, np.ndarray]
-) -> dict[str, np.ndarray]:
+    twin: Twin,
+    asset_int: dict[str, np.ndarray],
+    cell_int: dict[str, np.ndarray],
+    drainage_rp: float | None = None,
+) -> dict[str, Any]:
     """Pluvial flood from the storm rain (:func:`rescity.hazard.flood.pluvial_depth`).
 
     Returns ``flood_depth_m`` (depth in the low-lying, flooded part of a cell) and
@@ -136,7 +165,9 @@ def flood_depths(
 
     cells, _, _ = cell_positions(twin)
     table = twin.units.iloc[cells][["lon", "lat", "area_km2", "urban_share"]].reset_index(drop=True)
-    res = pluvial_depth(cell_int["rain_mm"][cells], cell_int["rain_rate_mmh"][cells], table)
+    res = pluvial_depth(
+        cell_int["rain_mm"][cells], cell_int["rain_rate_mmh"][cells], table, drainage_rp=drainage_rp
+    )
     depth_c = np.full(twin.n_units, np.nan)
     frac_c = np.full(twin.n_units, np.nan)
     depth_c[cells] = res["flood_depth_m"]

@@ -28,22 +28,18 @@ def load_twin(path: Optional[Path], seed: int):
     """The twin saved at ``path``, or the default Zhejiang twin built with ``seed``."""
     if path is None:
         try:
-            from rescity.twin.zhejiang import build_zhejiang
+            from rescity.twin.zhejiang import default_twin
         except ImportError:
             raise InputError(
                 "the default Zhejiang twin builder (rescity.twin.zhejiang) is missing; pass --twin PATH",
                 field="twin",
             ) from None
-        return build_zhejiang(seed)
+        return default_twin(seed=seed)
     if not Path(path).exists():
         raise FileNotFoundError(2, "No such file or directory", str(path))
-    try:
-        from rescity.twin.io import load_twin as _load
-    except ImportError:
-        raise InputError(
-            "reading a saved twin needs rescity.twin.io.load_twin", file=path, field="twin"
-        ) from None
-    return _load(path)
+    from rescity.twin.io import read
+
+    return read(path)
 
 
 def read_track_file(path: Path, fmt: Optional[str] = None, sn: Optional[str] = None) -> pd.DataFrame:
@@ -475,7 +471,7 @@ def calibrate_cmd(
     param: Optional[list[str]] = typer.Option(
         None,
         "--param",
-        help="Parameter to fit (repeat); default fragility_scale_wind and rain_flood_threshold_mm.",
+        help="Parameter to fit (repeat); default fragility_scale_wind and drainage_rp_yr.",
     ),
     twin_path: Optional[Path] = typer.Option(None, "--twin"),
     loo: bool = typer.Option(True, "--loo/--no-loo", help="Leave-one-out report."),

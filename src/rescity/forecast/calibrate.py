@@ -67,12 +67,12 @@ PARAMETERS: dict[str, Parameter] = {
             "multiplier of the median of every rain and flood fragility curve",
         ),
         Parameter(
-            "rain_flood_threshold_mm",
-            100.0,
-            20.0,
-            400.0,
+            "drainage_rp_yr",
+            1.0,
+            0.5,
+            10.0,
             True,
-            "storm rain (mm) above which the rain-to-flood model floods a cell",
+            "design return period (years) of urban drainage in the pluvial flood model",
         ),
         Parameter(
             "relocate_max_share",
@@ -92,7 +92,7 @@ PARAMETERS: dict[str, Parameter] = {
         ),
     )
 }
-DEFAULT_FIT: tuple[str, ...] = ("fragility_scale_wind", "rain_flood_threshold_mm")
+DEFAULT_FIT: tuple[str, ...] = ("fragility_scale_wind", "drainage_rp_yr")
 
 Simulate = Callable[[dict, str], "pd.DataFrame | Mapping[tuple[str, str], float]"]
 

@@ -60,23 +60,7 @@ COLUMNS: tuple[str, ...] = (
     "name_en",
     "population",
 )
-#: Calibration parameters that belong to the engine (passed to the pipeline when it accepts them).
-ENGINE_PARAMS: tuple[str, ...] = ("fragility_scale_wind", "fragility_scale_rain", "rain_flood_threshold_mm")
-
 MemberFn = Callable[..., dict[str, np.ndarray]]
-
-
-def _pipeline():
-    try:
-        from rescity.engine.runner import simulate
-        from rescity.pipeline import event_hazard
-    except ImportError as e:  # pragma: no cover - depends on the installed package
-        raise InputError(
-            f"the simulation pipeline is not available ({e}); install rescity with its engine and hazard "
-            "modules, or pass simulate_member",
-            field="pipeline",
-        ) from None
-    return event_hazard, simulate
 
 
 def pipeline_member(
@@ -84,29 +68,33 @@ def pipeline_member(
 ) -> dict[str, np.ndarray]:
     """Indicators of one member track with the rescity pipeline (hazard → engine → indicators).
 
-    Runs ``rescity.pipeline.event_hazard(twin, track)`` and
-    ``rescity.engine.runner.simulate(twin, asset_intensity, cell_intensity, realisations, seed)``,
-    then :func:`rescity.forecast.indicators.indicators_from_result`. Engine calibration parameters
-    (:data:`ENGINE_PARAMS`) in ``params`` are passed to ``simulate`` as ``params=`` when it accepts
-    them; otherwise they raise an :class:`InputError` rather than being ignored.
+    Runs :func:`rescity.pipeline.event_hazard` and :func:`rescity.pipeline.run_event` (keeping
+    per-asset damage states for the economic loss and impassable roads), then
+    :func:`rescity.forecast.indicators.indicators_from_result`. Calibration parameters in ``params``
+    (:data:`rescity.pipeline.CALIBRATION_PARAMS`) reach the hazard and the engine through
+    :func:`rescity.pipeline.split_params`; the others are indicator parameters.
     """
-    event_hazard, simulate = _pipeline()
+    from rescity.pipeline import event_hazard, run_event, split_params
+
     params = dict(params or {})
-    asset_int, cell_int = event_hazard(twin, track)
-    engine_params = {k: params[k] for k in ENGINE_PARAMS if k in params}
-    kwargs: dict[str, Any] = {}
-    if engine_params:
-        sig = inspect.signature(simulate).parameters
-        if "params" in sig:
-            kwargs["params"] = engine_params
-        else:
-            raise InputError(
-                "the engine does not accept calibration parameters",
-                field="params",
-                value=sorted(engine_params),
-            )
-    result = simulate(twin, asset_int, cell_int, realisations, seed, **kwargs)
+    hazard_kw, sim_kw = split_params(params)
+    asset_int, cell_int = event_hazard(twin, track, **hazard_kw)
+    result = run_event(
+        twin,
+        track,
+        realisations,
+        seed,
+        intensities=(asset_int, cell_int),
+        simulate_kw={**sim_kw, **_keep_states_kw()},
+    )
     return indicators_from_result(twin, result, cell_int, params)
+
+
+def _keep_states_kw() -> dict[str, Any]:
+    """``keep_states=True`` when the engine can return per-asset damage states."""
+    from rescity.engine.runner import simulate
+
+    return {"keep_states": True} if "keep_states" in inspect.signature(simulate).parameters else {}
 
 
 # ---------------------------------------------------------------------------------------------
