@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rescity.errors import InputError
 from rescity.twin.model import Twin
 
 #: Quantities reported per unit, with their unit of measure.
@@ -102,6 +103,23 @@ def cell_positions(twin: Twin) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return cells, twin.units["lon"].to_numpy()[cells], twin.units["lat"].to_numpy()[cells]
 
 
+def asset_cells(twin: Twin) -> np.ndarray:
+    """For each asset, the position among the cells (0 … n_cells − 1) of the cell it stands in:
+    its ``unit_id`` when that is a cell, else the nearest cell centroid."""
+    cells, clon, clat = cell_positions(twin)
+    order = pd.Series(np.arange(len(cells)), index=twin.units["unit_id"].to_numpy()[cells])
+    pos = order.reindex(twin.assets["unit_id"].to_numpy()).to_numpy()
+    miss = np.isnan(pos)
+    if miss.any():
+        from scipy.spatial import cKDTree
+
+        k = np.cos(np.deg2rad(np.mean(clat)))
+        tree = cKDTree(np.c_[clon * k, clat])
+        a = twin.assets.loc[miss, ["lon", "lat"]].to_numpy(float)
+        pos[miss] = tree.query(np.c_[a[:, 0] * k, a[:, 1]])[1]
+    return pos.astype(np.int64)
+
+
 def event_hazard(
     twin: Twin,
     track: pd.DataFrame,
@@ -109,22 +127,30 @@ def event_hazard(
     hazards: tuple[str, ...] = ("wind", "rain", "flood"),
     dt_h: float = 1.0,
     drainage_rp: float | None = None,
+    sites: str = "assets",
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Typhoon intensities at every asset and every cell centroid.
 
     Returns ``(asset_intensity, cell_intensity)``: dicts of measure → array, the asset arrays of
     length ``twin.n_assets``, the cell arrays of length ``twin.n_units`` (NaN on non-cell rows).
-    Wind is evaluated at the assets and the cells together in one pass; flood depth follows from
+    With ``sites="assets"`` wind and rain are evaluated at the assets and the cells together in
+    one pass; with ``sites="cells"`` only at the cell centroids (≤ 5 km apart), each asset taking
+    its cell's values — about 15 times faster, for ensemble forecasts. Flood depth follows from
     the rain (:mod:`rescity.hazard.flood`) when ``"flood"`` is among the hazards.
     """
     from rescity.hazard.typhoon import typhoon_hazard
 
+    if sites not in ("assets", "cells"):
+        raise InputError("sites must be 'assets' or 'cells'", field="sites", value=sites)
     cells, clon, clat = cell_positions(twin)
-    alon = twin.assets["lon"].to_numpy(float)
-    alat = twin.assets["lat"].to_numpy(float)
-    lon = np.concatenate([alon, clon])
-    lat = np.concatenate([alat, clat])
-    fields = typhoon_hazard(track, lon, lat, model=model, dt_h=dt_h)
+    if sites == "cells":
+        fields = typhoon_hazard(track, clon, clat, model=model, dt_h=dt_h)
+        where = asset_cells(twin)
+        fields = {m: np.concatenate([np.asarray(v)[where], v]) for m, v in fields.items()}
+    else:
+        lon = np.concatenate([twin.assets["lon"].to_numpy(float), clon])
+        lat = np.concatenate([twin.assets["lat"].to_numpy(float), clat])
+        fields = typhoon_hazard(track, lon, lat, model=model, dt_h=dt_h)
     wanted = {"wind": ("wind_ms", "gust_ms"), "rain": ("rain_mm", "rain_rate_mmh")}
     keep = {m for h in hazards for m in wanted.get(h, ())}
     if "flood" in hazards:
@@ -172,13 +198,9 @@ def flood_depths(
     frac_c = np.full(twin.n_units, np.nan)
     depth_c[cells] = res["flood_depth_m"]
     frac_c[cells] = res["flooded_fraction"]
-    pos = twin.unit_index().reindex(twin.assets["unit_id"].to_numpy()).to_numpy()
-    ok = ~np.isnan(pos)
-    p = pos[ok].astype(np.int64)
-    depth_a = np.zeros(twin.n_assets)
-    frac_a = np.zeros(twin.n_assets)
-    depth_a[ok] = np.nan_to_num(depth_c[p])
-    frac_a[ok] = np.nan_to_num(frac_c[p])
+    where = cells[asset_cells(twin)]
+    depth_a = np.nan_to_num(depth_c[where])
+    frac_a = np.nan_to_num(frac_c[where])
     return {
         "asset": {"flood_depth_m": depth_a, "flood_fraction": frac_a},
         "cell": {"flood_depth_m": depth_c, "flood_fraction": frac_c},

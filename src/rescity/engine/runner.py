@@ -238,6 +238,31 @@ def _run_chunk(start: int, stop: int, plan: _Plan | None = None) -> dict[str, An
 # ---------------------------------------------------------------------------------------------
 # public entry point
 # ---------------------------------------------------------------------------------------------
+def _fingerprint(twin: Twin) -> tuple:
+    """A cheap summary that changes when the twin's tables change (sizes and a few sums)."""
+    a, e, d, sv = twin.assets, twin.edges, twin.dependencies, twin.service
+    return (
+        len(a), len(e), len(d), len(sv), twin.n_units,
+        float(a["backup_h"].sum()), float(d["buffer_h"].sum()) if len(d) else 0.0,
+        int(e["src"].sum()) if len(e) else 0, int(e["dst"].sum()) if len(e) else 0,
+        float(sv["people"].sum()) if len(sv) else 0.0,
+        int(d["supplier"].sum()) if len(d) else 0, int(a["is_source"].sum()),
+    )  # fmt: skip
+
+
+def _cached(twin: Twin, key: tuple, build: Callable[[], Any]) -> Any:
+    """Engine set-up that depends only on the twin (curve assignment, cascade, service and
+    aggregation models), kept on the twin object and rebuilt when its tables change."""
+    store = twin.__dict__.setdefault("_engine_cache", {})
+    fp = _fingerprint(twin)
+    if store.get("fingerprint") != fp:
+        store.clear()
+        store["fingerprint"] = fp
+    if key not in store:
+        store[key] = build()
+    return store[key]
+
+
 def _check_intensity(
     d: Mapping[str, np.ndarray], n: int, realisations: int, what: str
 ) -> dict[str, np.ndarray]:
@@ -352,7 +377,11 @@ def simulate(
     ai = _check_intensity(asset_intensity, twin.n_assets, realisations, "asset_intensity")
     ci = _check_intensity(cell_intensity, 0, realisations, "cell_intensity")
     hazards = tuple(h for h in library.hazards() if set(library.measures(h)) & set(ai))
-    curveset = assign(library, twin.assets, hazards, median_scale=median_scale)
+    curveset = _cached(
+        twin,
+        ("assign", id(library), hazards, repr(median_scale)),
+        lambda: assign(library, twin.assets, hazards, median_scale=median_scale),
+    )
     needed = {m for ms in curveset.measures().values() for m in ms}
     per_real = any(np.ndim(ai[m]) == 2 for m in needed if m in ai)
     t_exc = time.perf_counter()
@@ -362,7 +391,7 @@ def simulate(
             raise InputError(f"expected shape ({twin.n_assets},)", field=f"exposure[{h}]", value=v.shape)
     p_fixed = None if per_real else _exposed(exceedance(curveset, ai), expo)
     t_exc = time.perf_counter() - t_exc
-    service = build_service_model(twin)
+    service = _cached(twin, ("service",), lambda: build_service_model(twin))
     b_hazards = _building_hazards(library, ci)
     ci_per_real = any(np.ndim(v) == 2 for v in ci.values())
     p_home_fixed = None
@@ -383,9 +412,13 @@ def simulate(
         median_scale=median_scale,
         exposure=expo,
         cell_exposure=dict(cell_exposure or {}),
-        cascade=build_cascade_model(twin, horizon_h, thresholds),
+        cascade=_cached(
+            twin,
+            ("cascade", float(horizon_h), repr(sorted((thresholds or {}).items()))),
+            lambda: build_cascade_model(twin, horizon_h, thresholds),
+        ),
         service=service,
-        agg=build_aggregator(twin),
+        agg=_cached(twin, ("aggregator",), lambda: build_aggregator(twin)),
     )
     setup_s = time.perf_counter() - t_setup - t_exc
     if chunk_size is None:

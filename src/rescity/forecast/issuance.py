@@ -68,7 +68,8 @@ def pipeline_member(
 ) -> dict[str, np.ndarray]:
     """Indicators of one member track with the rescity pipeline (hazard → engine → indicators).
 
-    Runs :func:`rescity.pipeline.event_hazard` and :func:`rescity.pipeline.run_event` (keeping
+    Runs :func:`rescity.pipeline.event_hazard` at the cell centroids (assets take their cell's
+    wind and rain) and :func:`rescity.pipeline.run_event` (keeping
     per-asset damage states for the economic loss and impassable roads), then
     :func:`rescity.forecast.indicators.indicators_from_result`. Calibration parameters in ``params``
     (:data:`rescity.pipeline.CALIBRATION_PARAMS`) reach the hazard and the engine through
@@ -78,7 +79,7 @@ def pipeline_member(
 
     params = dict(params or {})
     hazard_kw, sim_kw = split_params(params)
-    asset_int, cell_int = event_hazard(twin, track, **hazard_kw)
+    asset_int, cell_int = event_hazard(twin, track, sites="cells", **hazard_kw)
     result = run_event(
         twin,
         track,

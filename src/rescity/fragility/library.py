@@ -22,6 +22,7 @@ dividing the intensity by it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -417,6 +418,8 @@ def _read_dir(folder: Path, order: int) -> tuple[list[pd.DataFrame], list[pd.Dat
 def load_library(extra_dirs: Sequence[str | Path] = ()) -> FragilityLibrary:
     """Read and validate the packaged library plus any ``extra_dirs``.
 
+    The packaged library alone is read once per process and shared (treat it as read-only).
+
     Parameters
     ----------
     extra_dirs:
@@ -432,6 +435,17 @@ def load_library(extra_dirs: Sequence[str | Path] = ()) -> FragilityLibrary:
         increasing with the damage state, tabulated probabilities outside [0, 1], decreasing in
         x or increasing with the damage state, a mapping row naming an unknown curve.
     """
+    if not extra_dirs:
+        return _packaged_library()
+    return _load_library(tuple(str(d) for d in extra_dirs))
+
+
+@functools.lru_cache(maxsize=1)
+def _packaged_library() -> FragilityLibrary:
+    return _load_library(())
+
+
+def _load_library(extra_dirs: tuple[str, ...]) -> FragilityLibrary:
     folders = [data_dir(), *[Path(d) for d in extra_dirs]]
     curves: list[pd.DataFrame] = []
     tables: list[pd.DataFrame] = []
