@@ -114,6 +114,18 @@ def test_relocation_capped_at_population_and_intensity_on_cells_only(twin):
     np.testing.assert_allclose(out["relocate"][0, cells], CELL_POP)
 
 
+def test_relocation_with_intensity_on_every_unit_row_nan_off_cells(twin):
+    """The pipeline gives cell intensities as full unit-length arrays, NaN on non-cell rows."""
+    cells = (twin.units["level"] == "cell").to_numpy()
+    wind = np.where(cells, 60.0, np.nan)
+    out = ind.indicators_from_result(twin, {"homes_damaged": np.zeros((1, twin.n_units))}, {"wind_ms": wind})
+    r = out["relocate"][0]
+    assert np.isfinite(r).all()
+    p = ind.IndicatorParams()
+    share = p.relocate_max_share * ndtr(np.log(60.0 / p.relocate_wind_median_ms) / p.relocate_wind_beta)
+    np.testing.assert_allclose(r[cells], CELL_POP * share)
+
+
 def test_roads_impassable_from_states(twin):
     a = twin.assets
     s = np.zeros((1, twin.n_assets), np.int8)

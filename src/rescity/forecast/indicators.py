@@ -364,7 +364,7 @@ def indicators_from_result(
             for k, v in cell_intensity.items()
             if k in ("wind_ms", "gust_ms", "rain_mm")
         }
-    share = relocation_share(ci, p)
+    share = np.nan_to_num(relocation_share(ci, p))  # NaN on non-base rows (no intensity there)
     relocate = np.minimum(pop * share + homes * hh_size, pop) * base
     relocate = np.broadcast_to(relocate, z.shape).astype(float)
 
