@@ -39,8 +39,8 @@ def assets(rows):
 
 # --- closed forms ----------------------------------------------------------------------------
 def test_lognormal_half_at_median_and_phi_at_plus_minus_beta(lib):
-    c = lib.curve("wind_building_rural_masonry")  # θ = 28, 36, 46, 58; β = 0.25
-    theta = np.array([28.0, 36.0, 46.0, 58.0])
+    c = lib.curve("wind_building_rural_masonry")  # θ = 32, 44, 54, 66; β = 0.25
+    theta = np.array([32.0, 44.0, 54.0, 66.0])
     beta = 0.25
     # at each median, that state's P[DS ≥ ds] is exactly 0.5
     p = c.exceedance(theta)
