@@ -64,10 +64,10 @@ def test_home_damage_probability_and_binomial_mean(twin):
     m = build_service_model(twin)
     nc = len(m.cells)
     p, per = home_damage_probability(
-        m, lib, {"gust_ms": np.full(nc, 36.0), "flood_depth_m": np.full(nc, 1.0)}, ("wind", "flood")
+        m, lib, {"gust_ms": np.full(nc, 44.0), "flood_depth_m": np.full(nc, 1.0)}, ("wind", "flood")
     )
     j = m.classes.index("rural_masonry")
-    # wind: rural masonry θ2 = 36 m/s → 0.5; flood: Huizinga Asia residential at 1 m → 0.49
+    # wind: rural masonry θ2 = 44 m/s → 0.5; flood: Huizinga Asia residential at 1 m → 0.49
     assert per["wind"][0, j] == pytest.approx(0.5)
     assert per["flood"][0, j] == pytest.approx(0.49)
     assert p[0, j] == pytest.approx(1 - 0.5 * 0.51)
