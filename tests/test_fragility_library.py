@@ -128,12 +128,12 @@ def test_median_scale_equals_dividing_the_intensity(lib):
 def test_exceedance_by_class_for_the_housing_stock(lib):
     classes = ("rc_frame", "rural_masonry")
     p = exceedance_by_class(
-        lib, "building", "housing", classes, {"gust_ms": np.array([55.0, 36.0])}, ("wind",)
+        lib, "building", "housing", classes, {"gust_ms": np.array([62.0, 44.0])}, ("wind",)
     )
     w = p["wind"]
     assert w.shape == (2, 2, 4)
-    assert w[0, 0, 1] == pytest.approx(0.5)  # RC frame θ2 = 55 m/s
-    assert w[1, 1, 1] == pytest.approx(0.5)  # rural masonry θ2 = 36 m/s
+    assert w[0, 0, 1] == pytest.approx(0.5)  # RC frame θ2 = 62 m/s
+    assert w[1, 1, 1] == pytest.approx(0.5)  # rural masonry θ2 = 44 m/s
     assert w[1, 1, 1] > w[1, 0, 1]  # masonry more fragile than RC at the same gust
 
 
