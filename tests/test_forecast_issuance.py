@@ -8,7 +8,6 @@ import pytest
 import shapely
 
 from _forecast_twin import make_twin, straight_track, toy_member
-from rescity.errors import InputError
 from rescity.forecast import ensemble as ens
 from rescity.forecast import issuance as iss
 from rescity.forecast import warning as wl

@@ -115,3 +115,69 @@ def test_malformed_track_names_file_field_and_value(tmp_path):
 def test_bad_hazard_name(tmp_path):
     p = rescity("run", "--sn", "201910", "--hazards", "wind,lava", "--out", str(tmp_path / "o"), cwd=tmp_path)
     assert p.returncode == 2 and "lava" in p.stderr and "Traceback" not in p.stderr
+
+
+# --- earthquakes through the same pipeline -------------------------------------------------------
+
+QUAKE = "30.05,119.95,10,6.5"  # near Fuyang, Hangzhou
+
+
+@pytest.fixture(scope="module")
+def quake_runs():
+    from rescity.twin.zhejiang import default_twin
+
+    twin = default_twin()
+    main = run_scenario(ScenarioSettings(sn=None, quake=QUAKE, realisations=4, seed=5), None, twin=twin)
+    after = run_scenario(
+        ScenarioSettings(sn=None, quake=QUAKE, aftershocks=("29.9,120.1,8,5.8",), realisations=4, seed=5),
+        None,
+        twin=twin,
+    )
+    return main, after
+
+
+def test_quake_run_is_strongest_near_the_epicentre(quake_runs):
+    u = quake_runs[0].units.set_index("unit_id")
+    # Fuyang district (330111) holds the epicentre; Cangnan (330327) is ~330 km away
+    assert u.loc["330111", "pga_max_g"] > 0.2
+    assert u.loc["330327", "pga_max_g"] < 0.05
+    assert u.loc["330100", "affected_mean"] > u.loc["330300", "affected_mean"]
+    assert u.loc["330000", "affected_mean"] > 0
+    assert np.isnan(u["wind_max_ms"]).all()
+    assert set(u.loc[u["level"] == "county", "driver"]) <= {"earthquake", ""}
+
+
+def test_an_aftershock_never_restores_service(quake_runs):
+    """Same seed: the mainshock fields and every asset's capacity draw are the same, and the
+    shocks combine by the per-site maximum, so an aftershock can only add damage."""
+    main, after = (r.sim for r in quake_runs)
+    for q in ("no_power", "no_water", "no_telecom", "no_road"):
+        assert (getattr(after, q) >= getattr(main, q) - 1e-3).all(), q
+    assert after.no_power.sum() > main.no_power.sum()
+
+
+def test_quake_cli_writes_the_same_outputs(tmp_path):
+    p = rescity("run", "--quake", QUAKE, "-n", "3", "--out", str(tmp_path / "o"), "--quiet", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    t = pd.read_csv(tmp_path / "o" / "units.csv", dtype={"unit_id": str})
+    assert list(t.columns[: len(UNITS_CSV_COLUMNS)]) == list(UNITS_CSV_COLUMNS)
+    html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "PGA" in html and "earthquake" in html
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--quake", "30.0,120.0,10,9.5"], ["9.5"]),
+        (["--quake", "30.0,120.0,-3,6.0"], ["-3"]),
+        (["--quake", "30.0,120.0,10"], ["30.0,120.0,10"]),
+        (["--quake", QUAKE, "--sn", "201910"], ["--quake"]),
+        (["--sn", "201910", "--aftershock", QUAKE], ["--aftershock"]),
+    ],
+)
+def test_bad_quake_sources_are_one_line(tmp_path, args, words):
+    p = rescity("run", *args, "-n", "2", "--out", str(tmp_path / "o"), cwd=tmp_path)
+    assert p.returncode == 2, p.stderr
+    assert "Traceback" not in p.stderr
+    for w in words:
+        assert w in p.stderr

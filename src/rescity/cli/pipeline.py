@@ -42,21 +42,28 @@ def print_level(units: pd.DataFrame, level: str, title: str, out: Console) -> No
     """One rich table per administrative level: hazard, damage and people without service."""
     t = Table(title=title, show_lines=False, header_style="bold", title_justify="left", pad_edge=False)
     t.add_column("unit", no_wrap=True)
-    t.add_column("wind m/s", justify="right", no_wrap=True)
-    t.add_column("gust m/s", justify="right", no_wrap=True)
-    t.add_column("rain mm", justify="right", no_wrap=True)
+    shown = units[units["level"] == level]
+    hazard_cols = [
+        (col, label, fmt)
+        for col, label, fmt in (
+            ("wind_max_ms", "wind m/s", "{:.1f}"),
+            ("gust_max_ms", "gust m/s", "{:.1f}"),
+            ("rain_mm", "rain mm", "{:.0f}"),
+            ("flood_depth_max_m", "flood m", "{:.2f}"),
+            ("pga_max_g", "PGA g", "{:.3f}"),
+        )
+        if col in shown and np.isfinite(shown[col].to_numpy(float)).any()
+    ]
+    for _, label, _ in hazard_cols:
+        t.add_column(label, justify="right", no_wrap=True)
     systems = [s for s in ("power", "water", "telecom", "road") if f"damaged_{s}_mean" in units]
     for s in systems:
         t.add_column(f"{s} dmg %", justify="right", no_wrap=True)
     for lab in ("no power", "no water", "no telecom", "no road", "affected"):
         t.add_column(lab, justify="right", no_wrap=True)
-    for _, r in units[units["level"] == level].iterrows():
-        cells = [
-            f"{r['unit_id']} {r['name_zh']} {r['name_en']}",
-            f"{r['wind_max_ms']:.1f}",
-            f"{r['gust_max_ms']:.1f}",
-            f"{r['rain_mm']:.0f}",
-        ]
+    for _, r in shown.iterrows():
+        cells = [f"{r['unit_id']} {r['name_zh']} {r['name_en']}"]
+        cells += [fmt.format(r[col]) for col, _, fmt in hazard_cols]
         cells += [_iv(r, f"damaged_{s}", pct=True) for s in systems]
         cells += [_iv(r, q) for q in ("no_power", "no_water", "no_telecom", "no_road", "affected")]
         t.add_row(*cells)
@@ -168,12 +175,31 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", "-o"),
         workers: int = typer.Option(1, "--workers", min=1),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the tables."),
+        quake: Optional[str] = typer.Option(
+            None, "--quake", help='Earthquake instead of a storm: "lat,lon,depth_km,Mw".'
+        ),
+        aftershock: list[str] = typer.Option(
+            [], "--aftershock", help='An aftershock "lat,lon,depth_km,Mw" (repeat for several).'
+        ),
+        vs30: Optional[str] = typer.Option(
+            None, "--vs30", help="Vs30 (m/s) everywhere, or a CSV/GeoTIFF; default from urbanisation."
+        ),
     ) -> None:
-        """Run the pipeline for any storm (packaged JTWC id or a track file)."""
+        """Run the pipeline for any storm (packaged JTWC id or a track file) or an earthquake."""
         from rescity.pipeline import ScenarioSettings
 
-        if sn is None and track is None:
-            raise InputError("give a storm with --sn ID or a track file with --track FILE", field="--sn")
+        if quake is not None and (sn is not None or track is not None):
+            raise InputError(
+                "a run is either a storm (--sn/--track) or an earthquake (--quake)",
+                field="--quake",
+                value=quake,
+            )
+        if sn is None and track is None and quake is None:
+            raise InputError(
+                "give a storm with --sn ID or --track FILE, or an earthquake with --quake", field="--sn"
+            )
+        if aftershock and quake is None:
+            raise InputError("--aftershock needs --quake", field="--aftershock", value=aftershock[0])
         if model not in ("holland1980", "holland2008"):
             raise InputError(
                 "unknown wind model; choose holland1980 or holland2008", field="--model", value=model
@@ -189,5 +215,16 @@ def register(app: typer.Typer) -> None:
             seed=seed_,
             horizon_h=horizon_h,
             workers=workers,
+            quake=quake,
+            aftershocks=tuple(aftershock),
+            vs30=_vs30(vs30),
         )
         run_cli(st, out_, twin, print_tables=not quiet)
+
+    def _vs30(text: Optional[str]):
+        if text is None:
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            return text

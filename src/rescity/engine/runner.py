@@ -272,7 +272,9 @@ def _check_intensity(
             raise InputError(
                 f"unknown intensity measure; expected one of {list(MEASURES)}", field=what, value=k
             )
-        a = np.asarray(v, dtype=np.float64)
+        a = np.asarray(v)
+        if a.dtype not in (np.float32, np.float64):
+            a = a.astype(np.float64)  # sampled fields stay float32: they can be large
         if a.ndim == 2 and a.shape[0] != realisations:
             raise InputError(
                 f"per-realisation intensities must have {realisations} rows (one per realisation)",

@@ -21,6 +21,25 @@ AFFECTED_DEFINITION = (
     "the cascade across dependent networks."
 )
 
+#: Hazard columns shown in tables and maps when a scenario has them: column → (label, digits, colours).
+HAZARD_DISPLAY: dict[str, tuple[str, int, str]] = {
+    "wind_max_ms": ("peak 1-min wind (m/s)", 1, "YlOrRd"),
+    "gust_max_ms": ("peak 3-s gust (m/s)", 1, "YlOrRd"),
+    "rain_mm": ("storm rain, areal mean (mm)", 0, "Blues"),
+    "flood_depth_max_m": ("peak pluvial flood depth (m)", 2, "PuBu"),
+    "pga_max_g": ("PGA, median (g)", 3, "OrRd"),
+    "sa10_max_g": ("SA(1.0 s), median (g)", 3, "OrRd"),
+}
+
+QUANTITY_LABELS: tuple[tuple[str, str], ...] = (
+    ("no_power", "without power"),
+    ("no_water", "without water"),
+    ("no_telecom", "without telecom"),
+    ("no_road", "without road access"),
+    ("homes_damaged", "homes damaged (households)"),
+    ("affected", "affected population"),
+)
+
 
 def fmt_interval(
     mean: np.ndarray, lo: np.ndarray, hi: np.ndarray, digits: int = 0, pct: bool = False
@@ -35,6 +54,10 @@ def fmt_interval(
     ]
 
 
+def _has(t: pd.DataFrame, col: str) -> bool:
+    return col in t and bool(np.isfinite(t[col].to_numpy(float)).any())
+
+
 def level_table(units: pd.DataFrame, level: str) -> pd.DataFrame:
     """A readable table of one administrative level (mean [90 % interval])."""
     t = units[units["level"] == level]
@@ -43,63 +66,66 @@ def level_table(units: pd.DataFrame, level: str) -> pd.DataFrame:
             "code": t["unit_id"].to_numpy(),
             "name": (t["name_zh"] + " " + t["name_en"]).to_numpy(),
             "population": [f"{int(p):,}" for p in t["population"]],
-            "peak wind (m/s)": np.round(t["wind_max_ms"].to_numpy(float), 1),
-            "peak gust (m/s)": np.round(t["gust_max_ms"].to_numpy(float), 1),
-            "storm rain (mm)": np.round(t["rain_mm"].to_numpy(float), 0),
         }
     )
+    for col, (label, digits, _) in HAZARD_DISPLAY.items():
+        if _has(t, col):
+            out[label] = np.round(t[col].to_numpy(float), digits)
     for system in ("power", "water", "telecom", "road"):
         c = f"damaged_{system}"
         if f"{c}_mean" in t:
             out[f"{system} assets damaged"] = fmt_interval(
                 t[f"{c}_mean"].to_numpy(), t[f"{c}_p05"].to_numpy(), t[f"{c}_p95"].to_numpy(), 1, pct=True
             )
-    for q, label in (
-        ("no_power", "without power"),
-        ("no_water", "without water"),
-        ("no_telecom", "without telecom"),
-        ("no_road", "without road access"),
-        ("affected", "affected population"),
-    ):
+    for q, label in QUANTITY_LABELS:
         out[label] = fmt_interval(
             t[f"{q}_mean"].to_numpy(), t[f"{q}_p05"].to_numpy(), t[f"{q}_p95"].to_numpy()
         )
     if "driver" in t:
-        out["main damage driver"] = t["driver"].to_numpy()
+        out["main damage driver"] = t["driver"].replace("", "–").to_numpy()
     return out
+
+
+def describe_event(res: Any) -> tuple[str, str]:
+    """(HTML sentence, page title) naming the scenario's event."""
+    st, track = res.settings, res.track
+    if track is not None:
+        name = str(track.attrs.get("name", "") or "")
+        sn = str(track.attrs.get("sn", st.sn or ""))
+        t0, t1 = pd.Timestamp(track["time"].iloc[0]), pd.Timestamp(track["time"].iloc[-1])
+        text = (
+            f"Storm <b>{html.escape(sn)} {html.escape(name)}</b>, track {t0:%Y-%m-%d %H:%M} – "
+            f"{t1:%Y-%m-%d %H:%M} UTC, wind model {html.escape(st.model)}, hazards "
+            f"{html.escape(', '.join(st.hazards))}"
+        )
+        return text, f"rescity scenario — {sn} {name}".strip()
+    text = "Earthquake (lat, lon, depth km, Mw) <b>" + html.escape(str(st.quake)) + "</b>"
+    if st.aftershocks:
+        text += f", then {len(st.aftershocks)} aftershock(s) " + html.escape("; ".join(st.aftershocks))
+    text += "; ground motion BSSA14 with spatially correlated residuals (Jayaram &amp; Baker 2009)"
+    return text, f"rescity scenario — earthquake {st.quake}"
 
 
 def scenario_report(res: Any, path: Path, extra_sections: list[Section] | None = None) -> Path:
     """Write the scenario report (``report.html``) for a :class:`rescity.pipeline.ScenarioResult`."""
-    twin = res.twin
-    units = res.units
-    st = res.settings
-    track = res.track
-    name = str(track.attrs.get("name", "") or "")
-    sn = str(track.attrs.get("sn", st.sn or ""))
-    t0, t1 = pd.Timestamp(track["time"].iloc[0]), pd.Timestamp(track["time"].iloc[-1])
-
+    twin, units, st, track = res.twin, res.units, res.settings, res.track
+    event, title = describe_event(res)
     sections: list[Section] = []
-    prov = (
-        units[units["level"] == "province"].iloc[0] if (units["level"] == "province").any() else units.iloc[0]
-    )
-    headline = [
-        ("affected population", "affected"),
-        ("people without power", "no_power"),
-        ("people without water", "no_water"),
-        ("people without telecom", "no_telecom"),
-        ("people without road access", "no_road"),
-    ]
+
+    is_prov = units["level"] == "province"
+    prov = units[is_prov].iloc[0] if is_prov.any() else units.iloc[0]
     items = "".join(
-        f"<li><b>{lab}</b>: {fmt_interval(np.array([prov[f'{q}_mean']]), np.array([prov[f'{q}_p05']]), np.array([prov[f'{q}_p95']]))[0]}</li>"
-        for lab, q in headline
+        f"<li><b>{label}</b>: "
+        + fmt_interval(
+            np.array([prov[f"{q}_mean"]]), np.array([prov[f"{q}_p05"]]), np.array([prov[f"{q}_p95"]])
+        )[0]
+        + "</li>"
+        for q, label in QUANTITY_LABELS
     )
     sections.append(
         Section(
             "Summary",
-            f"<p>Storm <b>{html.escape(sn)} {html.escape(name)}</b>, track {t0:%Y-%m-%d %H:%M} – {t1:%Y-%m-%d %H:%M} UTC, "
-            f"{st.realisations} realisations, seed {st.seed}, wind model {html.escape(st.model)}, hazards "
-            f"{', '.join(st.hazards)}, horizon {st.horizon_h:g} h.</p>"
+            f"<p>{event}; {st.realisations} realisations, seed {st.seed}, horizon {st.horizon_h:g} h.</p>"
             f"<p>{html.escape(str(prov['name_zh']))} {html.escape(str(prov['name_en']))} "
             f"(population {int(prov['population']):,}), mean [90 % interval]:</p><ul>{items}</ul>"
             f"<p class='note'>{html.escape(AFFECTED_DEFINITION)}</p>",
@@ -110,28 +136,21 @@ def scenario_report(res: Any, path: Path, extra_sections: list[Section] | None =
     county = (units["level"] == "county").to_numpy()
     if geom is not None and county.any():
         g = [geom.iloc[i] for i in np.flatnonzero(county)]
-        tr = (track["lon"].to_numpy(float), track["lat"].to_numpy(float))
         c = units[county]
+        tr = None if track is None else (track["lon"].to_numpy(float), track["lat"].to_numpy(float))
         figs = [
-            (
-                choropleth(g, c["gust_max_ms"], "Peak 3-s gust by county", "m/s", "YlOrRd", track=tr),
-                "peak gust by county",
-            ),
-            (
-                choropleth(g, c["wind_max_ms"], "Peak 1-min wind by county", "m/s", "YlOrRd", track=tr),
-                "peak wind by county",
-            ),
-            (
-                choropleth(g, c["rain_mm"], "Storm rain by county (areal mean)", "mm", "Blues", track=tr),
-                "storm rain by county",
-            ),
+            (choropleth(g, c[col], f"{label[0].upper()}{label[1:]} by county", "", cmap, track=tr), label)
+            for col, (label, _, cmap) in HAZARD_DISPLAY.items()
+            if _has(c, col)
+        ]
+        figs.append(
             (
                 choropleth(
                     g, c["affected_mean"], "Affected population by county (mean)", "people", "magma_r"
                 ),
-                "affected population by county",
-            ),
-        ]
+                "affected population by county (mean)",
+            )
+        )
         body = (
             "<div class='figs'>"
             + "".join(
@@ -140,33 +159,40 @@ def scenario_report(res: Any, path: Path, extra_sections: list[Section] | None =
             )
             + "</div>"
         )
+        if "driver" in c:
+            counts = c["driver"].replace("", "none").value_counts()
+            body += (
+                "<p>Hazard that drove most asset damage, by number of counties: "
+                + ", ".join(f"{html.escape(str(k))} {int(v)}" for k, v in counts.items())
+                + " (column <i>main damage driver</i> in the tables).</p>"
+            )
         sections.append(Section("Maps", body))
 
-    for level, title in (
+    for level, heading in (
         ("province", "Province"),
         ("prefecture", "Prefecture-level cities"),
         ("county", "Counties"),
     ):
         if (units["level"] == level).any():
-            sections.append(Section(title, table_html(level_table(units, level))))
+            sections.append(Section(heading, table_html(level_table(units, level))))
 
     if extra_sections:
         sections.extend(extra_sections)
 
-    summary = twin.summary()
     settings = {**st.as_dict(), "timings_s": {k: round(v, 2) for k, v in res.timings_s.items()}}
     sections.append(
         Section(
             "Run settings",
             "<h3>Settings</h3><pre>"
             + html.escape(json.dumps(settings, indent=2, ensure_ascii=False))
-            + "</pre>"
-            "<h3>Twin</h3><pre>" + html.escape(json.dumps(summary, indent=2, ensure_ascii=False)) + "</pre>",
+            + "</pre><h3>Twin</h3><pre>"
+            + html.escape(json.dumps(twin.summary(), indent=2, ensure_ascii=False))
+            + "</pre>",
         )
     )
     return render_page(
-        f"rescity scenario — {sn} {name}".strip(),
+        title,
         sections,
         path,
-        subtitle="Zhejiang lifelines under a typhoon: wind, rain, damage, cascading failure and people without service",
+        subtitle="Lifelines under a hazard: intensity, damage, cascading failure and people without service",
     )
