@@ -42,3 +42,15 @@ def test_bootstrap_then_verify_then_tamper(tmp_path, monkeypatch):
     st.close()
     bad = run("audit", "verify")
     assert bad.exit_code == 1 and "entry 2" in bad.output
+
+
+def test_importing_rescity_stays_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, rescity, rescity.api, rescity.store, rescity.govern, rescity.cli; "
+        "print(sorted(m for m in ('fastapi', 'uvicorn', 'casbin', 'psycopg', 'jwt') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

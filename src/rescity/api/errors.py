@@ -122,6 +122,38 @@ def install(app: FastAPI) -> None:
         log.error("store unavailable: %s", e)
         return respond(503, f"the store is unavailable: {e}; try again shortly")
 
+    def _db_errors() -> tuple[tuple[type, ...], tuple[type, ...]]:
+        import sqlite3
+
+        conflict: list[type] = [sqlite3.IntegrityError]
+        busy: list[type] = [sqlite3.OperationalError]
+        try:
+            import psycopg
+
+            conflict.append(psycopg.IntegrityError)
+            busy.append(psycopg.OperationalError)
+        except ImportError:  # pragma: no cover - psycopg is part of the platform extra
+            pass
+        return tuple(conflict), tuple(busy)
+
+    conflict, busy = _db_errors()
+
+    for cls in conflict:
+
+        @app.exception_handler(cls)
+        async def _conflict(request: Request, e: Exception):
+            return respond(
+                409,
+                "the record changed or exists already (another request got there first); reload and retry",
+            )
+
+    for cls in busy:
+
+        @app.exception_handler(cls)
+        async def _busy(request: Request, e: Exception):
+            log.error("store error on %s %s: %s", request.method, request.url.path, e)
+            return respond(503, f"the store could not answer ({type(e).__name__}: {e}); try again shortly")
+
     @app.exception_handler(Exception)
     async def _internal(request: Request, e: Exception):
         ref = uuid.uuid4().hex[:12]

@@ -37,6 +37,12 @@ def serve(
     store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
     workers: int = typer.Option(2, "--workers", min=1, help="Threads that execute runs."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    policy: Optional[Path] = typer.Option(
+        None, "--policy", exists=True, dir_okay=False, help="casbin policy CSV replacing the packaged one."
+    ),
+    privacy_k: Optional[int] = typer.Option(
+        None, "--privacy-k", min=1, help="Withhold counts below k people (default $RESCITY_PRIVACY_K or 10)."
+    ),
 ) -> None:
     """Start the API service (OpenAPI at /openapi.json, docs at /docs)."""
     try:
@@ -45,7 +51,14 @@ def serve(
         from rescity.api import create_app
     except ImportError as e:
         raise InputError("the service needs the platform extra: pip install 'rescity[platform]'") from e
-    app = create_app(store, workers=workers)
+    from rescity.govern.policy import Policy
+
+    app = create_app(
+        store,
+        workers=workers,
+        policy=Policy(policy_path=policy) if policy else None,
+        privacy_threshold=privacy_k,
+    )
     ctx = app.state.ctx
     err_console.print(
         f"rescity API on http://{host}:{port} (store {ctx.store.display_url}, schema "

@@ -73,7 +73,12 @@ class Policy:
 
     def allows_without_grants(self, role: str, department: str, obj: str, act: str) -> bool:
         """Whether the base policy alone allows it (to tell a grant-based access apart)."""
-        return bool(self._base.enforce(role, department, obj, act))
+        key = ("base", role, department, obj, act)
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = bool(self._base.enforce(role, department, obj, act))
+            self._cache[key] = hit
+        return hit
 
     def rules(self) -> list[list[str]]:
         """The active policy rows (base and grants), for display."""

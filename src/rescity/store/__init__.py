@@ -51,7 +51,7 @@ def default_url() -> str:
     return f"sqlite:///{data_home().resolve() / 'rescity.db'}"
 
 
-def open_store(url: str | None = None, *, pool_size: int = 8) -> Store:
+def open_store(url: str | None = None, *, pool_size: int = 16) -> Store:
     """Open (and migrate) the store at ``url`` (see the module docstring)."""
     url = url or default_url()
     if url.startswith("sqlite:///"):

@@ -132,7 +132,7 @@ class Tx:
 class Memo:
     """A small thread-safe memo of derived data, keyed by what it was derived from."""
 
-    def __init__(self, size: int = 64) -> None:
+    def __init__(self, size: int = 256) -> None:
         self._d: dict[Any, Any] = {}
         self._size = size
         self._lock = threading.Lock()
@@ -223,7 +223,7 @@ class BaseStore:
     #: SQL that reads the audit chain head and, on servers, locks it until the transaction ends.
     _head_sql: str = "SELECT seq, hash FROM audit_head WHERE id = 1"
 
-    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+    def __init__(self, url: str, *, pool_size: int = 16) -> None:
         self.url = url
         self._pool = _Pool(self._connect, pool_size)
         self._settings_cache: dict[str, str] = {}
@@ -246,6 +246,9 @@ class BaseStore:
     def _bulk_insert(self, tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         marks = ", ".join("?" * len(columns))
         tx.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    def _analyze(self, tx: Tx, tables: Sequence[str]) -> None:
+        """Refresh the planner's statistics after a bulk load (servers); SQLite needs none."""
 
     def _lock_migrations(self, tx: Tx) -> None:
         """Serialise concurrent first opens (the write transaction does it on SQLite)."""

@@ -86,7 +86,7 @@ class OpsStore:
         self, *, twin: str | None = None, hazard: str | None = None, limit: int = 100, offset: int = 0
     ) -> tuple[list[dict[str, Any]], int]:
         where, params = _filters(twin=twin, hazard=hazard)
-        with self.read(snapshot=True) as q:  # type: ignore[attr-defined]
+        with self.read() as q:  # type: ignore[attr-defined]
             rows, total = _page(q, "forecasts", where, params, "issued_at DESC, id DESC", limit, offset)
         for r in rows:
             r["data"] = json.loads(r["data"])
@@ -143,7 +143,7 @@ class OpsStore:
         if since is not None:
             where.append("observed_at >= ?")
             params.append(since)
-        with self.read(snapshot=True) as q:  # type: ignore[attr-defined]
+        with self.read() as q:  # type: ignore[attr-defined]
             return _page(q, "observations", where, params, "observed_at DESC, id DESC", limit, offset)
 
     # -- alerts ----------------------------------------------------------------------------
@@ -192,7 +192,7 @@ class OpsStore:
         offset: int = 0,
     ) -> tuple[list[dict[str, Any]], int]:
         where, params = _filters(twin=twin, status=status, level=level)
-        with self.read(snapshot=True) as q:  # type: ignore[attr-defined]
+        with self.read() as q:  # type: ignore[attr-defined]
             return _page(q, "alerts", where, params, "created_at DESC, id DESC", limit, offset)
 
     def set_alert_status(self, aid: int, status: str, *, actor: Principal) -> dict[str, Any]:
@@ -245,7 +245,7 @@ class OpsStore:
         self, *, twin: str | None = None, status: str | None = None, limit: int = 100, offset: int = 0
     ) -> tuple[list[dict[str, Any]], int]:
         where, params = _filters(twin=twin, status=status)
-        with self.read(snapshot=True) as q:  # type: ignore[attr-defined]
+        with self.read() as q:  # type: ignore[attr-defined]
             rows, total = _page(q, "decisions", where, params, "created_at DESC, id DESC", limit, offset)
         for r in rows:
             r["body"] = json.loads(r["body"])

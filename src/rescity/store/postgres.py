@@ -43,6 +43,10 @@ class PostgresBackend:
     def _begin_snapshot(self, tx: Tx) -> None:
         tx.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
+    def _analyze(self, tx: Tx, tables: Sequence[str]) -> None:
+        for t in tables:
+            tx.execute(f"ANALYZE {t}")
+
     def _lock_migrations(self, tx: Tx) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
 

@@ -90,7 +90,7 @@ class RunStore:
                 where.append(f"{col} = ?")
                 params.append(val)
         w = " AND ".join(where)
-        with self.read(snapshot=True) as q:  # type: ignore[attr-defined]
+        with self.read() as q:  # type: ignore[attr-defined]
             total = int(q.scalar(f"SELECT COUNT(*) FROM runs WHERE {w}", params))
             rows = q.dicts(
                 f"SELECT * FROM runs WHERE {w} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
@@ -199,7 +199,7 @@ class RunStore:
             params.append(run_id)
         w = " AND ".join(where)
         base = f"FROM runs r JOIN run_results x ON x.run_id = r.id WHERE {w}"
-        with self.read(snapshot=True) as q:  # type: ignore[attr-defined]
+        with self.read() as q:  # type: ignore[attr-defined]
             total = int(q.scalar(f"SELECT COUNT(*) {base}", params))
             rows = q.dicts(
                 f"SELECT r.id AS run_id, r.kind, r.twin, r.finished_at {base} ORDER BY r.finished_at "

@@ -130,6 +130,7 @@ class TwinStore:
                 "INSERT INTO twin_tables (twin, name, n_rows, data) VALUES (?, ?, ?, ?)",
                 [(name, t, n_rows[t], b) for t, b in blobs.items()],
             )
+            self._analyze(tx, ("units", "assets"))  # type: ignore[attr-defined]
             tx.audit(
                 actor,
                 "twin.replace" if exists else "twin.create",
@@ -281,7 +282,7 @@ class TwinStore:
             params.append(parent_id)
         cols = [c for c in columns if c in UNIT_FIELDS or c == "pos"]
         w = " AND ".join(where)
-        with self.read(snapshot=True) as q:  # type: ignore[attr-defined]
+        with self.read() as q:  # type: ignore[attr-defined]
             self._require_twin(q, twin)
             total = int(q.scalar(f"SELECT COUNT(*) FROM units WHERE {w}", params))
             rows = q.dicts(
@@ -337,9 +338,12 @@ class TwinStore:
                 params.append(val)
         w = " AND ".join(where)
         cols = ["pos", *ASSET_FIELDS, *STATUS_FIELDS]
-        with self.read(snapshot=True) as q:  # type: ignore[attr-defined]
-            self._require_twin(q, twin)
-            total = int(q.scalar(f"SELECT COUNT(*) FROM assets WHERE {w}", params))
+        with self.read() as q:  # type: ignore[attr-defined]
+            # The count of a filter only changes with the twin's version: remember it.
+            key = ("count", *self._twin_key(q, twin), w, tuple(params))
+            total = self.memo.get(key)  # type: ignore[attr-defined]
+            if total is None:
+                total = self.memo.put(key, int(q.scalar(f"SELECT COUNT(*) FROM assets WHERE {w}", params)))  # type: ignore[attr-defined]
             rows = q.dicts(
                 f"SELECT {', '.join(cols)} FROM assets WHERE {w} ORDER BY pos LIMIT ? OFFSET ?",
                 [*params, limit, offset],
@@ -360,20 +364,9 @@ class TwinStore:
 
     def asset_systems(self, twin: str, asset_ids: Sequence[str]) -> dict[str, str]:
         """``asset_id -> system`` for the ids that exist in ``twin``."""
-        out: dict[str, str] = {}
-        ids = list(dict.fromkeys(asset_ids))
         with self.read() as q:  # type: ignore[attr-defined]
             self._require_twin(q, twin)
-            for i in range(0, len(ids), 500):
-                part = ids[i : i + 500]
-                out.update(
-                    q.all(
-                        "SELECT asset_id, system FROM assets WHERE twin = ? AND asset_id IN "
-                        f"({', '.join('?' * len(part))})",
-                        [twin, *part],
-                    )
-                )
-        return out
+            return self.asset_systems_tx(q, twin, asset_ids)
 
     def asset_status(self, twin: str) -> pd.DataFrame:
         """Live status of every asset of ``twin``, in table order (``asset_id``, ``status`` …)."""
@@ -466,7 +459,7 @@ class TwinStore:
             "share_age_0_14",
             "share_age_65_plus",
         ]
-        with self.read(snapshot=True) as q:  # type: ignore[attr-defined]
+        with self.read() as q:  # type: ignore[attr-defined]
             key = ("population", *self._twin_key(q, twin)[:2], level)  # units never change in place
             hit = self.memo.get(key)  # type: ignore[attr-defined]
             if hit is not None:
