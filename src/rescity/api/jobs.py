@@ -1,6 +1,6 @@
 """Background jobs: a registry of job kinds and a runner that executes runs in threads.
 
-A job function has the signature ``fn(twin, config, progress) -> dict`` where ``twin`` is the
+A job function has the signature ``fn(twin, config, progress=...) -> dict`` where ``twin`` is the
 stored :class:`~rescity.twin.model.Twin` named by the run (``None`` for kinds that need none),
 ``config`` the run's JSON configuration, and ``progress(fraction, message="")`` reports
 progress in 0–1 (and raises :class:`Cancelled` when the run was cancelled). It returns named
@@ -202,7 +202,7 @@ class JobRunner:
                 fn = jk.resolve()
                 twin = self.store.get_twin(run["twin"]) if run["twin"] else None
                 progress(0.0, "started")
-                results = dict(fn(twin, run["config"], progress) or {})
+                results = dict(fn(twin, run["config"], progress=progress) or {})
             except Cancelled:
                 self.store.finish_run(
                     run_id, "cancelled", f"cancelled by request of {actor.username}", actor=SYSTEM
