@@ -56,6 +56,7 @@ def create_app(
     workers: int = 2,
     privacy_threshold: int | None = None,
     jwt_ttl_s: int = 3600,
+    threads: int = 16,
 ) -> FastAPI:
     """Build the API app.
 
@@ -73,6 +74,8 @@ def create_app(
         k of the small-cell rule (default ``RESCITY_PRIVACY_K`` or 10).
     jwt_ttl_s:
         Lifetime of access tokens from the password flow, seconds.
+    threads:
+        Threads that serve requests (each holds a store connection while it works).
     """
     own_store = store is None
     st = store if store is not None else open_store(store_url)
@@ -86,6 +89,11 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        import anyio.to_thread
+
+        # Route handlers run in a thread pool; as many threads as pooled store connections keeps
+        # them from queueing on the GIL and on the pool (the default is 40 threads).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         gone = st.fail_orphan_runs(_alive)
         if gone:
             log.warning("marked %d interrupted run(s) as failed", len(gone))

@@ -42,8 +42,11 @@ class Context:
     jwt_ttl_s: int = 3600
     memo: Memo = field(default_factory=Memo)
 
-    def refresh_policy(self) -> Policy:
-        self.policy.refresh(self.store.grants_version(), self.store.active_grants)
+    def refresh_policy(self, version: int | None = None) -> Policy:
+        """The policy with the approved grants of ``version`` (read from the store if not given)."""
+        if version is None:
+            version = self.store.grants_version()
+        self.policy.refresh(version, self.store.active_grants)
         return self.policy
 
 
@@ -65,7 +68,7 @@ def authenticate(request: Request, token: str | None) -> Principal:
         )
     ctx: Context = request.app.state.ctx
     if token.startswith(auth.TOKEN_PREFIX):
-        user = ctx.store.user_for_token(token)
+        user, version = ctx.store.user_for_token_and_grants(token)
         if user is None:
             raise _unauthorized(
                 "the API token is unknown, expired or revoked; make a new one with rescity users token"
@@ -80,8 +83,10 @@ def authenticate(request: Request, token: str | None) -> Principal:
             user = None
         if user is None or user["disabled"]:
             raise _unauthorized("the account of this access token no longer exists or is disabled")
+        version = ctx.store.grants_version()
     p = Principal(user["username"], user["department"], user["role"])
     request.state.principal = p
+    ctx.refresh_policy(version)
     return p
 
 
@@ -102,7 +107,7 @@ def require(obj: str, act: str):
     def dependency(request: Request, token: str | None = Depends(oauth2)) -> Principal:
         p = authenticate(request, token)
         ctx: Context = request.app.state.ctx
-        if not ctx.refresh_policy().allows(p.role, p.department, obj, act):
+        if not ctx.policy.allows(p.role, p.department, obj, act):
             raise ApiError(
                 403,
                 f"role {p.role!r} in department {p.department!r} may not {act} {obj}; ask an administrator "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -194,28 +195,32 @@ class AccessStore:
 
     def user_for_token(self, token: str) -> dict[str, Any] | None:
         """The enabled user an unexpired, unrevoked API token belongs to, else ``None``."""
+        return self.user_for_token_and_grants(token)[0]
+
+    def user_for_token_and_grants(self, token: str) -> tuple[dict[str, Any] | None, int]:
+        """:meth:`user_for_token` and :meth:`grants_version` in one query (one per API request)."""
         parts = auth.split_api_token(token)
         if parts is None:
-            return None
+            return None, self.grants_version()
         token_id, secret = parts
         with self.read() as q:  # type: ignore[attr-defined]
             rows = q.dicts(
                 "SELECT t.secret_hash, t.expires_at, t.revoked_at, "
-                f"{', '.join('u.' + c for c in _USER_COLUMNS.split(', '))} "
+                f"{', '.join('u.' + c for c in _USER_COLUMNS.split(', '))}, "
+                "(SELECT value FROM settings WHERE key = 'grants_version') AS grants_version "
                 "FROM tokens t JOIN users u ON u.username = t.username WHERE t.token_id = ?",
                 (token_id,),
             )
         if not rows:
-            return None
+            return None, self.grants_version()
         r = rows[0]
-        import hmac
-
+        version = int(r.pop("grants_version") or 0)
         if not hmac.compare_digest(r.pop("secret_hash"), auth.hash_secret(secret)):
-            return None
+            return None, version
         expires, revoked = r.pop("expires_at"), r.pop("revoked_at")
         if revoked is not None or (expires is not None and expires < now()) or r["disabled"]:
-            return None
-        return _user_row(r)
+            return None, version
+        return _user_row(r), version
 
     # -- sharing grants --------------------------------------------------------------------
     def request_grant(self, resource: str, reason: str, *, actor: Principal) -> dict[str, Any]:

@@ -215,11 +215,12 @@ class TwinStore:
 
         Remembered until the twin is replaced or an asset status changes.
         """
+        with self.read() as q:  # type: ignore[attr-defined]
+            hit = self.memo.get(("info", *self._twin_key(q, name)))  # type: ignore[attr-defined]
+        if hit is not None:
+            return copy.deepcopy(hit)
         with self.read(snapshot=True) as q:  # type: ignore[attr-defined]
             key = ("info", *self._twin_key(q, name))
-            hit = self.memo.get(key)  # type: ignore[attr-defined]
-            if hit is not None:
-                return copy.deepcopy(hit)
             rows = q.dicts(
                 "SELECT name, created_at, created_by, n_units, n_assets, meta FROM twins WHERE name = ?",
                 (name,),
@@ -283,8 +284,11 @@ class TwinStore:
         cols = [c for c in columns if c in UNIT_FIELDS or c == "pos"]
         w = " AND ".join(where)
         with self.read() as q:  # type: ignore[attr-defined]
-            self._require_twin(q, twin)
-            total = int(q.scalar(f"SELECT COUNT(*) FROM units WHERE {w}", params))
+            # units never change in place (only with the whole twin): remember counts per twin
+            key = ("unit_count", *self._twin_key(q, twin)[:2], w, tuple(params))
+            total = self.memo.get(key)  # type: ignore[attr-defined]
+            if total is None:
+                total = self.memo.put(key, int(q.scalar(f"SELECT COUNT(*) FROM units WHERE {w}", params)))  # type: ignore[attr-defined]
             rows = q.dicts(
                 f"SELECT {', '.join(cols)} FROM units WHERE {w} ORDER BY pos LIMIT ? OFFSET ?",
                 [*params, limit, offset],
