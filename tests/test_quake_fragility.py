@@ -88,7 +88,8 @@ def test_mapping_rows_use_known_kinds_and_curves(name):
             assert r.kind in KINDS[r.system], r
         assert r.curve_id in known, r
     assert not m.duplicated(["system", "kind", "fragility_class", "hazard"]).any()
-    assert (m.fragility_class == "*").groupby([m.system, m.kind]).sum().eq(1).all()
+    a = m[m.system != "building"]  # twin assets: one catch-all row per kind
+    assert (a.fragility_class == "*").groupby([a.system, a.kind]).sum().eq(1).all()
 
 
 def test_jrc_asia_depth_damage_values():
