@@ -9,7 +9,7 @@ results: DataFrames are stored as tables, anything else as JSON.
 Kinds are registered with :func:`register_job`, either as a callable or as ``"module:attr"``,
 imported when a run of that kind starts, so a missing optional pipeline fails that run with a
 clear message instead of failing the service. Built in: ``scenario``
-(``rescity.pipeline:run_scenario``), ``forecast`` (``rescity.pipeline:run_forecast``) and
+(``rescity.jobs:scenario_job``), ``forecast`` (``rescity.jobs:forecast_job``) and
 ``summary`` (counts of a twin; small and always present).
 """
 
@@ -112,10 +112,10 @@ def twin_summary(twin, config: dict[str, Any], progress: Callable[..., None]) ->
 
 
 register_job(
-    "scenario", "rescity.pipeline:run_scenario", description="hazard → damage → cascade → service → recovery"
+    "scenario", "rescity.jobs:scenario_job", description="hazard → damage → cascade → service → recovery"
 )
 register_job(
-    "forecast", "rescity.pipeline:run_forecast", description="rolling risk forecast for a forecast track"
+    "forecast", "rescity.jobs:forecast_job", description="rolling risk forecast for a forecast track"
 )
 register_job(
     "summary", twin_summary, description="counts of a stored twin (assets by kind, people by county)"
