@@ -80,6 +80,7 @@ def test_mapping_rows_use_known_kinds_and_curves(name):
     known = set(curves("curves_earthquake.csv").curve_id)
     known |= set(curves("curves_flood_thresholds.csv").curve_id)
     known |= set(curves("tables_flood_jrc.csv").curve_id)
+    known |= set(curves("tables_pipeline_ala2001.csv").curve_id)
     housing = set(pd.read_csv(files("rescity.engine") / "data" / "housing_stock.csv")["structure_class"])
     for r in m.itertuples():
         if r.system == "building":  # the engine's housing stock, not a twin asset
@@ -168,3 +169,19 @@ def test_building_casualties_and_displacement_limits():
     # more shaking, more harm; realisations broadcast
     two = earthquake_building_impacts(np.array([[0.1, 0.1], [0.4, 0.4]]), np.array([0.5, 0.5]), pop)
     assert two["deaths"].shape == (2, 2) and (two["deaths"][1] > two["deaths"][0]).all()
+
+
+def test_trunk_mains_break_with_the_ala2001_poisson_rate():
+    """The packaged tabulated curve reproduces 1 − exp(−0.2 λ) for a break (main out of service)
+    and 1 − exp(−λ) for any repair, λ = K1 · 0.0031207 · PGV(cm/s) · L(km) (ALA 2001)."""
+    from rescity.fragility.library import load_library
+
+    lib = load_library()
+    c = lib.curve("ala2001_pipe_shaking")
+    pgv, length_km, k1 = 40.0, 6.0, 1.0
+    lam = k1 * 0.002416 / (2.54 * 0.3048) * pgv * length_km
+    p = c.exceedance(np.array([lam]))[0]
+    assert p[0] == pytest.approx(1 - math.exp(-lam), abs=2e-3)
+    assert p[1] == pytest.approx(1 - math.exp(-0.2 * lam), abs=2e-3)
+    ref = pipeline_damage_probability(np.array([pgv]), np.array([length_km]), k=k1)
+    assert p[3] == pytest.approx(float(ref["p_break"][0]), abs=2e-3)

@@ -216,6 +216,25 @@ def flood_depths(
     }
 
 
+#: ALA (2001) ground-shaking constant K1 by the twin's pipe fragility class (ductile iron with
+#: rubber gaskets 0.5; cast iron with cement joints 1.0).
+PIPE_K1: dict[str, float] = {"pipe_ductile": 0.5, "pipe_brittle": 1.0}
+
+
+def pipe_repairs(twin: Twin, pgv_cms: np.ndarray) -> np.ndarray | None:
+    """Expected ground-shaking repairs on each trunk main, ``K1 · RR(PGV) · length`` (ALA 2001),
+    shape of ``pgv_cms`` (zero for other assets); ``None`` when the twin has no mains."""
+    from rescity.fragility.pipeline import repair_rate_per_km
+
+    a = twin.assets
+    mains = (a["kind"] == "trunk_main").to_numpy()
+    if not mains.any():
+        return None
+    k1 = a["fragility_class"].map(PIPE_K1).fillna(1.0).to_numpy(float)
+    length = np.where(mains, a["length_km"].to_numpy(float), 0.0)
+    return (repair_rate_per_km(pgv_cms) * k1 * length).astype(np.float32)
+
+
 def quake_hazard(
     twin: Twin, settings: ScenarioSettings
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray], Any]:
@@ -252,6 +271,9 @@ def quake_hazard(
             v = np.maximum(v, f[m])
         asset_int[m] = v[:, :na]
         cell_int[m] = v[:, na:]
+    pipes = pipe_repairs(twin, asset_int["pgv_cms"])
+    if pipes is not None:
+        asset_int["pipe_repairs"] = pipes
     src = eq.mainshock.source()
     med = ground_motion(
         src, clon, clat, eq.vs30, eq.gmpe, region=eq.region, urban_share=urban[cells], beyond="zero"

@@ -13,7 +13,8 @@ Repairs along a segment of length L are a Poisson process, so
 P(at least one repair) = 1 − exp(−RR·L). Each repair is a break with probability 0.2 and a
 leak with 0.8, the split HAZUS-MH uses for ground shaking (FEMA 2003, Ch. 8 potable water
 pipelines); breaks and leaks are then independent Poisson counts with rates 0.2·RR·L and 0.8·RR·L.
-As damage states: a leak (and no break) is moderate (2), a break complete (4).
+As damage states: a leak (and no break) is slight (1: the main stays in service), a break complete
+(4: out of service) — see the packaged curve ``ala2001_pipe_shaking`` used by the pipeline.
 """
 
 from __future__ import annotations

@@ -17,4 +17,5 @@ MEASURES: dict[str, str] = {
     "pgv_cms": "peak ground velocity, cm/s",
     "sa03_g": "5 %-damped spectral acceleration at 0.3 s, g",
     "sa10_g": "5 %-damped spectral acceleration at 1.0 s, g",
+    "pipe_repairs": "expected repairs on a pipe segment from ground shaking (ALA 2001 repair rate × length), count",
 }
