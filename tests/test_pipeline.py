@@ -145,6 +145,12 @@ def test_quake_run_is_strongest_near_the_epicentre(quake_runs):
     assert u.loc["330000", "affected_mean"] > 0
     assert np.isnan(u["wind_max_ms"]).all()
     assert set(u.loc[u["level"] == "county", "driver"]) <= {"earthquake", ""}
+    # casualties and displaced people from housing damage (HAZUS-MH rates), summed level by level
+    assert u.loc["330100", "deaths_mean"] > u.loc["330300", "deaths_mean"]
+    pref = u[u["level"] == "prefecture"]
+    for q in ("deaths_mean", "injured_mean", "displaced_mean"):
+        assert u.loc["330000", q] == pytest.approx(pref[q].sum(), rel=1e-6)
+    assert (u["displaced_mean"] <= u["population"]).all()
 
 
 def test_an_aftershock_never_restores_service(quake_runs):

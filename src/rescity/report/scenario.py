@@ -39,6 +39,12 @@ QUANTITY_LABELS: tuple[tuple[str, str], ...] = (
     ("homes_damaged", "homes damaged (households)"),
     ("affected", "affected population"),
 )
+#: Shown when the scenario computed them (earthquakes).
+OPTIONAL_QUANTITIES: tuple[tuple[str, str], ...] = (
+    ("deaths", "deaths"),
+    ("injured", "injured"),
+    ("displaced", "displaced people"),
+)
 
 
 def fmt_interval(
@@ -77,7 +83,7 @@ def level_table(units: pd.DataFrame, level: str) -> pd.DataFrame:
             out[f"{system} assets damaged"] = fmt_interval(
                 t[f"{c}_mean"].to_numpy(), t[f"{c}_p05"].to_numpy(), t[f"{c}_p95"].to_numpy(), 1, pct=True
             )
-    for q, label in QUANTITY_LABELS:
+    for q, label in QUANTITY_LABELS + tuple(o for o in OPTIONAL_QUANTITIES if f"{o[0]}_mean" in t):
         out[label] = fmt_interval(
             t[f"{q}_mean"].to_numpy(), t[f"{q}_p05"].to_numpy(), t[f"{q}_p95"].to_numpy()
         )
@@ -120,7 +126,7 @@ def scenario_report(res: Any, path: Path, extra_sections: list[Section] | None =
             np.array([prov[f"{q}_mean"]]), np.array([prov[f"{q}_p05"]]), np.array([prov[f"{q}_p95"]])
         )[0]
         + "</li>"
-        for q, label in QUANTITY_LABELS
+        for q, label in QUANTITY_LABELS + tuple(o for o in OPTIONAL_QUANTITIES if f"{o[0]}_mean" in units)
     )
     sections.append(
         Section(
