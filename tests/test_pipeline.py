@@ -187,3 +187,76 @@ def test_bad_quake_sources_are_one_line(tmp_path, args, words):
     assert "Traceback" not in p.stderr
     for w in words:
         assert w in p.stderr
+
+
+# --- flood inputs: river stations and a DEM ------------------------------------------------------
+
+
+def test_river_station_above_warning_floods_nearby_cells(tmp_path):
+    """A station 2 m above its warning stage at Linhai (Lingjiang river) floods cells within its
+    reach (proxy depth (level − warning)·(1 − d/reach) without a DEM) and nothing far away."""
+    from rescity.hazard.track import packaged_track
+    from rescity.pipeline import event_hazard
+    from rescity.twin.zhejiang import default_twin
+
+    st = tmp_path / "stations.csv"
+    st.write_text(
+        "lon,lat,water_level_m,warning_level_m,reach_km\n121.12,28.85,7.0,5.0,8\n", encoding="utf-8"
+    )
+    twin = default_twin()
+    a, c = event_hazard(twin, packaged_track("201910"), stations=st)
+    cells = (twin.units["level"] == "cell").to_numpy()
+    lon, lat = twin.units["lon"].to_numpy(), twin.units["lat"].to_numpy()
+    d_km = np.hypot((lon - 121.12) * 111.19 * np.cos(np.deg2rad(28.85)), (lat - 28.85) * 111.19)
+    near = cells & (d_km < 4)
+    far = cells & (d_km > 20)
+    assert near.any() and (c["flood_depth_m"][near] > 0.5).all()
+    assert (c["flood_depth_m"][near] <= 2.0 + 1e-9).all()
+    assert (c["flood_depth_m"][far] == 0).all()
+    assert (c["flood_fraction"][near] == 1).all()
+
+
+def test_bad_stations_file_is_one_line(tmp_path):
+    st = tmp_path / "st.csv"
+    st.write_text("lon,lat,level\n121,28,7\n", encoding="utf-8")
+    p = rescity(
+        "run", "--sn", "201910", "--stations", str(st), "-n", "2", "--out", str(tmp_path / "o"), cwd=tmp_path
+    )
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "st.csv" in p.stderr and "water_level_m" in p.stderr
+
+
+def test_dem_replaces_the_proxy(tmp_path):
+    """With a DEM the flood model no longer uses the low-lying proxy; assets get depths at their
+    own elevation, so every flooded asset is flooded for certain (fraction 1)."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    from rescity.pipeline import flood_depths
+    from rescity.twin.zhejiang import default_twin
+
+    twin = default_twin()
+    dem = tmp_path / "dem.tif"
+    z = np.full((560, 560), 50.0, dtype=np.float32)
+    z[300:, :] = 1.0  # low coastal plain in the south of the raster
+    with rasterio.open(
+        dem,
+        "w",
+        driver="GTiff",
+        height=z.shape[0],
+        width=z.shape[1],
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=from_origin(118.0, 31.5, 0.01, 0.01),
+    ) as f:
+        f.write(z, 1)
+    n = twin.n_units
+    wet = (twin.units["level"] == "cell").to_numpy() & (twin.units["lat"].to_numpy() < 28.6)
+    rain = np.where(wet, 400.0, np.where(twin.units["level"] == "cell", 0.0, np.nan))
+    rate = np.where(wet, 80.0, np.where(twin.units["level"] == "cell", 0.0, np.nan))
+    fl = flood_depths(twin, {}, {"rain_mm": rain, "rain_rate_mmh": rate}, dem=dem)
+    assert fl["proxy"] is False
+    assert (fl["asset"]["flood_fraction"] == 1).all()
+    assert fl["asset"]["flood_depth_m"].max() > 0
+    assert len(fl["cell"]["flood_depth_m"]) == n

@@ -57,6 +57,8 @@ class ScenarioSettings:
     quake: str | None = None
     aftershocks: tuple[str, ...] = ()
     vs30: float | str | None = None
+    dem: str | None = None
+    stations: str | None = None
     twin: str = "zhejiang (default)"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -136,6 +138,8 @@ def event_hazard(
     dt_h: float = 1.0,
     drainage_rp: float | None = None,
     sites: str = "assets",
+    dem: str | Path | None = None,
+    stations: str | Path | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Typhoon intensities at every asset and every cell centroid.
 
@@ -175,7 +179,7 @@ def event_hazard(
         full[cells] = v[na:]
         cell_int[m] = full
     if "flood" in hazards:
-        fl = flood_depths(twin, asset_int, cell_int, drainage_rp=drainage_rp)
+        fl = flood_depths(twin, asset_int, cell_int, drainage_rp=drainage_rp, dem=dem, stations=stations)
         asset_int.update(fl["asset"])
         cell_int.update(fl["cell"])
     return asset_int, cell_int
@@ -186,34 +190,80 @@ def flood_depths(
     asset_int: dict[str, np.ndarray],
     cell_int: dict[str, np.ndarray],
     drainage_rp: float | None = None,
+    dem: str | Path | None = None,
+    stations: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Pluvial flood from the storm rain (:func:`rescity.hazard.flood.pluvial_depth`).
+    """Flood from the storm rain (:func:`rescity.hazard.flood.pluvial_depth`) and, when a stations
+    file is given, from rivers above their warning stage (:func:`rescity.hazard.flood.river_depth`).
 
-    Returns ``flood_depth_m`` (depth in the low-lying, flooded part of a cell) and
-    ``flood_fraction`` (the share of the cell that floods) for the assets (each takes its cell's
-    values) and the cells, as ``{"asset": {...}, "cell": {...}}``. Without a DEM the flooded share
-    comes from the documented low-lying proxy; the damage stage then treats a site as flooded with
-    probability ``flood_fraction``, which gives each asset's exact marginal damage probability.
+    Returns ``flood_depth_m`` and ``flood_fraction`` (the share of the place that floods) for the
+    assets and the cells, as ``{"asset": {...}, "cell": {...}, "proxy": bool}``.
+
+    * With a DEM (GeoTIFF, metres): each cell fills its lowest ground with the ponded runoff
+      (bathtub); an asset is flooded by ``level − ground elevation`` at its own position, so its
+      ``flood_fraction`` is 1.
+    * Without one, the documented low-lying proxy gives each cell a flooded share and a depth in
+      it; an asset takes its cell's depth and the damage stage treats it as flooded with
+      probability ``flood_fraction`` — each asset's exact marginal damage probability. ``proxy``
+      is then True and the report says so.
+    * River depths (CSV with ``lon, lat, water_level_m, warning_level_m``) are combined with the
+      pluvial depth by the maximum; at assets they are evaluated at the asset's position.
     """
-    from rescity.hazard.flood import pluvial_depth
+    from rescity.hazard.flood import depth_at_sites, pluvial_depth, river_depth, sample_dem
 
-    cells, _, _ = cell_positions(twin)
+    cells, clon, clat = cell_positions(twin)
     table = twin.units.iloc[cells][["lon", "lat", "area_km2", "urban_share"]].reset_index(drop=True)
     res = pluvial_depth(
-        cell_int["rain_mm"][cells], cell_int["rain_rate_mmh"][cells], table, drainage_rp=drainage_rp
+        cell_int["rain_mm"][cells], cell_int["rain_rate_mmh"][cells], table, drainage_rp=drainage_rp, dem=dem
     )
-    depth_c = np.full(twin.n_units, np.nan)
-    frac_c = np.full(twin.n_units, np.nan)
-    depth_c[cells] = res["flood_depth_m"]
-    frac_c[cells] = res["flooded_fraction"]
-    where = cells[asset_cells(twin)]
-    depth_a = np.nan_to_num(depth_c[where])
-    frac_a = np.nan_to_num(frac_c[where])
+    where = asset_cells(twin)
+    alon, alat = twin.assets["lon"].to_numpy(float), twin.assets["lat"].to_numpy(float)
+    if res["proxy"]:
+        depth_a = np.nan_to_num(res["flood_depth_m"][where])
+        frac_a = np.nan_to_num(res["flooded_fraction"][where])
+    else:
+        depth_a = depth_at_sites(res, where, sample_dem(dem, alon, alat))
+        frac_a = np.ones(twin.n_assets)
+    depth_c = np.asarray(res["flood_depth_m"], float)
+    frac_c = np.asarray(res["flooded_fraction"], float)
+    proxy = bool(res["proxy"])
+    if stations is not None:
+        st = _read_stations(stations)
+        z_c = None if dem is None else sample_dem(dem, clon, clat)
+        z_a = None if dem is None else sample_dem(dem, alon, alat)
+        rc = river_depth(clon, clat, st, z_c)
+        ra = river_depth(alon, alat, st, z_a)
+        river_c, river_a = rc["flood_depth_m"], ra["flood_depth_m"]
+        # a river-flooded site is flooded for certain (fraction 1) where the river is deeper
+        frac_c = np.where(river_c > depth_c, 1.0, frac_c)
+        depth_c = np.maximum(depth_c, river_c)
+        frac_a = np.where(river_a > depth_a, 1.0, frac_a)
+        depth_a = np.maximum(depth_a, river_a)
+        proxy = proxy or bool(rc["proxy"])
+    full_d = np.full(twin.n_units, np.nan)
+    full_f = np.full(twin.n_units, np.nan)
+    full_d[cells] = depth_c
+    full_f[cells] = frac_c
     return {
         "asset": {"flood_depth_m": depth_a, "flood_fraction": frac_a},
-        "cell": {"flood_depth_m": depth_c, "flood_fraction": frac_c},
-        "proxy": bool(res["proxy"]),
+        "cell": {"flood_depth_m": full_d, "flood_fraction": full_f},
+        "proxy": proxy,
     }
+
+
+def _read_stations(path: str | Path) -> pd.DataFrame:
+    """River stations CSV: ``lon, lat, water_level_m, warning_level_m`` [, ``reach_km``]."""
+    try:
+        st = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError) as e:
+        raise InputError(f"cannot read the stations file: {e}", file=path) from None
+    for col in ("lon", "lat", "water_level_m", "warning_level_m"):
+        if col not in st.columns:
+            raise InputError("stations file lacks a column", file=path, field=col)
+        bad = pd.to_numeric(st[col], errors="coerce").isna()
+        if bad.any():
+            raise InputError("not a number", file=path, field=col, value=st.loc[bad, col].iloc[0])
+    return st.astype({c: float for c in ("lon", "lat", "water_level_m", "warning_level_m")})
 
 
 #: ALA (2001) ground-shaking constant K1 by the twin's pipe fragility class (ductile iron with
@@ -500,7 +550,13 @@ def run_scenario(
     else:
         track = load_track(settings)
         asset_int, cell_int = event_hazard(
-            twin, track, model=settings.model, hazards=settings.hazards, dt_h=settings.dt_h
+            twin,
+            track,
+            model=settings.model,
+            hazards=settings.hazards,
+            dt_h=settings.dt_h,
+            dem=settings.dem,
+            stations=settings.stations,
         )
         cell_summary = cell_int
     tick("hazard", 1, 1)

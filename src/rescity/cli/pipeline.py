@@ -181,6 +181,12 @@ def register(app: typer.Typer) -> None:
         aftershock: list[str] = typer.Option(
             [], "--aftershock", help='An aftershock "lat,lon,depth_km,Mw" (repeat for several).'
         ),
+        dem: Optional[Path] = typer.Option(
+            None, "--dem", help="Elevation GeoTIFF (m) for the flood model; default: a documented proxy."
+        ),
+        stations: Optional[Path] = typer.Option(
+            None, "--stations", help="River stations CSV: lon, lat, water_level_m, warning_level_m."
+        ),
         vs30: Optional[str] = typer.Option(
             None, "--vs30", help="Vs30 (m/s) everywhere, or a CSV/GeoTIFF; default from urbanisation."
         ),
@@ -198,6 +204,9 @@ def register(app: typer.Typer) -> None:
             raise InputError(
                 "give a storm with --sn ID or --track FILE, or an earthquake with --quake", field="--sn"
             )
+        for path, opt in ((dem, "--dem"), (stations, "--stations")):
+            if path is not None and not path.is_file():
+                raise InputError("no such file", file=path, field=opt)
         if aftershock and quake is None:
             raise InputError("--aftershock needs --quake", field="--aftershock", value=aftershock[0])
         if model not in ("holland1980", "holland2008"):
@@ -218,6 +227,8 @@ def register(app: typer.Typer) -> None:
             quake=quake,
             aftershocks=tuple(aftershock),
             vs30=_vs30(vs30),
+            dem=str(dem) if dem else None,
+            stations=str(stations) if stations else None,
         )
         run_cli(st, out_, twin, print_tables=not quiet)
 

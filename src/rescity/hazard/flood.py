@@ -315,7 +315,7 @@ def _bathtub_dem(path: Path, lon: np.ndarray, lat: np.ndarray, area_km2: np.ndar
         if ds.crs is not None and not ds.crs.is_geographic:
             raise InputError("the DEM must be in geographic lon/lat (EPSG:4326)", file=path, field="crs",
                              value=str(ds.crs))
-        for c in range(lon.size):  # one window per cell (cells, not assets)
+        for c in np.flatnonzero(excess_m > 0):  # one window per flooding cell (cells, not assets)
             half = 0.5 * math.sqrt(max(area_km2[c], 1e-6))
             dlat = half / 111.19
             dlon = dlat / max(math.cos(math.radians(lat[c])), 1e-6)
