@@ -338,7 +338,10 @@ def _exact_where_needed(crit: Criticality, roots: sp.csr_matrix, failed: sp.csr_
         pend_cols = dom.nodes[dom.alive & ~dom.core]
         pend_roots = roots[rows][:, pend_cols]
         sel = sp.csr_matrix(
-            (np.ones(pend_roots.nnz, np.float32), (pend_roots.tocoo().row, pend_cols[pend_roots.tocoo().col])),
+            (
+                np.ones(pend_roots.nnz, np.float32),
+                (pend_roots.tocoo().row, pend_cols[pend_roots.tocoo().col]),
+            ),
             shape=(len(rows), n),
         )
         below = (sel @ crit.dominated.astype(np.float32)) > 0
@@ -349,7 +352,9 @@ def _exact_where_needed(crit: Criticality, roots: sp.csr_matrix, failed: sp.csr_
         new_rows = ((other + exact) > 0).astype(np.float32)
         keep = np.ones(failed.shape[0], np.float32)
         keep[rows] = 0.0
-        place = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, np.arange(len(rows)))), shape=(failed.shape[0], len(rows)))
+        place = sp.csr_matrix(
+            (np.ones(len(rows), np.float32), (rows, np.arange(len(rows)))), shape=(failed.shape[0], len(rows))
+        )
         failed = (sp.diags(keep) @ failed + place @ new_rows).tocsr()
     return failed
 

@@ -90,7 +90,9 @@ def register_policy(name: str) -> Callable[[Policy], Policy]:
 def get_policy(name: str) -> Policy:
     """The policy registered as ``name``; ``InputError`` naming the known ones otherwise."""
     if name not in POLICIES:
-        raise InputError(f"unknown dispatch policy; choose from {', '.join(sorted(POLICIES))}", field="policy", value=name)
+        raise InputError(
+            f"unknown dispatch policy; choose from {', '.join(sorted(POLICIES))}", field="policy", value=name
+        )
     return POLICIES[name]
 
 
@@ -123,7 +125,9 @@ def plan(ctx: JobContext) -> np.ndarray:
     """A given order of asset ids (``params['order']``), then ``people_per_hour``."""
     order = ctx.params.get("order")
     if order is None:
-        raise InputError("the plan policy needs policy_params.order (a list of asset ids)", field="policy_params.order")
+        raise InputError(
+            "the plan policy needs policy_params.order (a list of asset ids)", field="policy_params.order"
+        )
     rank = pd.Index(pd.Series(list(order), dtype=object).drop_duplicates()).get_indexer(ctx.asset_ids)
     r = rank[ctx.asset].astype(np.float64)
     base = people_per_hour(ctx)

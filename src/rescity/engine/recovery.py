@@ -201,7 +201,9 @@ class RecoveryConfig:
         known = set(cls.__dataclass_fields__)
         for k in d:
             if k not in known:
-                raise InputError(f"unknown recovery setting; expected one of {sorted(known)}", file=file, field=k)
+                raise InputError(
+                    f"unknown recovery setting; expected one of {sorted(known)}", file=file, field=k
+                )
         cfg = cls()
         for k, v in d.items():
             setattr(cfg, k, v)
@@ -227,13 +229,17 @@ class RecoveryConfig:
         crews = {}
         for unit, per in dict(cfg.crews or {}).items():
             if not isinstance(per, Mapping):
-                raise InputError("crews per unit must map system → number", file=file, field=f"crews.{unit}", value=per)
+                raise InputError(
+                    "crews per unit must map system → number", file=file, field=f"crews.{unit}", value=per
+                )
             row = {}
             for s, v in per.items():
                 if s not in SYSTEMS:
                     raise InputError("unknown system", file=file, field=f"crews.{unit}.{s}", value=s)
                 if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                    raise InputError("crews must be an integer ≥ 1", file=file, field=f"crews.{unit}.{s}", value=v)
+                    raise InputError(
+                        "crews must be an integer ≥ 1", file=file, field=f"crews.{unit}.{s}", value=v
+                    )
                 row[s] = int(v)
             crews[str(unit)] = row
         cfg.crews = crews
@@ -340,7 +346,9 @@ def crew_pools(twin: Twin, config: RecoveryConfig) -> CrewPools:
     crews = []
     for s, p, na in table[["system", "prefecture", "assets"]].itertuples(index=False):  # one row per pool
         given = config.crews.get(str(p), {}).get(s) or config.crews.get("default", {}).get(s)
-        crews.append(int(given) if given else max(config.min_crews, math.ceil(na / config.assets_per_crew[s])))
+        crews.append(
+            int(given) if given else max(config.min_crews, math.ceil(na / config.assets_per_crew[s]))
+        )
     table["crews"] = crews
     travel_h, access = _travel(twin, pref.astype(str), config)
     return CrewPools(codes.astype(np.int64), table, travel_h, access)
@@ -597,7 +605,11 @@ def _static(twin: Twin, model: CascadeModel, config: RecoveryConfig, importance:
     units = twin.units
     level = units["level"].astype(str).to_numpy()
     rep = np.flatnonzero(np.isin(level, config.levels))
-    finest = max((lv for lv in config.levels if (level == lv).any()), key=("province", "prefecture", "county", "cell").index, default=None)
+    finest = max(
+        (lv for lv in config.levels if (level == lv).any()),
+        key=("province", "prefecture", "county", "cell").index,
+        default=None,
+    )
     fine = np.flatnonzero(level == finest) if finest else np.zeros(0, np.int64)
     anc = ancestors(twin).tocsr()
     fine_to_rep = anc[rep][:, fine].toarray().astype(np.float64)  # (n_rep × n_fine)
@@ -778,10 +790,20 @@ def _chunk(
         with np.errstate(invalid="ignore", divide="ignore"):
             qq = np.where(tot[None, :, None] > 0, served_t / tot[None, :, None], 1.0)
         q[sv] = np.round(np.clip(qq, 0, 1) * 65535).astype(np.uint16)
-        lost = np.bincount(cell.ravel(), weights=(np.minimum(tt, hz) * ppl[None, :]).ravel(), minlength=b * n_fine)
+        lost = np.bincount(
+            cell.ravel(), weights=(np.minimum(tt, hz) * ppl[None, :]).ravel(), minlength=b * n_fine
+        )
         ch[sv] = lost.reshape(b, n_fine) @ st.fine_to_rep.T
     timings["metrics"] = time.perf_counter() - t4
-    return {"q": q, "ch": ch, "r": r, "v": v, "restore": restore, "timings": timings, "pools_jobs": np.bincount(pool, minlength=n_pool)}
+    return {
+        "q": q,
+        "ch": ch,
+        "r": r,
+        "v": v,
+        "restore": restore,
+        "timings": timings,
+        "pools_jobs": np.bincount(pool, minlength=n_pool),
+    }
 
 
 _ARGS: tuple | None = None
@@ -863,7 +885,9 @@ def simulate_recovery(
     rr, vv, tt = [], [], []
     jobs = np.zeros(len(st.pools.table))
     if functional0 is not None and np.shape(functional0) != states.shape:
-        raise InputError(f"functional0 must be {states.shape}", field="functional0", value=np.shape(functional0))
+        raise InputError(
+            f"functional0 must be {states.shape}", field="functional0", value=np.shape(functional0)
+        )
     bounds = [(s, min(s + int(chunk_size), R)) for s in range(0, R, int(chunk_size))]
     args = (st, states, functional0, int(seed), config, policy, hours)
 
@@ -890,8 +914,12 @@ def simulate_recovery(
 
         methods = mp.get_all_start_methods()
         ctx = mp.get_context("fork" if "fork" in methods else None)
-        with ProcessPoolExecutor(max_workers=int(workers), mp_context=ctx, initializer=_init_worker, initargs=(args,)) as ex:
-            for (s, e), out in zip(bounds, ex.map(_run_block, [b[0] for b in bounds], [b[1] for b in bounds]), strict=True):
+        with ProcessPoolExecutor(
+            max_workers=int(workers), mp_context=ctx, initializer=_init_worker, initargs=(args,)
+        ) as ex:
+            for (s, e), out in zip(
+                bounds, ex.map(_run_block, [b[0] for b in bounds], [b[1] for b in bounds]), strict=True
+            ):
                 collect(s, e, out)
     r = np.concatenate(rr) if rr else np.zeros(0, np.int64)
     v = np.concatenate(vv) if vv else np.zeros(0, np.int64)

@@ -163,7 +163,9 @@ class RestorationSolver:
     not functional at ``t = 0`` in some realisation of the block are carried.
     """
 
-    def __init__(self, model: CascadeModel, out: np.ndarray | None = None, *, functional0: np.ndarray | None = None):
+    def __init__(
+        self, model: CascadeModel, out: np.ndarray | None = None, *, functional0: np.ndarray | None = None
+    ):
         if functional0 is None:
             if out is None:
                 raise InputError("give the out-of-service assets or the functional set", field="out")
@@ -176,7 +178,9 @@ class RestorationSolver:
         self.model = model
         b, n = f0.shape
         if n != model.n_assets:
-            raise InputError(f"functional set must have {model.n_assets} columns", field="functional0", value=f0.shape)
+            raise InputError(
+                f"functional set must have {model.n_assets} columns", field="functional0", value=f0.shape
+            )
         self.shape = (b, n)
         self.cols = np.flatnonzero((~f0).any(axis=0))  # compact columns
         self.pos = np.full(n + 1, len(self.cols), np.int64)  # asset → compact column (last: a zero column)
@@ -199,7 +203,9 @@ class RestorationSolver:
             if not keep.any():
                 continue
             mat = d.matrix[keep].tocsr()
-            self.deps.append((self.pos[d.dependents[keep]], self.pos[mat.indices], mat.indptr, d.always[keep]))
+            self.deps.append(
+                (self.pos[d.dependents[keep]], self.pos[mat.indices], mat.indptr, d.always[keep])
+            )
 
     def _dep_times(self, tau_pad: np.ndarray) -> np.ndarray:
         b = tau_pad.shape[0]
