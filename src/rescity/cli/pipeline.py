@@ -63,6 +63,38 @@ def print_level(units: pd.DataFrame, level: str, title: str, out: Console) -> No
     out.print(t)
 
 
+def print_recovery(metrics: pd.DataFrame, out: Console) -> None:
+    """Province and prefecture resilience metrics, one row per unit and system."""
+    t = Table(
+        title="Recovery — mean [90 % interval] over the realisations",
+        header_style="bold",
+        title_justify="left",
+        pad_edge=False,
+    )
+    for c in (
+        "unit",
+        "system",
+        "resilience loss h",
+        "robustness %",
+        "t90 h",
+        "t100 h",
+        "customer-hours lost",
+    ):
+        t.add_column(c, justify="left" if c in ("unit", "system") else "right", no_wrap=True)
+    m = metrics[metrics["level"].isin(("province", "prefecture"))]
+    for _, r in m.iterrows():
+        t.add_row(
+            f"{r['unit_id']} {r['name_zh']} {r['name_en']}",
+            str(r["system"]),
+            f"{r['resilience_loss_h']:.1f} [{r['resilience_loss_h_p05']:.1f}–{r['resilience_loss_h_p95']:.1f}]",
+            f"{100 * r['robustness']:.1f} [{100 * r['robustness_p05']:.1f}–{100 * r['robustness_p95']:.1f}]",
+            f"{r['t90_h']:.0f} [{r['t90_h_p05']:.0f}–{r['t90_h_p95']:.0f}]",
+            f"{r['t100_h']:.0f} [{r['t100_h_p05']:.0f}–{r['t100_h_p95']:.0f}]",
+            f"{_short(r['customer_hours_lost'])} [{_short(r['customer_hours_lost_p05'])}–{_short(r['customer_hours_lost_p95'])}]",
+        )
+    out.print(t)
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description:<10}"),
@@ -85,7 +117,13 @@ def run_cli(settings, out: Path, twin_path: Optional[Path], print_tables: bool =
 
         twin = load(twin_path)
         settings.twin = str(twin_path)
-    labels = {"twin": "twin", "hazard": "hazard", "simulate": "simulate", "report": "report"}
+    labels = {
+        "twin": "twin",
+        "hazard": "hazard",
+        "simulate": "simulate",
+        "recovery": "recovery",
+        "report": "report",
+    }
     with _progress() as prog:
         tasks: dict[str, int] = {}
 
@@ -108,6 +146,8 @@ def run_cli(settings, out: Path, twin_path: Optional[Path], print_tables: bool =
                 f"{title} — mean [90 % interval] over {settings.realisations} realisations",
                 wide,
             )
+        if res.metrics is not None:
+            print_recovery(res.metrics, wide)
     for name, p in res.files.items():
         console.print(f"wrote {name}: {p}")
     return res
@@ -136,12 +176,27 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(
             1, "--workers", min=1, help="Worker processes; results do not depend on it."
         ),
+        no_recovery: bool = typer.Option(
+            False, "--no-recovery", help="Skip restoration and resilience metrics."
+        ),
+        scenario: Optional[Path] = typer.Option(
+            None,
+            "--scenario",
+            help="Recovery scenario file (YAML or TOML): crews, policy, horizon, repair times.",
+        ),
     ) -> None:
-        """Zhejiang twin + typhoon Lekima (JTWC 201910): hazard, damage, cascade, people without service."""
+        """Zhejiang twin + typhoon Lekima (JTWC 201910): hazard, damage, cascade, people without service, recovery."""
         from rescity.pipeline import ScenarioSettings
 
         seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
-        st = ScenarioSettings(sn="201910", realisations=n, seed=seed_, workers=workers)
+        st = ScenarioSettings(
+            sn="201910",
+            realisations=n,
+            seed=seed_,
+            workers=workers,
+            recovery=not no_recovery,
+            scenario_file=str(scenario) if scenario else None,
+        )
         run_cli(st, out_, None)
 
     @app.command()
@@ -168,6 +223,14 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(None, "--out", "-o"),
         workers: int = typer.Option(1, "--workers", min=1),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Do not print the tables."),
+        no_recovery: bool = typer.Option(
+            False, "--no-recovery", help="Skip restoration and resilience metrics."
+        ),
+        scenario: Optional[Path] = typer.Option(
+            None,
+            "--scenario",
+            help="Recovery scenario file (YAML or TOML): crews, policy, horizon, repair times.",
+        ),
     ) -> None:
         """Run the pipeline for any storm (packaged JTWC id or a track file)."""
         from rescity.pipeline import ScenarioSettings
@@ -189,5 +252,7 @@ def register(app: typer.Typer) -> None:
             seed=seed_,
             horizon_h=horizon_h,
             workers=workers,
+            recovery=not no_recovery,
+            scenario_file=str(scenario) if scenario else None,
         )
         run_cli(st, out_, twin, print_tables=not quiet)

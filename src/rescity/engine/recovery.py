@@ -18,7 +18,8 @@ two moments and stays positive). Crews work around the clock: one day = 24 crew-
 
 *Crews.* One pool per system and prefecture (power, water, road, telecom and facility crews of
 each prefecture-level city), ``crews`` per pool from the scenario file or ``ceil(assets of the
-system in the prefecture / assets_per_crew)``. A crew is based at the nearest relief depot of its
+system in the prefecture / assets_per_crew)``. Mutual aid: a share of each system's crews
+(default half) is sent, in each realisation, to the prefectures in proportion to their work. A crew is based at the nearest relief depot of its
 prefecture (else a county-seat road hub) and travels on the road network at crew speeds
 (:data:`CREW_SPEED_KMH`); a job occupies a crew for travel out, repair and travel back, and the
 asset is restored when the repair ends.
@@ -165,7 +166,9 @@ class RecoveryConfig:
     """Settings of a restoration simulation (all optional in a scenario file).
 
     ``crews`` maps a prefecture code (or ``"default"``) to ``{system: crews}``; pools not given
-    get ``max(min_crews, ceil(assets / assets_per_crew[system]))``.
+    get ``max(min_crews, ceil(assets / assets_per_crew[system]))``. ``mutual_aid`` is the share of
+    each system's crews that move between prefectures to where the work is (see
+    :func:`mutual_aid_crews`).
     """
 
     horizon_days: float = 14.0
@@ -177,6 +180,7 @@ class RecoveryConfig:
     crews: dict[str, dict[str, int]] = field(default_factory=dict)
     repair_times: str | None = None
     travel: bool = True
+    mutual_aid: float = 0.5
     levels: tuple[str, ...] = _LEVELS
 
     @property
@@ -224,6 +228,11 @@ class RecoveryConfig:
                 raise InputError("must be a number > 0", file=file, field=f"assets_per_crew.{s}", value=v)
             apc[s] = float(v)
         cfg.assets_per_crew = apc
+        if not isinstance(cfg.mutual_aid, (int, float)) or not 0 <= cfg.mutual_aid <= 1:
+            raise InputError(
+                "mutual_aid must be a share in [0, 1]", file=file, field="mutual_aid", value=cfg.mutual_aid
+            )
+        cfg.mutual_aid = float(cfg.mutual_aid)
         if not isinstance(cfg.min_crews, int) or cfg.min_crews < 1:
             raise InputError("must be an integer ≥ 1", file=file, field="min_crews", value=cfg.min_crews)
         crews = {}
@@ -426,6 +435,36 @@ def _travel(twin: Twin, pref: np.ndarray, config: RecoveryConfig) -> tuple[np.nd
     direct = 60.0 * DETOUR * np.linalg.norm(xy - xy[bases_all[0]], axis=1) / ACCESS_SPEED_KMH
     travel = np.where(np.isfinite(travel), travel, direct)
     return travel / 60.0, access
+
+
+def mutual_aid_crews(table: pd.DataFrame, work_h: np.ndarray, share: float) -> np.ndarray:
+    """Crews of every pool in every realisation with mutual aid between prefectures.
+
+    A share ``share`` of each system's crews (province-wide) goes where the work is, in
+    proportion to each pool's crew-hours of work in the realisation; the rest stay home.
+    Whole crews by largest remainders, at least one per pool. ``work_h`` is ``(B, n_pool)``.
+    """
+    base = table["crews"].to_numpy(np.int64)
+    sysv = table["system"].to_numpy()
+    b = work_h.shape[0]
+    out = np.tile(base, (b, 1))
+    if share <= 0:
+        return out
+    for s in np.unique(sysv):  # loop over systems
+        cols = np.flatnonzero(sysv == s)
+        total = base[cols].sum()
+        stay = np.floor(base[cols] * (1 - share)).astype(np.int64)
+        moving = total - stay.sum()
+        w = work_h[:, cols]
+        tot_w = w.sum(axis=1, keepdims=True)
+        frac = np.where(tot_w > 0, w / np.where(tot_w > 0, tot_w, 1), base[cols] / max(total, 1))
+        exact = frac * moving
+        extra = np.floor(exact).astype(np.int64)
+        left = moving - extra.sum(axis=1)
+        rank = np.argsort(np.argsort(-(exact - extra), axis=1, kind="stable"), axis=1)
+        extra += rank < left[:, None]
+        out[:, cols] = np.maximum(stay + extra, 1)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -721,10 +760,14 @@ def _chunk(
     occ = repair + 2.0 * travel
     offs = repair + travel
     n_pool = len(st.pools.table)
-    crews = st.pools.table["crews"].to_numpy(np.int64)
-    cmax = int(crews.max()) if len(crews) else 1
+    crews = mutual_aid_crews(
+        st.pools.table,
+        np.bincount(r * n_pool + pool, weights=occ, minlength=b * n_pool).reshape(b, n_pool),
+        config.mutual_aid,
+    )  # (b, n_pool)
+    cmax = int(crews.max()) if crews.size else 1
     free = np.zeros((b * n_pool, cmax))
-    free[np.arange(cmax)[None, :] >= np.tile(crews, b)[:, None]] = np.inf
+    free[np.arange(cmax)[None, :] >= crews.reshape(-1)[:, None]] = np.inf
     row = r * n_pool + pool
     restore = np.full(len(r), np.inf)
     t1 = time.perf_counter()
@@ -803,6 +846,7 @@ def _chunk(
         "restore": restore,
         "timings": timings,
         "pools_jobs": np.bincount(pool, minlength=n_pool),
+        "pools_crews": crews.sum(axis=0),
     }
 
 
@@ -884,6 +928,7 @@ def simulate_recovery(
     ch = {sv: np.zeros((R, n_rep)) for sv in st.svc}
     rr, vv, tt = [], [], []
     jobs = np.zeros(len(st.pools.table))
+    crews_sum = np.zeros(len(st.pools.table))
     if functional0 is not None and np.shape(functional0) != states.shape:
         raise InputError(
             f"functional0 must be {states.shape}", field="functional0", value=np.shape(functional0)
@@ -892,7 +937,7 @@ def simulate_recovery(
     args = (st, states, functional0, int(seed), config, policy, hours)
 
     def collect(s: int, e: int, out: dict[str, Any]) -> None:
-        nonlocal jobs
+        nonlocal jobs, crews_sum
         for sv in q:
             q[sv][s:e] = out["q"][sv]
             ch[sv][s:e] = out["ch"][sv]
@@ -900,6 +945,7 @@ def simulate_recovery(
         vv.append(out["v"])
         tt.append(out["restore"])
         jobs = jobs + out["pools_jobs"]
+        crews_sum = crews_sum + out["pools_crews"]
         for k, val in out["timings"].items():
             timings[k] = timings.get(k, 0.0) + val
         if progress is not None:
@@ -927,6 +973,7 @@ def simulate_recovery(
     restore = sp.csr_matrix((t.astype(np.float32), (r, v)), shape=(R, twin.n_assets))
     pools = st.pools.table.copy()
     pools["jobs_mean"] = jobs / max(R, 1)
+    pools["crews_mean"] = crews_sum / max(R, 1)  # with mutual aid
     units = twin.units.iloc[st.rep][["unit_id", "level", "parent_id", "name_zh", "name_en", "population"]]
     return RecoveryResult(
         units=units.reset_index(drop=True),
