@@ -219,7 +219,10 @@ class RecoveryConfig:
             raise InputError("step longer than the horizon", file=file, field="step_h", value=cfg.step_h)
         if not isinstance(cfg.policy, str):
             raise InputError("policy must be a name", file=file, field="policy", value=cfg.policy)
-        get_policy(cfg.policy)
+        try:
+            get_policy(cfg.policy)
+        except InputError as e:
+            raise InputError(e.message, file=file, field="policy", value=cfg.policy) from None
         apc = dict(DEFAULT_ASSETS_PER_CREW)
         for s, v in dict(cfg.assets_per_crew or {}).items():
             if s not in SYSTEMS:

@@ -293,5 +293,9 @@ def functional_times(
         raise InputError(f"restore_h must have {model.n_assets} columns", field="restore_h", value=t.shape)
     if np.isnan(t).any() or (t < 0).any():
         raise InputError("restore_h must be ≥ 0 (inf for never)", field="restore_h")
-    solver = RestorationSolver(model, t > 0, functional0=functional0)
-    return solver.times(t, return_iterations=return_iterations)
+    one = t.ndim == 1
+    t2 = t[None, :] if one else t
+    f0 = None if functional0 is None else np.asarray(functional0, bool).reshape(t2.shape)
+    tau, it = RestorationSolver(model, t2 > 0, functional0=f0).times(t2, return_iterations=True)
+    tau = tau[0] if one else tau
+    return (tau, it) if return_iterations else tau
