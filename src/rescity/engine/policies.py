@@ -20,7 +20,8 @@ scenario file. Built in:
     cascade included (:mod:`rescity.engine.criticality`). An asset is a *hospital supplier* when
     its single failure cuts a hospital or a hospital's supplier (at any buffer).
 ``random``
-    A uniformly random order (from the realisation's own stream): a baseline.
+    A uniformly random order (from the realisation's own stream, or a fixed ranking with
+    ``policy_params: {draw: k}``): a baseline.
 ``shortest_first``
     Shortest expected job first (fewest crew hours).
 ``most_people``
@@ -104,8 +105,14 @@ def people_per_hour(ctx: JobContext) -> np.ndarray:
 
 @register_policy("random")
 def random_order(ctx: JobContext) -> np.ndarray:
-    """A random order (the realisation's own uniform draws)."""
-    return ctx.uniform.copy()
+    """A random order: the realisation's own uniform draws, or, with ``params['draw'] = k``, a
+    fixed random ranking of all assets from ``SeedSequence(k)`` (the same in every realisation,
+    so several orders can be compared on the same damage and repair durations)."""
+    draw = ctx.params.get("draw")
+    if draw is None:
+        return ctx.uniform.copy()
+    rank = np.random.default_rng(np.random.SeedSequence(int(draw))).random(len(ctx.asset_ids))
+    return rank[ctx.asset]
 
 
 @register_policy("shortest_first")

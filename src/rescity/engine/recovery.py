@@ -599,7 +599,9 @@ class RecoveryResult:
 # the simulation
 # ---------------------------------------------------------------------------------------------
 @dataclass
-class _Static:
+class RecoveryModel:
+    """Everything a recovery run compiles once per twin and settings (see :func:`build_recovery_model`)."""
+
     model: CascadeModel
     road_model: CascadeModel | None
     road_nodes: np.ndarray  # global positions of road assets
@@ -622,7 +624,10 @@ class _Static:
     served: dict[str, np.ndarray]
 
 
-def _static(twin: Twin, model: CascadeModel, config: RecoveryConfig, importance: Mapping | None) -> _Static:
+def build_recovery_model(
+    twin: Twin, model: CascadeModel, config: RecoveryConfig, importance: Mapping | None = None
+) -> RecoveryModel:
+    """Repair-time parameters, crew pools and travel, road structure, importance and service maps."""
     from rescity.engine.aggregate import ancestors
     from rescity.engine.criticality import n_minus_1
 
@@ -672,7 +677,7 @@ def _static(twin: Twin, model: CascadeModel, config: RecoveryConfig, importance:
         ok = f >= 0
         svc[sv] = (term[ok], f[ok], ppl[ok])
         served[sv] = fine_to_rep @ np.bincount(f[ok], weights=ppl[ok], minlength=len(fine))
-    return _Static(
+    return RecoveryModel(
         model=model,
         road_model=road_model,
         road_nodes=road_nodes,
@@ -696,7 +701,7 @@ def _static(twin: Twin, model: CascadeModel, config: RecoveryConfig, importance:
     )
 
 
-def _road_release(st: _Static, tau_road: np.ndarray, r: np.ndarray, v: np.ndarray) -> np.ndarray:
+def _road_release(st: RecoveryModel, tau_road: np.ndarray, r: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Earliest hour a road job (realisation r, asset v) can be reached: a road neighbour is up."""
     loc = np.full(st.model.n_assets, -1, np.int64)
     loc[st.road_nodes] = np.arange(len(st.road_nodes))
@@ -713,19 +718,10 @@ def _road_release(st: _Static, tau_road: np.ndarray, r: np.ndarray, v: np.ndarra
     return rel
 
 
-def _chunk(
-    st: _Static,
-    states: np.ndarray,
-    f0: np.ndarray | None,
-    start: int,
-    seed: int,
-    config: RecoveryConfig,
-    policy,
-    hours: np.ndarray,
-) -> dict[str, Any]:
+def job_context(st: RecoveryModel, states: np.ndarray, start: int, seed: int, config: RecoveryConfig) -> JobContext:
+    """The repair jobs of a block of realisations ``start …``: every asset out of service, its
+    sampled repair hours (the realisation's own stream) and travel."""
     b, n = states.shape
-    timings = {}
-    t0 = time.perf_counter()
     out = states >= st.model.threshold
     r, v = np.nonzero(out)
     ds = states[r, v].astype(np.int64)
@@ -738,17 +734,14 @@ def _chunk(
         rng = realisation_rng(seed, start + i, STREAM_RECOVERY)
         z[bounds[i] : bounds[i + 1]] = rng.standard_normal(k)
         u[bounds[i] : bounds[i + 1]] = rng.random(k)
-    repair = np.exp(st.mu[v, ds] + st.sigma[v, ds] * z)
-    travel = st.pools.travel_h[v]
-    pool = st.pools.pool[v]
-    ctx = JobContext(
+    return JobContext(
         realisation=start + r,
         asset=v,
         damage_state=ds,
-        repair_h=repair,
+        repair_h=np.exp(st.mu[v, ds] + st.sigma[v, ds] * z),
         mean_repair_h=st.mean_h[v, ds],
-        travel_h=travel,
-        pool=pool,
+        travel_h=st.pools.travel_h[v],
+        pool=st.pools.pool[v],
         uniform=u,
         kind=st.kinds[v],
         system=st.sysv[v],
@@ -757,6 +750,24 @@ def _chunk(
         asset_ids=st.ids,
         params=config.policy_params,
     )
+
+
+def _chunk(
+    st: RecoveryModel,
+    states: np.ndarray,
+    f0: np.ndarray | None,
+    start: int,
+    seed: int,
+    config: RecoveryConfig,
+    policy,
+    hours: np.ndarray,
+) -> dict[str, Any]:
+    b, n = states.shape
+    timings = {}
+    t0 = time.perf_counter()
+    ctx = job_context(st, states, start, seed, config)
+    r, v = ctx.realisation - start, ctx.asset
+    repair, travel, pool = ctx.repair_h, ctx.travel_h, ctx.pool
     prio = np.asarray(policy(ctx), dtype=np.float64)
     if prio.shape != (len(r),):
         raise InputError("a policy must return one priority per job", field="policy", value=prio.shape)
@@ -862,8 +873,8 @@ def _init_worker(args: tuple) -> None:
 
 
 def _run_block(s: int, e: int, args: tuple | None = None) -> dict[str, Any]:
-    st, states, f0, seed, config, policy, hours = args or _ARGS
-    return _chunk(st, states[s:e], None if f0 is None else f0[s:e], s, seed, config, policy, hours)
+    st, states, f0, seed, config, policy, hours, first = args or _ARGS
+    return _chunk(st, states[s:e], None if f0 is None else f0[s:e], first + s, seed, config, policy, hours)
 
 
 def simulate_recovery(
@@ -880,6 +891,7 @@ def simulate_recovery(
     model: CascadeModel | None = None,
     functional0: np.ndarray | None = None,
     workers: int = 1,
+    start: int = 0,
 ) -> RecoveryResult:
     """Restoration of every realisation: repair schedule, restoration times and ``Q(t)``.
 
@@ -912,6 +924,9 @@ def simulate_recovery(
         kept by the damage run; recomputed otherwise.
     workers:
         Worker processes (fork); results do not depend on it.
+    start:
+        Index in the run of the first realisation given (its random stream): ``states[i]`` is
+        realisation ``start + i``.
     """
     config = config or RecoveryConfig()
     states = np.asarray(states)
@@ -923,7 +938,7 @@ def simulate_recovery(
     t0 = time.perf_counter()
     model = model or build_cascade_model(twin, horizon_h, thresholds)
     policy = get_policy(config.policy)
-    st = _static(twin, model, config, importance)
+    st = build_recovery_model(twin, model, config, importance)
     hours = config.hours()
     timings: dict[str, float] = {"setup": time.perf_counter() - t0}
     n_rep = len(st.rep)
@@ -937,7 +952,7 @@ def simulate_recovery(
             f"functional0 must be {states.shape}", field="functional0", value=np.shape(functional0)
         )
     bounds = [(s, min(s + int(chunk_size), R)) for s in range(0, R, int(chunk_size))]
-    args = (st, states, functional0, int(seed), config, policy, hours)
+    args = (st, states, functional0, int(seed), config, policy, hours, int(start))
 
     def collect(s: int, e: int, out: dict[str, Any]) -> None:
         nonlocal jobs, crews_sum
