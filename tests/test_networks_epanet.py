@@ -55,7 +55,9 @@ def test_demand_becomes_people_and_sources_are_reservoirs_and_tanks():
     path = LIB / "Net1.inp"
     twin = import_epanet(path)
     wn = wntr.network.WaterNetworkModel(str(path))
-    demand = sum(sum(ts.base_value for ts in wn.get_node(j).demand_timeseries_list) for j in wn.junction_name_list)
+    demand = sum(
+        sum(ts.base_value for ts in wn.get_node(j).demand_timeseries_list) for j in wn.junction_name_list
+    )
     assert twin.service["people"].sum() == pytest.approx(demand * 86400 / 0.40, rel=1e-4)
     src = set(twin.assets.loc[twin.assets["is_source"], "asset_id"])
     assert src == {f"node:{n}" for n in list(wn.reservoir_name_list) + list(wn.tank_name_list)}

@@ -14,7 +14,10 @@ from rescity.errors import InputError
 def three_pumps():
     """plant → sub_i → (nothing else on power); works → pump_i → node_i, pump_i ← sub_i (no buffer):
     water for 100, 300 and 50 people."""
-    assets = [("plant", "power", "power_plant", None, True, 120.0, 30.0), ("works", "water", "treatment_plant", None, True, 120.0, 30.1)]
+    assets = [
+        ("plant", "power", "power_plant", None, True, 120.0, 30.0),
+        ("works", "water", "treatment_plant", None, True, 120.0, 30.1),
+    ]
     edges, deps, service = [], [], []
     for i, people in enumerate((100, 300, 50), start=1):
         assets += [
@@ -22,7 +25,11 @@ def three_pumps():
             (f"pump{i}", "water", "pump_station", i - 1, False, 120.0 + 0.1 * i, 30.1),
             (f"node{i}", "water", "distribution_node", i - 1, False, 120.0 + 0.1 * i, 30.2),
         ]
-        edges += [("power", "plant", f"sub{i}"), ("water", "works", f"pump{i}"), ("water", f"pump{i}", f"node{i}")]
+        edges += [
+            ("power", "plant", f"sub{i}"),
+            ("water", "works", f"pump{i}"),
+            ("water", f"pump{i}", f"node{i}"),
+        ]
         deps.append((f"pump{i}", f"sub{i}", "power", 0.0))
         service.append((f"node{i}", i - 1, "water", float(people)))
     return coord_twin(assets, edges, deps, service, cells=(100, 300, 50))
@@ -78,8 +85,21 @@ def test_one_measure_per_group():
 
 def test_measures_change_only_what_they_say():
     twin, pos = three_pumps()
-    m = pd.DataFrame([dict(measure_id="f", type="second_feed", asset_id="sub1", other_id="sub2", cost_cny=1.0, hours=np.nan,
-                           unit_id="", other="", group="f")])
+    m = pd.DataFrame(
+        [
+            dict(
+                measure_id="f",
+                type="second_feed",
+                asset_id="sub1",
+                other_id="sub2",
+                cost_cny=1.0,
+                hours=np.nan,
+                unit_id="",
+                other="",
+                group="f",
+            )
+        ]
+    )
     tw = apply_measures(twin, m)
     assert len(tw.edges) == len(twin.edges) + 1
     g = apply_measures(twin, CANDIDATES.iloc[:1])
