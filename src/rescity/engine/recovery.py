@@ -608,6 +608,8 @@ class RecoveryModel:
     road_indptr: np.ndarray
     road_indices: np.ndarray  # global positions of neighbours
     road_intact: np.ndarray  # bool (n,): road asset reaches a hub in the intact twin
+    is_road: np.ndarray  # bool (n,)
+    road_has_dependents: bool  # some road asset depends on another system
     is_source: np.ndarray
     pools: CrewPools
     mu: np.ndarray
@@ -684,6 +686,10 @@ def build_recovery_model(
         road_indptr=road_indptr,
         road_indices=road_indices,
         road_intact=road_intact,
+        is_road=twin.assets["system"].to_numpy() == "road",
+        road_has_dependents=bool(
+            any((twin.assets["system"].to_numpy()[d.dependents] == "road").any() for d in model.dependencies)
+        ),
         is_source=twin.assets["is_source"].to_numpy(bool),
         pools=crew_pools(twin, config),
         mu=mu,
@@ -718,7 +724,9 @@ def _road_release(st: RecoveryModel, tau_road: np.ndarray, r: np.ndarray, v: np.
     return rel
 
 
-def job_context(st: RecoveryModel, states: np.ndarray, start: int, seed: int, config: RecoveryConfig) -> JobContext:
+def job_context(
+    st: RecoveryModel, states: np.ndarray, start: int, seed: int, config: RecoveryConfig
+) -> JobContext:
     """The repair jobs of a block of realisations ``start …``: every asset out of service, its
     sampled repair hours (the realisation's own stream) and travel."""
     b, n = states.shape
@@ -793,13 +801,14 @@ def _chunk(
         t_road = np.zeros((b, n))
         rj = np.flatnonzero(is_road)
         t_road[r[rj], v[rj]] = np.inf
-        solver = RestorationSolver(st.road_model, t_road > 0)
+        road_f0 = None
+        if f0 is not None and not st.road_has_dependents:  # road alone: its part of the cascade
+            road_f0 = np.where(st.is_road[None, :], f0, t_road == 0)
+        solver = RestorationSolver(st.road_model, t_road > 0, functional0=road_f0)
+        tau_road = solver.times(t_road)
         pending = rj
         layers = 0
-        while True:
-            tau_road = solver.times(t_road)
-            if not len(pending):
-                break
+        while len(pending):
             rel = _road_release(st, tau_road, r[pending], v[pending])
             now = np.isfinite(rel)
             if not now.any():
@@ -810,6 +819,10 @@ def _chunk(
             t_road[r[jobs], v[jobs]] = fin
             pending = pending[~now]
             layers += 1
+            if len(pending):  # the next layer: only the realisations with jobs still waiting
+                rows_p = np.unique(r[pending])
+                tau_road[rows_p] = RestorationSolver(st.road_model, t_road[rows_p] > 0).times(t_road[rows_p])
+        tau_road = solver.times(t_road)
         timings["layers"] = layers
     t2 = time.perf_counter()
     timings["road"] = t2 - t1
