@@ -98,3 +98,17 @@ def test_keep_states_changes_nothing_else(toy_run):
         np.testing.assert_array_equal(getattr(plain, m), getattr(sim, m))
     model = build_cascade_model(twin, 12.0)
     np.testing.assert_array_equal(functional(model, sim.states), sim.functional)
+
+
+def test_solver_subset_equals_the_full_block():
+    twin = toy_twin(3, 4, 3, 3)
+    model = build_cascade_model(twin, 2.0)
+    rng = np.random.default_rng(0)
+    t = np.where(
+        rng.random((30, twin.n_assets)) < 0.2, rng.choice([3.0, 7.0, 20.0, np.inf], (30, twin.n_assets)), 0.0
+    )
+    from rescity.engine.restore import RestorationSolver
+
+    s = RestorationSolver(model, t > 0)
+    rows = np.array([1, 5, 6, 20, 29])
+    np.testing.assert_array_equal(s.subset(rows).times(t[rows] * 1.5), s.times(t * 1.5)[rows])

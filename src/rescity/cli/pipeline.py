@@ -107,9 +107,19 @@ def _progress() -> Progress:
     )
 
 
-def run_cli(settings, out: Path, twin_path: Optional[Path], print_tables: bool = True):
-    """Run a scenario with progress bars, print the tables by level and write the outputs."""
-    from rescity.pipeline import run_scenario
+def run_cli(
+    settings,
+    out: Path,
+    twin_path: Optional[Path],
+    print_tables: bool = True,
+    optimise: bool = False,
+    prefecture: Optional[str] = None,
+):
+    """Run a scenario with progress bars, print the tables by level and write the outputs.
+
+    ``optimise``: also optimise one prefecture's repair order (``rescity repair-plan``) and add
+    the comparison to the report."""
+    from rescity.pipeline import run_scenario, write_outputs
 
     twin = None
     if twin_path is not None:
@@ -132,7 +142,19 @@ def run_cli(settings, out: Path, twin_path: Optional[Path], print_tables: bool =
                 tasks[stage] = prog.add_task(labels.get(stage, stage), total=max(total, 1))
             prog.update(tasks[stage], completed=done, total=max(total, 1))
 
-        res = run_scenario(settings, out, twin=twin, progress=cb)
+        if optimise and settings.recovery:
+            from rescity.cli.recovery import repair_plan_run, repair_plan_section
+
+            res = run_scenario(settings, None, twin=twin, progress=cb)
+            task = prog.add_task("repair plan", total=1)
+            plan, cmp = repair_plan_run(res, prefecture, None, 120.0, 5)
+            Path(out).mkdir(parents=True, exist_ok=True)
+            cmp.to_csv(Path(out) / "repair_compare.csv", index=False, float_format="%.6g")
+            prog.update(task, completed=1)
+            write_outputs(res, Path(out), extra_sections=[repair_plan_section(plan, cmp, res.recovery.units)])
+            res.files["repair_compare.csv"] = Path(out) / "repair_compare.csv"
+        else:
+            res = run_scenario(settings, out, twin=twin, progress=cb)
     if print_tables:
         wide = Console(width=max(console.width, 300), soft_wrap=False)
         for level, title in (
@@ -184,6 +206,14 @@ def register(app: typer.Typer) -> None:
             "--scenario",
             help="Recovery scenario file (YAML or TOML): crews, policy, horizon, repair times.",
         ),
+        optimise_repairs: bool = typer.Option(
+            False,
+            "--optimise-repairs",
+            help="Also optimise a prefecture's repair order (MILP) and compare it in the report.",
+        ),
+        prefecture: Optional[str] = typer.Option(
+            None, "--prefecture", help="Prefecture for --optimise-repairs (default: the largest loss)."
+        ),
     ) -> None:
         """Zhejiang twin + typhoon Lekima (JTWC 201910): hazard, damage, cascade, people without service, recovery."""
         from rescity.pipeline import ScenarioSettings
@@ -197,7 +227,7 @@ def register(app: typer.Typer) -> None:
             recovery=not no_recovery,
             scenario_file=str(scenario) if scenario else None,
         )
-        run_cli(st, out_, None)
+        run_cli(st, out_, None, optimise=optimise_repairs, prefecture=prefecture)
 
     @app.command()
     def run(
@@ -231,6 +261,14 @@ def register(app: typer.Typer) -> None:
             "--scenario",
             help="Recovery scenario file (YAML or TOML): crews, policy, horizon, repair times.",
         ),
+        optimise_repairs: bool = typer.Option(
+            False,
+            "--optimise-repairs",
+            help="Also optimise a prefecture's repair order (MILP) and compare it in the report.",
+        ),
+        prefecture: Optional[str] = typer.Option(
+            None, "--prefecture", help="Prefecture for --optimise-repairs (default: the largest loss)."
+        ),
     ) -> None:
         """Run the pipeline for any storm (packaged JTWC id or a track file)."""
         from rescity.pipeline import ScenarioSettings
@@ -255,4 +293,4 @@ def register(app: typer.Typer) -> None:
             recovery=not no_recovery,
             scenario_file=str(scenario) if scenario else None,
         )
-        run_cli(st, out_, twin, print_tables=not quiet)
+        run_cli(st, out_, twin, print_tables=not quiet, optimise=optimise_repairs, prefecture=prefecture)

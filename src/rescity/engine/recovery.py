@@ -821,7 +821,7 @@ def _chunk(
             layers += 1
             if len(pending):  # the next layer: only the realisations with jobs still waiting
                 rows_p = np.unique(r[pending])
-                tau_road[rows_p] = RestorationSolver(st.road_model, t_road[rows_p] > 0).times(t_road[rows_p])
+                tau_road[rows_p] = solver.subset(rows_p).times(t_road[rows_p])
         tau_road = solver.times(t_road)
         timings["layers"] = layers
     t2 = time.perf_counter()

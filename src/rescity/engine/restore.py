@@ -207,6 +207,38 @@ class RestorationSolver:
                 (self.pos[d.dependents[keep]], self.pos[mat.indices], mat.indptr, d.always[keep])
             )
 
+    def subset(self, rows: np.ndarray) -> RestorationSolver:
+        """The same solver for some of the block's realisations (``rows``), without rebuilding:
+        the contracted graphs of different realisations never touch, so each is filtered."""
+        rows = np.asarray(rows, np.int64)
+        sub = object.__new__(RestorationSolver)
+        sub.__dict__.update(self.__dict__)
+        sub.one = False
+        sub.f0c = self.f0c[rows]
+        sub.shape = (len(rows), self.shape[1])
+        where = np.full(self.shape[0], -1, np.int64)
+        where[rows] = np.arange(len(rows))
+        lates = []
+        for item in self.lates:
+            if item is None:
+                lates.append(None)
+                continue
+            lg, cc = item
+            keep = where[lg.rows] >= 0
+            if not keep.any():
+                lates.append(None)
+                continue
+            nid = np.zeros(lg.n, np.int64)
+            nid[1:][keep] = np.arange(1, int(keep.sum()) + 1)
+            e = keep[lg.hi - 1]  # an edge never joins two realisations: its upper end decides
+            lo, hi = nid[lg.lo[e]], nid[lg.hi[e]]
+            n = int(keep.sum()) + 1
+            csr = sp.csr_matrix((np.arange(1, len(lo) + 1, dtype=np.float64), (lo, hi)), shape=(n, n))
+            perm = csr.data.astype(np.int64) - 1
+            lates.append((_LateGraph(where[lg.rows[keep]], lg.cols[keep], lo, hi, perm, csr), cc[keep]))
+        sub.lates = lates
+        return sub
+
     def _dep_times(self, tau_pad: np.ndarray) -> np.ndarray:
         b = tau_pad.shape[0]
         dep = np.zeros((b, tau_pad.shape[1] - 1))
