@@ -103,3 +103,35 @@ def test_power_flow_agrees_with_topology_and_guards_islanding(oberrhein):
     slack = twin.assets["asset_id"].isin([f"bus:{b}" for b in net.ext_grid["bus"]]).to_numpy()
     with pytest.raises(PhysicsError, match="external grid"):
         power_flow(twin, slack.astype(np.int8) * 4)
+
+
+def test_network_cli_import_and_export(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    def rescity(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "rescity", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ},
+            timeout=300,
+        )
+
+    p = rescity("network", "import", "--pandapower", "mv_oberrhein", "--out", str(tmp_path / "o"))
+    assert p.returncode == 0, p.stderr[-2000:]
+    p = rescity(
+        "network",
+        "export",
+        str(tmp_path / "o" / "twin"),
+        "--format",
+        "pandapower",
+        "--out",
+        str(tmp_path / "n.json"),
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    net = pp.from_json(str(tmp_path / "n.json"))
+    assert len(net.bus) == 179 and len(net.line) == 181
+    p = rescity("network", "import", "--pandapower", "no_such_net", "--out", str(tmp_path / "x"))
+    assert p.returncode == 2 and "no_such_net" in p.stderr
