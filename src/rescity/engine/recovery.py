@@ -529,18 +529,29 @@ def list_schedule(
     rs = row[order]
     counts = np.bincount(rs, minlength=n_rows)
     starts = np.cumsum(counts) - counts
-    by_count = np.argsort(-counts, kind="stable")
-    sorted_counts = counts[by_count]
-    kmax = int(sorted_counts[0]) if len(sorted_counts) else 0
-    active = np.searchsorted(-sorted_counts, -np.arange(1, kmax + 1), side="right")  # rows with count > k
-    for k in range(kmax):  # one step per rank in the lists, all rows at once
-        rr = by_count[: active[k]]
+    # rows whose crews are all free at the same time give their first c jobs to crews 0 … c − 1
+    # at once (greedy list scheduling does exactly that); the rest go rank by rank
+    fmin = free.min(axis=1)
+    fmax = np.where(np.isfinite(free), free, -np.inf).max(axis=1)
+    first = np.where(fmin == fmax, np.minimum(crews, counts), 0)
+    if first.any():
+        rr = np.repeat(np.arange(n_rows), first)
+        k = np.arange(len(rr)) - np.repeat(np.cumsum(first) - first, first)
         j = order[starts[rr] + k]
-        fr = free[rr]
-        c = np.argmin(fr, axis=1)
-        st = np.maximum(fr[np.arange(len(rr)), c], release_h[j])
+        st = np.maximum(free[rr, k], release_h[j])
         finish[j] = st + offset_h[j]
-        free[rr, c] = st + occupancy_h[j]
+        free[rr, k] = st + occupancy_h[j]
+    rest = np.flatnonzero(counts > first)
+    if len(rest):
+        c_r, f_r = counts[rest], first[rest]
+        for k in range(int(f_r.min()), int(c_r.max())):  # one step per rank, all rows at once
+            rr = rest[(f_r <= k) & (c_r > k)]
+            j = order[starts[rr] + k]
+            fr = free[rr]
+            c = np.argmin(fr, axis=1)
+            st = np.maximum(fr[np.arange(len(rr)), c], release_h[j])
+            finish[j] = st + offset_h[j]
+            free[rr, c] = st + occupancy_h[j]
     return finish
 
 
