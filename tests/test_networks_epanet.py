@@ -90,3 +90,52 @@ def test_bad_file_is_an_input_error(tmp_path):
     bad.write_text("[JUNCTIONS]\n 1 x y\n", encoding="utf-8")
     with pytest.raises(InputError, match="bad.inp"):
         import_epanet(bad)
+
+
+def test_network_cli_physics(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    def rescity(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "rescity", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ},
+            timeout=300,
+        )
+
+    p = rescity(
+        "network",
+        "import",
+        "--epanet",
+        str(LIB / "Net1.inp"),
+        "--origin",
+        "120.2,30.3",
+        "--out",
+        str(tmp_path),
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    p = rescity(
+        "network",
+        "physics",
+        str(tmp_path / "twin"),
+        "-n",
+        "2",
+        "--outage",
+        "0.2",
+        "--out",
+        str(tmp_path / "ph"),
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    t = pd.read_csv(tmp_path / "ph" / "physics.csv")
+    assert len(t) == 2 and set(t["system"]) == {"water"}
+    ok = t["error"].isna() | (t["error"] == "")
+    demand_junctions = len(import_epanet(LIB / "Net1.inp").service)  # 8 of Net1's 9 junctions draw water
+    assert (
+        t.loc[ok, ["both_served", "both_out", "topology_only", "physics_only"]].sum(axis=1)
+        == demand_junctions
+    ).all()
