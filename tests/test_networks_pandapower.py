@@ -133,5 +133,3 @@ def test_network_cli_import_and_export(tmp_path):
     assert p.returncode == 0, p.stderr[-2000:]
     net = pp.from_json(str(tmp_path / "n.json"))
     assert len(net.bus) == 179 and len(net.line) == 181
-    p = rescity("network", "import", "--pandapower", "no_such_net", "--out", str(tmp_path / "x"))
-    assert p.returncode == 2 and "no_such_net" in p.stderr

@@ -141,3 +141,33 @@ def test_no_recovery_and_scenario_files(toy_dir, tmp_path):
     assert p.returncode == 2 and "Traceback" not in p.stderr
     err = " ".join(p.stderr.split())
     assert "bad.yaml" in err and "crews.default.power" in err and "zero" in err
+
+
+def test_redundancy_and_repair_plan_commands(toy_dir, tmp_path):
+    twin = str(toy_dir / "twin")
+    p = rescity(
+        "redundancy",
+        "--twin",
+        twin,
+        "-n",
+        "4",
+        "--budget",
+        "2e6",
+        "--per-type",
+        "3",
+        "--out",
+        str(tmp_path / "r"),
+        cwd=tmp_path,
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    t = pd.read_csv(tmp_path / "r" / "redundancy.csv")
+    assert {"measure_id", "type", "cost_cny", "benefit_ch", "benefit_per_mcny", "selected"} <= set(t.columns)
+    assert t.loc[t["selected"], "cost_cny"].sum() <= 2e6
+    assert (t["benefit_ch"] >= -1e-6).all()
+    p = rescity(
+        "repair-plan", "--twin", twin, "-n", "4", "--random", "2", "--out", str(tmp_path / "p"), cwd=tmp_path
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
+    c = pd.read_csv(tmp_path / "p" / "repair_compare.csv")
+    assert c["policy"].iloc[0].startswith("optimised") and len(c) == 5  # plan, default, 2 random, their mean
+    assert (pd.read_csv(tmp_path / "p" / "repair_plan.csv")["rank"].diff().dropna() == 1).all()

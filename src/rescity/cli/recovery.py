@@ -225,15 +225,20 @@ def register(app: typer.Typer) -> None:
         else:
             expo = 1.0 - res.sim.functional.mean(axis=0)
             cand = default_candidates(tw, horizon_h=res.settings.horizon_h, n=per_type, exposure=expo)
-        rr = redundancy_plan(
-            tw,
-            res.sim.states,
-            res.recovery.restore_h,
-            cand,
-            budget,
-            horizon_h=res.settings.horizon_h,
-            recovery_h=float(res.recovery.hours[-1]),
-        )
+        from rescity.cli.pipeline import _progress
+
+        with _progress() as prog:
+            task = prog.add_task("measures", total=max(len(cand), 1))
+            rr = redundancy_plan(
+                tw,
+                res.sim.states,
+                res.recovery.restore_h,
+                cand,
+                budget,
+                horizon_h=res.settings.horizon_h,
+                recovery_h=float(res.recovery.hours[-1]),
+                progress=lambda d, t: prog.update(task, completed=d, total=max(t, 1)),
+            )
         out_ = Path(out_)
         out_.mkdir(parents=True, exist_ok=True)
         rr.table.to_csv(out_ / "redundancy.csv", index=False, float_format="%.6g")
