@@ -8,8 +8,12 @@ One function per stage, each from arrays/tables to arrays/tables:
     Monte Carlo damage, cascade and service over realisations (:func:`rescity.engine.runner.simulate`).
 ``unit_table``
     one row per unit (every level) with the mean and 90 % interval of each quantity.
+``run_recovery``
+    restoration of every realisation (:func:`rescity.engine.recovery.simulate_recovery`) and its
+    resilience metrics (:mod:`rescity.metrics`).
 ``run_scenario``
-    all of the above plus ``units.csv`` and ``report.html`` in an output folder.
+    all of the above plus ``units.csv``, ``metrics.csv``, ``qt.csv``, Q(t) figures and
+    ``report.html`` in an output folder.
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ class ScenarioSettings:
     dem: str | None = None
     stations: str | None = None
     twin: str = "zhejiang (default)"
+    recovery: bool = True
+    scenario_file: str | None = None
+    recovery_settings: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -514,6 +521,8 @@ class ScenarioResult:
     units: pd.DataFrame
     timings_s: dict[str, float]
     files: dict[str, Path] = field(default_factory=dict)
+    recovery: Any = None
+    metrics: pd.DataFrame | None = None
 
 
 def run_scenario(
@@ -533,6 +542,9 @@ def run_scenario(
             progress(stage, done, total)
 
     timings: dict[str, float] = {}
+    rcfg = recovery_config(settings) if settings.recovery else None  # bad scenario files fail first
+    if rcfg is not None:
+        settings.recovery_settings = rcfg.as_dict()
     t0 = time.perf_counter()
     tick("twin", 0, 1)
     if twin is None:
@@ -574,6 +586,7 @@ def run_scenario(
         workers=settings.workers,
         progress=lambda d, t: tick("simulate", d, t),
         intensities=(asset_int, cell_int),
+        simulate_kw={"keep_states": True, "keep_functional": True} if settings.recovery else None,
     )
     timings["simulate"] = time.perf_counter() - t0
 
@@ -581,6 +594,12 @@ def run_scenario(
     if settings.is_quake:
         units = pd.concat([units, quake_casualties(twin, cell_int["pga_g"])], axis=1)
     res = ScenarioResult(settings, twin, track, asset_int, cell_summary, sim, units, timings)
+    if settings.recovery:
+        t0 = time.perf_counter()
+        res.recovery, res.metrics = run_recovery(
+            twin, sim, settings, progress=lambda d, t: tick("recovery", d, t), config=rcfg
+        )
+        timings["recovery"] = time.perf_counter() - t0
     if out is not None:
         t0 = time.perf_counter()
         tick("report", 0, 1)
@@ -590,14 +609,82 @@ def run_scenario(
     return res
 
 
-def write_outputs(res: ScenarioResult, out: Path) -> dict[str, Path]:
-    """Write ``units.csv``, ``settings.json`` and ``report.html`` into ``out``."""
+def recovery_config(settings: ScenarioSettings):
+    """The :class:`~rescity.engine.recovery.RecoveryConfig` of a run (scenario file, then settings)."""
+    from rescity.engine.recovery import RecoveryConfig, load_scenario
+
+    if settings.scenario_file:
+        cfg = load_scenario(settings.scenario_file)
+    else:
+        cfg = RecoveryConfig.from_mapping(settings.recovery_settings or {})
+    return cfg
+
+
+def run_recovery(
+    twin: Twin,
+    sim,
+    settings: ScenarioSettings,
+    progress: Callable[[int, int], None] | None = None,
+    config=None,
+):
+    """Restoration of every realisation of ``sim`` (which must keep ``states``) and its metrics.
+
+    Returns ``(RecoveryResult, metrics table)``.
+    """
+    from rescity.engine.recovery import simulate_recovery
+    from rescity.errors import InputError
+    from rescity.metrics import metrics_table
+
+    if getattr(sim, "states", None) is None:
+        raise InputError(
+            "recovery needs the damage states: run the simulation with keep_states=True", field="sim"
+        )
+    cfg = config or recovery_config(settings)
+    rec = simulate_recovery(
+        twin,
+        sim.states,
+        config=cfg,
+        seed=settings.seed,
+        horizon_h=settings.horizon_h,
+        functional0=getattr(sim, "functional", None),
+        workers=settings.workers,
+        progress=progress,
+    )
+    return rec, metrics_table(rec)
+
+
+def write_recovery(res: ScenarioResult, out: Path) -> tuple[dict[str, Path], list]:
+    """``metrics.csv``, ``qt.csv`` and the Q(t) PNGs; returns the files and the report sections."""
+    from rescity.metrics import qt_table
+    from rescity.report.recovery import qt_figures, recovery_sections, write_figures
+
+    rec = res.recovery
+    files: dict[str, Path] = {}
+    p = out / "metrics.csv"
+    res.metrics.to_csv(p, index=False, float_format="%.6g")
+    files["metrics.csv"] = p
+    p = out / "qt.csv"
+    qt_table(rec).to_csv(p, index=False, float_format="%.5g")
+    files["qt.csv"] = p
+    figs = qt_figures(rec)
+    files.update(write_figures(figs, out))
+    return files, recovery_sections(rec, res.metrics, figs)
+
+
+def write_outputs(res: ScenarioResult, out: Path, extra_sections: list | None = None) -> dict[str, Path]:
+    """Write ``units.csv``, ``settings.json``, the recovery outputs (``metrics.csv``, ``qt.csv``,
+    ``qt_*.png``) when the run has them, and ``report.html`` into ``out``."""
     from rescity.report.scenario import scenario_report
 
     out.mkdir(parents=True, exist_ok=True)
     files = {
         "units.csv": write_units_csv(res.units, out / "units.csv"),
     }
+    sections = list(extra_sections or [])
+    if res.recovery is not None:
+        rfiles, rsections = write_recovery(res, out)
+        files.update(rfiles)
+        sections = rsections + sections
     settings_path = out / "settings.json"
     settings_path.write_text(
         json.dumps(
@@ -606,7 +693,7 @@ def write_outputs(res: ScenarioResult, out: Path) -> dict[str, Path]:
         encoding="utf-8",
     )
     files["settings.json"] = settings_path
-    files["report.html"] = scenario_report(res, out / "report.html")
+    files["report.html"] = scenario_report(res, out / "report.html", extra_sections=sections)
     res.files.update(files)
     return files
 

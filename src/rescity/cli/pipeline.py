@@ -70,6 +70,38 @@ def print_level(units: pd.DataFrame, level: str, title: str, out: Console) -> No
     out.print(t)
 
 
+def print_recovery(metrics: pd.DataFrame, out: Console) -> None:
+    """Province and prefecture resilience metrics, one row per unit and system."""
+    t = Table(
+        title="Recovery — mean [90 % interval] over the realisations",
+        header_style="bold",
+        title_justify="left",
+        pad_edge=False,
+    )
+    for c in (
+        "unit",
+        "system",
+        "resilience loss h",
+        "robustness %",
+        "t90 h",
+        "t100 h",
+        "customer-hours lost",
+    ):
+        t.add_column(c, justify="left" if c in ("unit", "system") else "right", no_wrap=True)
+    m = metrics[metrics["level"].isin(("province", "prefecture"))]
+    for _, r in m.iterrows():
+        t.add_row(
+            f"{r['unit_id']} {r['name_zh']} {r['name_en']}",
+            str(r["system"]),
+            f"{r['resilience_loss_h']:.1f} [{r['resilience_loss_h_p05']:.1f}–{r['resilience_loss_h_p95']:.1f}]",
+            f"{100 * r['robustness']:.1f} [{100 * r['robustness_p05']:.1f}–{100 * r['robustness_p95']:.1f}]",
+            f"{r['t90_h']:.0f} [{r['t90_h_p05']:.0f}–{r['t90_h_p95']:.0f}]",
+            f"{r['t100_h']:.0f} [{r['t100_h_p05']:.0f}–{r['t100_h_p95']:.0f}]",
+            f"{_short(r['customer_hours_lost'])} [{_short(r['customer_hours_lost_p05'])}–{_short(r['customer_hours_lost_p95'])}]",
+        )
+    out.print(t)
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description:<10}"),
@@ -82,9 +114,19 @@ def _progress() -> Progress:
     )
 
 
-def run_cli(settings, out: Path, twin_path: Optional[Path], print_tables: bool = True):
-    """Run a scenario with progress bars, print the tables by level and write the outputs."""
-    from rescity.pipeline import run_scenario
+def run_cli(
+    settings,
+    out: Path,
+    twin_path: Optional[Path],
+    print_tables: bool = True,
+    optimise: bool = False,
+    prefecture: Optional[str] = None,
+):
+    """Run a scenario with progress bars, print the tables by level and write the outputs.
+
+    ``optimise``: also optimise one prefecture's repair order (``rescity repair-plan``) and add
+    the comparison to the report."""
+    from rescity.pipeline import run_scenario, write_outputs
 
     twin = None
     if twin_path is not None:
@@ -92,7 +134,13 @@ def run_cli(settings, out: Path, twin_path: Optional[Path], print_tables: bool =
 
         twin = load(twin_path)
         settings.twin = str(twin_path)
-    labels = {"twin": "twin", "hazard": "hazard", "simulate": "simulate", "report": "report"}
+    labels = {
+        "twin": "twin",
+        "hazard": "hazard",
+        "simulate": "simulate",
+        "recovery": "recovery",
+        "report": "report",
+    }
     with _progress() as prog:
         tasks: dict[str, int] = {}
 
@@ -101,7 +149,19 @@ def run_cli(settings, out: Path, twin_path: Optional[Path], print_tables: bool =
                 tasks[stage] = prog.add_task(labels.get(stage, stage), total=max(total, 1))
             prog.update(tasks[stage], completed=done, total=max(total, 1))
 
-        res = run_scenario(settings, out, twin=twin, progress=cb)
+        if optimise and settings.recovery:
+            from rescity.cli.recovery import repair_plan_run, repair_plan_section
+
+            res = run_scenario(settings, None, twin=twin, progress=cb)
+            task = prog.add_task("repair plan", total=1)
+            plan, cmp = repair_plan_run(res, prefecture, None, 120.0, 5)
+            Path(out).mkdir(parents=True, exist_ok=True)
+            cmp.to_csv(Path(out) / "repair_compare.csv", index=False, float_format="%.6g")
+            prog.update(task, completed=1)
+            write_outputs(res, Path(out), extra_sections=[repair_plan_section(plan, cmp, res.recovery.units)])
+            res.files["repair_compare.csv"] = Path(out) / "repair_compare.csv"
+        else:
+            res = run_scenario(settings, out, twin=twin, progress=cb)
     if print_tables:
         wide = Console(width=max(console.width, 300), soft_wrap=False)
         for level, title in (
@@ -115,6 +175,8 @@ def run_cli(settings, out: Path, twin_path: Optional[Path], print_tables: bool =
                 f"{title} — mean [90 % interval] over {settings.realisations} realisations",
                 wide,
             )
+        if res.metrics is not None:
+            print_recovery(res.metrics, wide)
     for name, p in res.files.items():
         console.print(f"wrote {name}: {p}")
     return res
@@ -143,13 +205,36 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(
             1, "--workers", min=1, help="Worker processes; results do not depend on it."
         ),
+        no_recovery: bool = typer.Option(
+            False, "--no-recovery", help="Skip restoration and resilience metrics."
+        ),
+        scenario: Optional[Path] = typer.Option(
+            None,
+            "--scenario",
+            help="Recovery scenario file (YAML or TOML): crews, policy, horizon, repair times.",
+        ),
+        optimise_repairs: bool = typer.Option(
+            False,
+            "--optimise-repairs",
+            help="Also optimise a prefecture's repair order (MILP) and compare it in the report.",
+        ),
+        prefecture: Optional[str] = typer.Option(
+            None, "--prefecture", help="Prefecture for --optimise-repairs (default: the largest loss)."
+        ),
     ) -> None:
-        """Zhejiang twin + typhoon Lekima (JTWC 201910): hazard, damage, cascade, people without service."""
+        """Zhejiang twin + typhoon Lekima (JTWC 201910): hazard, damage, cascade, people without service, recovery."""
         from rescity.pipeline import ScenarioSettings
 
         seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
-        st = ScenarioSettings(sn="201910", realisations=n, seed=seed_, workers=workers)
-        run_cli(st, out_, None)
+        st = ScenarioSettings(
+            sn="201910",
+            realisations=n,
+            seed=seed_,
+            workers=workers,
+            recovery=not no_recovery,
+            scenario_file=str(scenario) if scenario else None,
+        )
+        run_cli(st, out_, None, optimise=optimise_repairs, prefecture=prefecture)
 
     @app.command()
     def run(
@@ -190,6 +275,22 @@ def register(app: typer.Typer) -> None:
         vs30: Optional[str] = typer.Option(
             None, "--vs30", help="Vs30 (m/s) everywhere, or a CSV/GeoTIFF; default from urbanisation."
         ),
+        no_recovery: bool = typer.Option(
+            False, "--no-recovery", help="Skip restoration and resilience metrics."
+        ),
+        scenario: Optional[Path] = typer.Option(
+            None,
+            "--scenario",
+            help="Recovery scenario file (YAML or TOML): crews, policy, horizon, repair times.",
+        ),
+        optimise_repairs: bool = typer.Option(
+            False,
+            "--optimise-repairs",
+            help="Also optimise a prefecture's repair order (MILP) and compare it in the report.",
+        ),
+        prefecture: Optional[str] = typer.Option(
+            None, "--prefecture", help="Prefecture for --optimise-repairs (default: the largest loss)."
+        ),
     ) -> None:
         """Run the pipeline for any storm (packaged JTWC id or a track file) or an earthquake."""
         from rescity.pipeline import ScenarioSettings
@@ -229,8 +330,10 @@ def register(app: typer.Typer) -> None:
             vs30=_vs30(vs30),
             dem=str(dem) if dem else None,
             stations=str(stations) if stations else None,
+            recovery=not no_recovery,
+            scenario_file=str(scenario) if scenario else None,
         )
-        run_cli(st, out_, twin, print_tables=not quiet)
+        run_cli(st, out_, twin, print_tables=not quiet, optimise=optimise_repairs, prefecture=prefecture)
 
     def _vs30(text: Optional[str]):
         if text is None:

@@ -79,6 +79,12 @@ class SimulationResult:
         Curve assignment counts per (hazard, system, kind) (see :class:`~rescity.fragility.library.CurveSet`).
     meta:
         Chunk size, workers, measures ignored.
+    states:
+        Damage states ``int8 (R, n_assets)`` (0 none … 4 complete) when :func:`simulate` was
+        called with ``keep_states=True``; else ``None``.
+    functional:
+        ``bool (R, n_assets)``: functional at the horizon after the cascade, when called with
+        ``keep_functional=True``; else ``None``.
     """
 
     units: pd.DataFrame
@@ -97,6 +103,8 @@ class SimulationResult:
     timings: dict[str, float] = field(default_factory=dict)
     counts: pd.DataFrame | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    states: np.ndarray | None = None
+    functional: np.ndarray | None = None
 
     def metric(self, name: str) -> np.ndarray:
         """One of :data:`METRICS`, or ``damaged_share_<system>``."""
@@ -150,6 +158,8 @@ class _Plan:
     cascade: CascadeModel
     service: ServiceModel
     agg: Aggregator
+    keep_states: bool = False
+    keep_functional: bool = False
 
 
 _PLAN: _Plan | None = None
@@ -232,6 +242,10 @@ def _run_chunk(start: int, stop: int, plan: _Plan | None = None) -> dict[str, An
     )
     t["aggregate"] = time.perf_counter() - t4
     out["timings"] = t
+    if plan.keep_states:
+        out["states"] = states
+    if plan.keep_functional:
+        out["functional"] = f
     return out
 
 
@@ -324,6 +338,8 @@ def simulate(
     memory_mb: float = DEFAULT_MEMORY_MB,
     exposure: Mapping[str, np.ndarray] | None = None,
     cell_exposure: Mapping[str, np.ndarray] | None = None,
+    keep_states: bool = False,
+    keep_functional: bool = False,
 ) -> SimulationResult:
     """Monte Carlo of damage, cascade, service loss and affected population.
 
@@ -364,6 +380,13 @@ def simulate(
         ``(n_units,)``. An asset's exceedance probabilities for that hazard are multiplied by
         it: the exact marginal when a site is hit with that probability, independently of the
         damage draw (e.g. the flooded, low-lying share of a cell when no DEM places the asset).
+    keep_states:
+        Also keep every realisation's damage states on the result (``states``, ``int8``
+        ``(R, n_assets)``, 1 byte per asset and realisation) for recovery and N-1 studies.
+        Does not change any other output.
+    keep_functional:
+        Also keep which assets are functional at the horizon (``functional``, ``bool``
+        ``(R, n_assets)``), e.g. to start a recovery simulation without recomputing the cascade.
 
     Returns
     -------
@@ -421,6 +444,8 @@ def simulate(
         ),
         service=service,
         agg=_cached(twin, ("aggregator",), lambda: build_aggregator(twin)),
+        keep_states=bool(keep_states),
+        keep_functional=bool(keep_functional),
     )
     setup_s = time.perf_counter() - t_setup - t_exc
     if chunk_size is None:
@@ -437,6 +462,8 @@ def simulate(
     res = {m: np.zeros((realisations, n_u), np.float32) for m in METRICS}
     shares: dict[str, np.ndarray] = {}
     driver_sum = np.zeros((len(hazards), n_u))
+    kept = np.zeros((realisations, twin.n_assets), np.int8) if keep_states else None
+    kept_f = np.zeros((realisations, twin.n_assets), bool) if keep_functional else None
     timings = {"setup": setup_s, "exceedance": t_exc}
     done = 0
 
@@ -448,6 +475,10 @@ def simulate(
         for sys_, v in out["damaged_share"].items():
             shares.setdefault(sys_, np.zeros((realisations, n_u), np.float32))[s:e] = v
         driver_sum[:] += out["driver_sum"]
+        if kept is not None:
+            kept[s:e] = out["states"]
+        if kept_f is not None:
+            kept_f[s:e] = out["functional"]
         for k, v in out["timings"].items():
             timings[k] = timings.get(k, 0.0) + v
         done += e - s
@@ -492,5 +523,7 @@ def simulate(
             "unused_measures": unused,
             "building_hazards": b_hazards,
         },
+        states=kept,
+        functional=kept_f,
         **res,
     )

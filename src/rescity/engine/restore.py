@@ -1,0 +1,333 @@
+"""Restoration of service in time: the cascade evaluated for every hour at once.
+
+Given each asset's repair time ``T`` (hours after the evaluation horizon: 0 for an asset that is
+in service, ``inf`` for one never repaired), :func:`functional_times` returns ``τ``, the time from
+which each asset is *functional* in the sense of :mod:`rescity.engine.cascade`: for every time
+``t``,
+
+    {v : τ_v ≤ t}  =  functional(model, states with the assets of T > t damaged).
+
+Repairs only add assets back and dependency buffers are held at their state at the horizon (a
+backup that lasted the horizon is kept up — refuelled, batteries swapped — until supply
+returns), so the functional set only grows with ``t`` and one number per asset describes the whole
+restoration. The service curve ``Q(t)`` follows from ``τ`` of the service terminals
+(:mod:`rescity.metrics`).
+
+Method. The cascade's fixed point ``F ← usable(F) ∧ reach(usable(F))`` has a time form. With
+``U_v`` the time from which ``v`` is *usable* (repaired and, for each supplier kind it depends
+on without a lasting buffer, some supplier functional):
+
+    U_v = max(T_v, max_kind min_{s ∈ suppliers_kind(v)} τ_s),
+    τ_v = min over paths P from a source to v of max_{u ∈ P} U_u     (network systems)
+    τ_v = U_v                                                         (facilities)
+
+the second a *bottleneck* (minimax) path, which is the largest edge on the path of a minimum
+spanning tree (Hu 1961, *Oper. Res.* 9:898–900) when each edge weighs the larger ``U`` of its
+ends. Iterating from ``τ = T`` upwards, thresholding the iterates at any ``t`` reproduces the set
+iteration of the cascade at ``t`` step by step, so the limit is the greatest fixed point at every
+``t`` simultaneously.
+
+Speed. Assets functional at ``t = 0`` (one call of :func:`~rescity.engine.cascade.functional`)
+keep ``τ = 0`` and are contracted into the root; the spanning tree is built only over the rest
+(typically a fifth of the assets), for a block of realisations at once (one block-diagonal graph),
+and its root paths are resolved by pointer jumping (``log₂ depth`` vectorised steps).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
+
+from rescity.engine.cascade import CascadeModel, SystemGraph, functional
+from rescity.errors import InputError
+
+_BIG = 1e12  # stands for "never" inside the spanning tree (csgraph needs finite weights)
+
+
+@dataclass
+class _LateGraph:
+    """Late nodes of one system in a block of realisations, contracted around the root."""
+
+    rows: np.ndarray  # realisation of each late node
+    cols: np.ndarray  # local node of each late node
+    lo: np.ndarray  # edge ends (node ids: 0 = root, 1… = late nodes), lo < hi
+    hi: np.ndarray
+    perm: np.ndarray  # CSR data order → edge index
+    csr: sp.csr_matrix  # structure of the contracted graph (upper triangle)
+
+    @property
+    def n(self) -> int:
+        return len(self.rows) + 1
+
+
+def _late_graph(g: SystemGraph, late: np.ndarray) -> _LateGraph:
+    """Contract the early (functional at 0) nodes of each realisation into one root (id 0)."""
+    r, v = np.nonzero(late)
+    nl = len(r)
+    lid = np.zeros(late.shape, np.int64)
+    lid[r, v] = np.arange(1, nl + 1)
+    deg = (g.indptr[v + 1] - g.indptr[v]).astype(np.int64)
+    tot = int(deg.sum())
+    rep = np.repeat(np.arange(nl), deg)
+    off = np.arange(tot) - np.repeat(np.cumsum(deg) - deg, deg)
+    nb = g.indices[np.repeat(g.indptr[v], deg) + off]
+    other = lid[r[rep], nb]  # 0 where the neighbour is early
+    me = rep + 1
+    both = (other > 0) & (me < other)
+    lo = me[both]
+    hi = other[both]
+    to_root = np.zeros(nl + 1, bool)
+    to_root[me[other == 0]] = True
+    is_src = np.zeros(g.m, bool)
+    is_src[g.sources] = True
+    to_root[1:] |= is_src[v]
+    root_nodes = np.flatnonzero(to_root)
+    lo = np.r_[np.zeros(len(root_nodes), np.int64), lo]
+    hi = np.r_[root_nodes, hi]
+    n = nl + 1
+    csr = sp.csr_matrix((np.arange(1, len(lo) + 1, dtype=np.float64), (lo, hi)), shape=(n, n))
+    perm = csr.data.astype(np.int64) - 1
+    return _LateGraph(r, v, lo, hi, perm, csr)
+
+
+def _minimax_from_root(lg: _LateGraph, u_late: np.ndarray) -> np.ndarray:
+    """Bottleneck distance from the root to every late node; node weights ``u_late`` (nl,)."""
+    n = lg.n
+    if n == 1:
+        return np.zeros(0)
+    u = np.where(np.isfinite(u_late), np.minimum(u_late, _BIG), _BIG)
+    un = np.r_[0.0, u]
+    w = np.maximum(un[lg.lo], un[lg.hi]) + 1.0  # csgraph drops zero weights
+    g = lg.csr.copy()
+    g.data = w[lg.perm]
+    t = minimum_spanning_tree(g).tocoo()
+    sym = sp.csr_matrix((np.r_[t.data, t.data], (np.r_[t.row, t.col], np.r_[t.col, t.row])), shape=(n, n))
+    _, pred = breadth_first_order(sym, 0, directed=False, return_predecessors=True)
+    reached = pred >= 0
+    reached[0] = True
+    parent = np.where(reached, pred, np.arange(n))
+    parent[0] = 0
+    # weight of the tree edge to the parent
+    child = np.where(parent[t.col] == t.row, t.col, t.row)
+    m = np.full(n, np.inf)
+    m[0] = 0.0
+    m[child] = t.data - 1.0
+    m[~reached] = np.inf
+    # pointer jumping: m ← max(m, m[parent]); parent ← parent[parent]
+    while True:
+        pp = parent[parent]
+        np.maximum(m, m[parent], out=m)
+        if np.array_equal(pp, parent):
+            break
+        parent = pp
+    m[m >= _BIG / 2] = np.inf
+    return m[1:]
+
+
+def _dependency_times(model: CascadeModel, tau: np.ndarray, rows=None) -> np.ndarray:
+    """Time from which each asset's dependencies are met, ``(b, n)`` (0 where it has none).
+
+    ``rows``: per dependency kind, a mask of the dependents worth evaluating (others get 0)."""
+    b, n = tau.shape
+    dep = np.zeros((b, n))
+    for k, d in enumerate(model.dependencies):
+        keep = None if rows is None else rows[k][1]
+        if keep is not None and not keep.any():
+            continue
+        mat = d.matrix if keep is None else d.matrix[keep]
+        dependents = d.dependents if keep is None else d.dependents[keep]
+        always = d.always if keep is None else d.always[keep]
+        if mat.nnz:
+            vals = tau[:, mat.indices]
+            nonempty = np.diff(mat.indptr) > 0
+            starts = mat.indptr[:-1][nonempty]
+            mins = np.full((b, mat.shape[0]), np.inf)
+            mins[:, nonempty] = np.minimum.reduceat(vals, starts, axis=1)
+        else:
+            mins = np.full((b, mat.shape[0]), np.inf)
+        mins[:, always] = 0.0
+        cur = dep[:, dependents]
+        dep[:, dependents] = np.maximum(cur, mins)
+    return dep
+
+
+class RestorationSolver:
+    """The time-domain cascade for one block of realisations and a fixed out-of-service set.
+
+    Build once with the assets out of service at the horizon (or their functional set), then
+    call :meth:`times` with as many restoration schedules as needed (e.g. road repair layers, or
+    alternative plans): the contracted graphs are reused. Only the columns of assets that are
+    not functional at ``t = 0`` in some realisation of the block are carried.
+    """
+
+    def __init__(
+        self, model: CascadeModel, out: np.ndarray | None = None, *, functional0: np.ndarray | None = None
+    ):
+        if functional0 is None:
+            if out is None:
+                raise InputError("give the out-of-service assets or the functional set", field="out")
+            o = np.asarray(out, bool)
+            o = o[None, :] if o.ndim == 1 else o
+            functional0 = functional(model, np.where(o, 4, 0).astype(np.int8))
+        f0 = np.asarray(functional0, bool)
+        self.one = f0.ndim == 1
+        f0 = f0[None, :] if self.one else f0
+        self.model = model
+        b, n = f0.shape
+        if n != model.n_assets:
+            raise InputError(
+                f"functional set must have {model.n_assets} columns", field="functional0", value=f0.shape
+            )
+        self.shape = (b, n)
+        self.cols = np.flatnonzero((~f0).any(axis=0))  # compact columns
+        self.pos = np.full(n + 1, len(self.cols), np.int64)  # asset → compact column (last: a zero column)
+        self.pos[self.cols] = np.arange(len(self.cols))
+        self.f0c = f0[:, self.cols]
+        net = np.zeros(n, bool)
+        self.lates: list[tuple[_LateGraph, np.ndarray] | None] = []
+        for g in model.graphs:
+            net[g.nodes] = True
+            late = ~f0[:, g.nodes]
+            if late.any():
+                lg = _late_graph(g, late)
+                self.lates.append((lg, self.pos[g.nodes[lg.cols]]))
+            else:
+                self.lates.append(None)
+        self.loose = self.pos[np.flatnonzero(~net & (self.pos[:n] < len(self.cols)))]
+        self.deps = []
+        for d in model.dependencies:
+            keep = self.pos[d.dependents] < len(self.cols)
+            if not keep.any():
+                continue
+            mat = d.matrix[keep].tocsr()
+            self.deps.append(
+                (self.pos[d.dependents[keep]], self.pos[mat.indices], mat.indptr, d.always[keep])
+            )
+
+    def subset(self, rows: np.ndarray) -> RestorationSolver:
+        """The same solver for some of the block's realisations (``rows``), without rebuilding:
+        the contracted graphs of different realisations never touch, so each is filtered."""
+        rows = np.asarray(rows, np.int64)
+        sub = object.__new__(RestorationSolver)
+        sub.__dict__.update(self.__dict__)
+        sub.one = False
+        sub.f0c = self.f0c[rows]
+        sub.shape = (len(rows), self.shape[1])
+        where = np.full(self.shape[0], -1, np.int64)
+        where[rows] = np.arange(len(rows))
+        lates = []
+        for item in self.lates:
+            if item is None:
+                lates.append(None)
+                continue
+            lg, cc = item
+            keep = where[lg.rows] >= 0
+            if not keep.any():
+                lates.append(None)
+                continue
+            nid = np.zeros(lg.n, np.int64)
+            nid[1:][keep] = np.arange(1, int(keep.sum()) + 1)
+            e = keep[lg.hi - 1]  # an edge never joins two realisations: its upper end decides
+            lo, hi = nid[lg.lo[e]], nid[lg.hi[e]]
+            n = int(keep.sum()) + 1
+            csr = sp.csr_matrix((np.arange(1, len(lo) + 1, dtype=np.float64), (lo, hi)), shape=(n, n))
+            perm = csr.data.astype(np.int64) - 1
+            lates.append((_LateGraph(where[lg.rows[keep]], lg.cols[keep], lo, hi, perm, csr), cc[keep]))
+        sub.lates = lates
+        return sub
+
+    def _dep_times(self, tau_pad: np.ndarray) -> np.ndarray:
+        b = tau_pad.shape[0]
+        dep = np.zeros((b, tau_pad.shape[1] - 1))
+        for cols, sup, indptr, always in self.deps:
+            nonempty = np.diff(indptr) > 0
+            mins = np.full((b, len(cols)), np.inf)
+            if len(sup):
+                mins[:, nonempty] = np.minimum.reduceat(tau_pad[:, sup], indptr[:-1][nonempty], axis=1)
+            mins[:, always] = 0.0
+            dep[:, cols] = np.maximum(dep[:, cols], mins)
+        return dep
+
+    def times(self, restore_h: np.ndarray, *, return_iterations: bool = False):
+        """``τ`` for restoration hours ``restore_h`` ``(B, n)`` (see :func:`functional_times`)."""
+        t_full = np.asarray(restore_h, dtype=np.float64)
+        t_full = t_full[None, :] if t_full.ndim == 1 else t_full
+        if t_full.shape != self.shape:
+            raise InputError(f"restore_h must have shape {self.shape}", field="restore_h", value=t_full.shape)
+        t = t_full[:, self.cols]
+        if np.isnan(t).any() or (t < 0).any():
+            raise InputError("restore_h must be ≥ 0 (inf for never)", field="restore_h")
+        f0 = self.f0c
+        b, nc = t.shape
+        tau = np.zeros((b, nc + 1))  # last column: assets outside the block's columns (τ = 0)
+        tau[:, :nc] = np.where(f0, 0.0, t)
+        it = 0
+        prev = [None] * len(self.lates)
+        while True:
+            it += 1
+            u = np.maximum(t, self._dep_times(tau)) if self.deps else t.copy()
+            u[f0] = 0.0
+            new = tau.copy()
+            for j, item in enumerate(self.lates):
+                if item is None:
+                    continue
+                lg, cc = item
+                ul = u[lg.rows, cc]
+                if prev[j] is not None and np.array_equal(ul, prev[j]):
+                    continue
+                prev[j] = ul
+                new[lg.rows, cc] = _minimax_from_root(lg, ul)
+            new[:, self.loose] = u[:, self.loose]
+            new[:, :nc][f0] = 0.0
+            done = not self.deps or np.array_equal(new, tau)
+            tau = new
+            if done:  # without dependencies one pass is the fixed point
+                break
+        out = np.zeros(self.shape)
+        out[:, self.cols] = tau[:, :nc]
+        out = out[0] if self.one else out
+        return (out, it) if return_iterations else out
+
+
+def functional_times(
+    model: CascadeModel,
+    restore_h: np.ndarray,
+    *,
+    functional0: np.ndarray | None = None,
+    return_iterations: bool = False,
+) -> np.ndarray | tuple[np.ndarray, int]:
+    """Time from which each asset is functional, for a block of realisations.
+
+    Parameters
+    ----------
+    model:
+        From :func:`~rescity.engine.cascade.build_cascade_model`; its ``horizon_h`` fixes which
+        dependency buffers count as lasting.
+    restore_h:
+        ``(B, n_assets)`` hours after the horizon at which each asset is back in service: 0 for
+        assets in service at the horizon, ``inf`` for assets never repaired.
+    functional0:
+        ``functional(model, restore_h > 0)`` if already known (saves one cascade call).
+    return_iterations:
+        Also return the number of fixed-point iterations.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``float64 (B, n_assets)``: ``τ``, hours after the horizon from which the asset is
+        functional (0: functional at the horizon; ``inf``: not within the repairs given).
+    """
+    t = np.asarray(restore_h, dtype=np.float64)
+    if t.shape[-1] != model.n_assets:
+        raise InputError(f"restore_h must have {model.n_assets} columns", field="restore_h", value=t.shape)
+    if np.isnan(t).any() or (t < 0).any():
+        raise InputError("restore_h must be ≥ 0 (inf for never)", field="restore_h")
+    one = t.ndim == 1
+    t2 = t[None, :] if one else t
+    f0 = None if functional0 is None else np.asarray(functional0, bool).reshape(t2.shape)
+    tau, it = RestorationSolver(model, t2 > 0, functional0=f0).times(t2, return_iterations=True)
+    tau = tau[0] if one else tau
+    return (tau, it) if return_iterations else tau
