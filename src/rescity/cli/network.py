@@ -11,7 +11,7 @@ from rescity.cli._common import SETTINGS, console
 from rescity.errors import InputError
 
 network_app = typer.Typer(
-    help="Real networks in and out: pandapower nets (power) and EPANET .inp files (water). Needs rescity[networks].",
+    help="Real networks in and out: pandapower nets (power) and EPANET .inp files (water). Needs the networks extra (pip install 'rescity\\[networks]').",
     no_args_is_help=True,
 )
 

@@ -21,7 +21,6 @@ that longer windows reuse the same damage draws and results do not depend on ``w
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -86,16 +85,9 @@ def pipeline_member(
         realisations,
         seed,
         intensities=(asset_int, cell_int),
-        simulate_kw={**sim_kw, **_keep_states_kw()},
+        simulate_kw={**sim_kw, "keep_states": True},
     )
     return indicators_from_result(twin, result, cell_int, params)
-
-
-def _keep_states_kw() -> dict[str, Any]:
-    """``keep_states=True`` when the engine can return per-asset damage states."""
-    from rescity.engine.runner import simulate
-
-    return {"keep_states": True} if "keep_states" in inspect.signature(simulate).parameters else {}
 
 
 # ---------------------------------------------------------------------------------------------
