@@ -391,6 +391,45 @@ def test_stream_delivers_a_new_alert_without_polling_by_the_client(env):
     assert events[0] == {"retry": "2000"}
 
 
+def test_stream_sends_status_changes(env):
+    import json
+
+    st = env["store"]
+    a = st.add_alert(
+        {"twin": TWIN, "level": "orange", "kind": "flood", "title": "to acknowledge"}, actor=ws.ACTOR
+    )
+    headers = {"Authorization": f"Bearer {env['tokens']['admin']}", "Accept": "text/event-stream"}
+
+    def acknowledge():
+        time.sleep(0.8)
+        st.set_alert_status(a["id"], "acknowledged", actor=ws.ACTOR)
+
+    threading.Thread(target=acknowledge, daemon=True).start()
+    events = read_events(
+        env["client"],
+        headers,
+        {"after": a["id"], "max_s": 8},
+        until=lambda ev: any(e.get("event") == "alert-update" for e in ev),
+    )
+    upd = next(e for e in events if e.get("event") == "alert-update")
+    data = json.loads(upd["data"])
+    assert data["id"] == a["id"] and data["status"] == "acknowledged" and "id" not in upd
+
+
+def test_status_changes_are_watched_among_the_newest_alerts(env, monkeypatch):
+    from rescity.web import feed
+
+    st = env["store"]
+    old = st.add_alert({"twin": TWIN, "level": "blue", "kind": "wind", "title": "old"}, actor=ws.ACTOR)
+    new = st.add_alert({"twin": TWIN, "level": "blue", "kind": "wind", "title": "new"}, actor=ws.ACTOR)
+    since = feed.watermark(st)[1]
+    for x in (old, new):
+        st.set_alert_status(x["id"], "closed", actor=ws.ACTOR)
+    monkeypatch.setattr(feed, "UPDATE_WINDOW", 1)
+    assert [r["id"] for r in feed.alerts_updated_since(st, since, newest_id=new["id"])] == [new["id"]]
+    assert [r["id"] for r in feed.alerts_updated_since(st, since)] == [old["id"], new["id"]]
+
+
 def test_stream_resumes_after_last_event_id(env):
     st = env["store"]
     a = st.add_alert({"twin": TWIN, "level": "blue", "kind": "wind", "title": "one"}, actor=ws.ACTOR)

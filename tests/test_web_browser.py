@@ -14,10 +14,12 @@ import os
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytest.importorskip("fastapi")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (test extra) is not installed")
+pytestmark = pytest.mark.slow  # about 40 s: a real forecast run, then one browser session per test
 
 import web_support as ws  # noqa: E402
 
@@ -35,6 +37,13 @@ ARGS = [
 ]
 TWIN = "zhejiang"
 USER = "duty"
+FORECAST = {
+    "sn": "201910",
+    "issued": "2019-08-08T12:00:00Z",
+    "members": 4,
+    "realisations": 8,
+    "leads": [24, 48],
+}
 ARTEFACTS = (
     Path(os.environ.get("RESCITY_TEST_ARTEFACTS") or Path(__file__).parent / "artefacts") / "dashboard"
 )
@@ -67,7 +76,6 @@ def site(tmp_path_factory):
     st.put_twin(TWIN, twin)
     st.add_user(USER, "emergency_management", "operator", password=ws.PASSWORD, full_name="Duty officer")
     token = st.add_token(USER, label="tests")["token"]
-    ws.store_forecast(st, TWIN, twin.units)
     ws.store_scenario(st, TWIN, twin.units, ["331002", "331004"])
     ws.store_decision(st, TWIN, twin.units, twin.assets, "331002")
     st.add_alert(
@@ -77,7 +85,11 @@ def site(tmp_path_factory):
     )  # fmt: skip
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     with ws.serve(url, home, ARTEFACTS / "serve.log") as base:
-        yield {"base": base, "store": st, "token": token, "twin": twin}
+        # a real forecast through the service: Lekima (JTWC 201910) issued 12 h before landfall,
+        # a small ensemble (the dashboard is under test, not the forecast)
+        run = ws.start_run(base, token, "forecast", TWIN, FORECAST)
+        assert run["status"] == "done", run
+        yield {"base": base, "store": st, "token": token, "twin": twin, "forecast_run": run["id"]}
     st.close()
 
 
@@ -104,6 +116,7 @@ def sign_in(pg, site):
 
 
 def shot(pg, name):
+    pg.mouse.move(1, 1)  # no hover tooltip in the picture
     pg.screenshot(path=str(ARTEFACTS / f"{name}.png"))
 
 
@@ -120,9 +133,24 @@ def test_page_loads_after_login_and_shows_the_91_counties(page, site):
     sign_in(page, site)
     paths = page.locator("#map .leaflet-units-pane path")
     assert paths.count() == 91
-    fills = {paths.nth(i).get_attribute("fill") for i in range(91)}
-    # the synthetic forecast puts red, orange, yellow and blue counties around the storm
-    assert {"#d7191c", "#fd8d3c", "#ffd92f", "#2b83ba"} <= fills
+    # each county has the colour of its warning in the forecast's current frame (the latest
+    # issuance, first lead window), as the API gives it
+    h = {"Authorization": f"Bearer {site['token']}"}
+    fid = httpx.get(f"{site['base']}/api/v1/forecasts", headers=h).json()["items"][0]["id"]
+    vals = httpx.get(f"{site['base']}/api/v1/dashboard/forecasts/{fid}/values", headers=h).json()
+    assert vals["lead_h"] == 24 and len(vals["values"]) == 91
+    colour = {
+        "none": "#d9d9d9",
+        "blue": "#2b83ba",
+        "yellow": "#ffd92f",
+        "orange": "#fd8d3c",
+        "red": "#d7191c",
+    }
+    fills = {}
+    for uid, v in vals["values"].items():
+        fills[uid] = page.locator(f"#map .leaflet-units-pane path.u-{uid}").get_attribute("fill")
+        assert fills[uid] == colour[v["warning"]], uid
+    assert len(set(fills.values())) >= 3  # Lekima's forecast warns the coast, not the inland west
     legend = page.locator("#legend-body").inner_text()
     for label in ("Red — level I", "Orange — level II", "Yellow — level III", "Blue — level IV"):
         assert label in legend
@@ -240,7 +268,7 @@ def test_selected_unit_shows_qt_or_says_there_is_none(page, site):
 def test_time_slider_changes_the_frame(page, site):
     sign_in(page, site)
     slider = page.locator("#frame-slider")
-    assert slider.get_attribute("max") == "3"
+    assert slider.get_attribute("max") == "1"  # one issuance, lead windows 24 h and 48 h
     label0 = page.locator("#frame-label").inner_text()
     page.focus("#frame-slider")
     page.keyboard.press("End")

@@ -175,6 +175,25 @@ def serve(store_url: str, home: Path, log: Path, extra: tuple[str, ...] = ()):
             proc.wait()
 
 
+def start_run(base_url: str, token: str, kind: str, twin: str, config: dict, timeout_s: float = 120) -> dict:
+    """Start a run through the API and wait for it to finish; returns the run."""
+    import httpx
+
+    h = {"Authorization": f"Bearer {token}"}
+    run = httpx.post(
+        f"{base_url}/api/v1/runs", json={"kind": kind, "twin": twin, "config": config}, headers=h
+    )
+    run.raise_for_status()
+    rid = run.json()["id"]
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        r = httpx.get(f"{base_url}/api/v1/runs/{rid}", headers=h).json()
+        if r["status"] in ("done", "failed", "cancelled"):
+            return r
+        time.sleep(0.25)
+    raise TimeoutError(f"run {rid} did not finish in {timeout_s} s")
+
+
 def alert_publisher(
     kind: str, store, base_url: str | None = None, token: str | None = None
 ) -> Callable[[dict], None]:

@@ -2,7 +2,8 @@
 
 Alerts reach the store from any process (the API, the sensing ingest, a script); the feed finds
 them by polling the ``alerts`` table every :data:`POLL_S` seconds for rows with an id above the
-last one seen (new alerts) or an ``updated_at`` after the last one seen (acknowledged, closed).
+last one seen (new alerts) or an ``updated_at`` after the last one seen (acknowledged, closed;
+watched among the :data:`UPDATE_WINDOW` newest alerts, so that a poll reads a bounded key range).
 One poller per server process (:class:`AlertHub`) serves every open stream, so the store sees two
 small indexed reads per interval however many dashboards are open.
 
@@ -27,6 +28,8 @@ POLL_S = 0.5
 HEARTBEAT_S = 15.0
 #: Client reconnection delay sent with ``retry``, milliseconds.
 RETRY_MS = 2000
+#: Status changes are watched among this many newest alerts (older ones show on a reload).
+UPDATE_WINDOW = 5000
 
 _COLS = (
     "id, twin, level, kind, title, message, asset_id, unit_id, source, status, created_at, created_by, "
@@ -45,13 +48,19 @@ def alerts_after(store, after_id: int, *, twin: str | None = None, limit: int = 
         return q.dicts(sql + " ORDER BY id LIMIT ?", [*params, int(limit)])
 
 
-def alerts_updated_since(store, since: str, *, limit: int = 200) -> list[dict[str, Any]]:
-    """Alerts whose status changed after ``since`` (ISO text, as the store writes it), oldest first."""
+def alerts_updated_since(
+    store, since: str, *, newest_id: int | None = None, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Alerts whose status changed after ``since`` (ISO text, as the store writes it), oldest
+    first; only among the :data:`UPDATE_WINDOW` newest alerts when ``newest_id`` is given (a range
+    of the primary key, so a poll costs the same however long the table grows)."""
+    sql = f"SELECT {_COLS} FROM alerts WHERE updated_at > ?"
+    params: list[Any] = [since]
+    if newest_id is not None:
+        sql += " AND id > ?"
+        params.append(int(newest_id) - UPDATE_WINDOW)
     with store.read() as q:
-        return q.dicts(
-            f"SELECT {_COLS} FROM alerts WHERE updated_at > ? ORDER BY updated_at, id LIMIT ?",
-            [since, int(limit)],
-        )
+        return q.dicts(sql + " ORDER BY updated_at, id LIMIT ?", [*params, int(limit)])
 
 
 def watermark(store) -> tuple[int, str]:
@@ -99,8 +108,10 @@ class AlertHub:
         """A queue receiving ``(event, alert row)`` for every new or changed alert from now on."""
         q: asyncio.Queue = asyncio.Queue(maxsize=1000)
         self._subs.add(q)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._lock = None  # a new event loop (the app served again): start afresh there
+            self._task = loop.create_task(self._run())
         return q
 
     def unsubscribe(self, q: asyncio.Queue) -> None:
@@ -134,7 +145,9 @@ class AlertHub:
         import anyio.to_thread
 
         new = await anyio.to_thread.run_sync(lambda: alerts_after(self.store, self.last_id or 0))
-        changed = await anyio.to_thread.run_sync(lambda: alerts_updated_since(self.store, self.last_update))
+        changed = await anyio.to_thread.run_sync(
+            lambda: alerts_updated_since(self.store, self.last_update, newest_id=self.last_id)
+        )
         events = [("alert", r) for r in new] + [("alert-update", r) for r in changed]
         if new:
             self.last_id = max(int(r["id"]) for r in new)

@@ -316,8 +316,7 @@ function fillUnitSelect() {
   const sel = $("unit-select");
   if (!g) return;
   const items = g.features.map((f) => f.properties).sort((a, b) => placeName(a).localeCompare(placeName(b), getLang() === "zh" ? "zh-CN" : "en"));
-  const cap = 3000; // a very long list helps nobody: grid cells are listed by id up to this many
-  sel.replaceChildren(option("", t("unit_choose")), ...items.slice(0, cap).map((p) => option(p.unit_id, placeName(p))));
+  sel.replaceChildren(option("", t("unit_choose")), ...items.map((p) => option(p.unit_id, placeName(p))));
   sel.value = S.selected && M.hasUnit(S.selected) ? S.selected : "";
 }
 

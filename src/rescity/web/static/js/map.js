@@ -90,7 +90,8 @@ export function setUnits(geojson, level, style, { fit = false } = {}) {
   m.units = L.geoJSON(geojson, {
     pane: "units",
     renderer,
-    style: (f) => baseStyle(f.properties.unit_id),
+    // className (set once, when the path is made) names the unit: u-<unit_id>
+    style: (f) => ({ ...baseStyle(f.properties.unit_id), className: `unit u-${f.properties.unit_id}` }),
     pointToLayer: (f, latlng) => L.circleMarker(latlng, { radius: 6, pane: "units", renderer }),
     onEachFeature: (f, layer) => {
       m.byId.set(f.properties.unit_id, layer);
