@@ -134,4 +134,7 @@ def create_app(
     ):
         annotate(r)
         app.include_router(r, prefix=PREFIX)
+    from rescity.api.routers.web import install as install_dashboard
+
+    install_dashboard(app, PREFIX)
     return app

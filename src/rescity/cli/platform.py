@@ -43,8 +43,14 @@ def serve(
     privacy_k: Optional[int] = typer.Option(
         None, "--privacy-k", min=1, help="Withhold counts below k people (default $RESCITY_PRIVACY_K or 10)."
     ),
+    tiles: Optional[str] = typer.Option(
+        None,
+        "--tiles",
+        help="Online map tiles under the dashboard, as a URL template https://…/{z}/{x}/{y}.png "
+        "(default $RESCITY_TILES, else none: the dashboard works offline).",
+    ),
 ) -> None:
-    """Start the API service (OpenAPI at /openapi.json, docs at /docs)."""
+    """Start the API service and the dashboard (/, OpenAPI at /openapi.json, docs at /docs)."""
     try:
         import uvicorn
 
@@ -60,12 +66,14 @@ def serve(
         privacy_threshold=privacy_k,
     )
     ctx = app.state.ctx
+    app.state.tiles_url = tiles
     err_console.print(
         f"rescity API on http://{host}:{port} (store {ctx.store.display_url}, schema "
-        f"v{ctx.store.schema_version()})",
+        f"v{ctx.store.schema_version()}); dashboard at http://{host}:{port}/",
         highlight=False,
     )
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    # open dashboard streams (live alerts) must not hold up a shutdown for long
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, timeout_graceful_shutdown=3)
 
 
 @audit_app.command("verify")
