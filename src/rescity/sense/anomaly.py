@@ -7,7 +7,7 @@ Control of Water Level Data*, v2.1, 2021, with a robust, self-scaling threshold)
     s = |x1 − (x0 + x2)/2| − |(x2 − x0)/2|,
 
 which is how far ``x1`` stands out from both neighbours beyond the local trend (a steady rise
-or fall scores 0). The scale is the robust standard deviation of the sensor's recent
+or fall scores at most 0). The scale is the robust standard deviation of the sensor's recent
 first differences ``d`` (readings before ``x1``),
 
     σ = 1.4826 · median(|d − median(d)|)        (the MAD, Rousseeuw & Croux 1993),

@@ -185,6 +185,8 @@ class Ingest:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self._acked: set[int] = set()
+        self.client.on_publish = lambda c, u, mid, rc, props: self._acked.add(mid)
 
     # -- paho callbacks (network thread) ---------------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
@@ -362,10 +364,11 @@ class Ingest:
     # -- alert outbox ----------------------------------------------------------------------
     def _outbox(self) -> None:
         st = self.processor.store
-        done = [(i, upd) for i, (info, upd) in self._pending.items() if info.is_published()]
+        done = [(i, upd) for i, (info, upd) in self._pending.items() if info.mid in self._acked]
         if done:
             for i, _ in done:
-                self._pending.pop(i, None)
+                info, _ = self._pending.pop(i)
+                self._acked.discard(info.mid)
             st.mark_published(done)
             self.stats.published += len(done)
         if not self._connected.is_set():

@@ -99,6 +99,8 @@ def replay(
     client, props = make_client(b, client_id or f"rescity-replay-{uuid.uuid4().hex[:8]}", session=False)
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
+    acked: set[int] = set()  # PUBACKs, also for messages queued while the connection was down
+    client.on_publish = lambda c, u, mid, rc, props: acked.add(mid)
     connect(client, b, props, clean_start=True)
     base = topics(prefix)["entities_base"]
     t0 = recs[0]["_t"]
@@ -121,7 +123,7 @@ def replay(
         end = time.monotonic() + timeout_s
         for info in infos:
             left = end - time.monotonic()
-            if left <= 0 or not _wait(info, left):
+            if left <= 0 or not _wait(info, acked, left):
                 raise InputError(
                     f"the broker at {b.host}:{b.port} did not acknowledge every message within {timeout_s:.0f} s",
                     field="broker",
@@ -140,9 +142,9 @@ def replay(
     }
 
 
-def _wait(info: Any, timeout: float) -> bool:
+def _wait(info: Any, acked: set[int], timeout: float) -> bool:
     end = time.monotonic() + timeout
-    while not info.is_published():
+    while info.mid not in acked:
         if time.monotonic() > end:
             return False
         time.sleep(0.005)
@@ -153,7 +155,7 @@ def connect(client: Any, broker: Broker, props: Any, *, clean_start: bool, timeo
     """Connect in the background and wait for the broker's CONNACK; InputError if it never comes."""
     import threading
 
-    ok = threading.Event()
+    ok, done = threading.Event(), threading.Event()
     refused: list[str] = []
 
     def on_connect(c, userdata, flags, reason_code, properties):
@@ -161,11 +163,18 @@ def connect(client: Any, broker: Broker, props: Any, *, clean_start: bool, timeo
             refused.append(str(reason_code))
         else:
             ok.set()
+        done.set()
+
+    def on_connect_fail(c, userdata):
+        refused.append("the connection was refused")
+        done.set()
 
     client.on_connect = on_connect
+    client.on_connect_fail = on_connect_fail
     client.connect_async(broker.host, broker.port, keepalive=30, clean_start=clean_start, properties=props)
     client.loop_start()
-    if not ok.wait(timeout_s):
+    done.wait(timeout_s)
+    if not ok.is_set():
         client.loop_stop()
         why = f"refused: {refused[0]}" if refused else f"no answer within {timeout_s:.0f} s"
         raise InputError(

@@ -254,8 +254,10 @@ class Series:
         vals = self.values
         if self.excluded:
             ex = self.excluded
-            return float(sum([vals[t] for t in times[i:j] if t not in ex]))
-        return float(sum([vals[t] for t in times[i:j]]))
+            total = sum([vals[t] for t in times[i:j] if t not in ex])
+        else:
+            total = sum([vals[t] for t in times[i:j]])
+        return round(total, 6)  # 500 × 0.1 mm is 50 mm, not 49.999…
 
     def before(self, t: float) -> tuple[float, float] | None:
         """The latest good reading at or before ``t``."""
@@ -439,7 +441,7 @@ class RuleEngine:
         then = s.before(t - rule.window_h * 3600.0)
         if now is None or then is None or t - then[0] > 2 * rule.window_h * 3600.0:
             return None
-        return now - then[1]
+        return round(now - then[1], 6)
 
     def _thresholds(self, family: str, station: str) -> list[tuple[Rule, int, tuple, float | None, float | None]]:
         """Per rule of ``family`` at ``station``: (rule, rank, measure key, on, off) thresholds."""

@@ -122,7 +122,7 @@ def _processor(store: Any, twin: str):
 
     key = (id(store), twin, store.twin_key(twin)[:2] if store.has_twin(twin) else None)
     p = _PROCESSORS.get(key)
-    if p is None:
+    if p is None or p.store is not store:
         p = Processor(store, twin)
         if len(_PROCESSORS) > 16:
             _PROCESSORS.clear()
