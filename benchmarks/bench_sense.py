@@ -38,9 +38,10 @@ def start_broker(tmp: Path) -> tuple[subprocess.Popen, str]:
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     port = free_port()
     conf = tmp / "mosquitto.conf"
+    as_root = "user root\n" if os.geteuid() == 0 else ""  # else it drops to a user that cannot write tmp
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {tmp}/\n"
-        "max_queued_messages 0\nmax_inflight_messages 0\n"
+        f"max_queued_messages 0\nmax_inflight_messages 0\n{as_root}"
     )
     proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):

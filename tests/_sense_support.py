@@ -86,10 +86,12 @@ class Mosquitto:
         self.port = free_port()
         self.proc: subprocess.Popen | None = None
         self.conf = folder / "mosquitto.conf"
+        # Started as root, Mosquitto drops to the 'mosquitto' user, which cannot write here: keep root
+        as_root = "user root\n" if hasattr(os, "geteuid") and os.geteuid() == 0 else ""
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
             f"persistence_location {folder}/\nmax_queued_messages 0\nautosave_interval 1\n"
-            f"log_dest file {folder}/mosquitto.log\n"
+            f"log_dest file {folder}/mosquitto.log\n{as_root}"
         )
 
     @property

@@ -187,7 +187,8 @@ def test_broker_restart_during_a_stream_loses_nothing(broker, store_url):
         n, distinct = count(store_url)
         assert n == readings == distinct, (n, distinct, readings)
         assert 0 < stored_during < readings  # the restart really happened mid-stream
-        assert ing.stats.reconnects >= 2  # connected again after the restart
+        assert ing.stats.reconnects >= 2  # connected again after the restart,
+        assert any("session resumed" in x for x in lines), lines  # to the session the broker kept
         pub.loop_stop()
     finally:
         stop_ingest(ing, th, st)
@@ -215,6 +216,22 @@ def _spawn(cmd, env):
     return proc, lines, ready
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_kill_9_of_the_ingest_loses_nothing_acknowledged(broker, store_url, tmp_path):
     prefix, cid = unique("t3"), unique("sense")
     env = {**os.environ, "RESCITY_HOME": str(tmp_path)}
@@ -225,8 +242,12 @@ def test_kill_9_of_the_ingest_loses_nothing_acknowledged(broker, store_url, tmp_
         pub = client(broker, "pub")
         infos = [pub.publish(f"{prefix}/entities/x", m, qos=1) for m in msgs]
         assert wait_for(lambda: count(store_url)[0] >= readings // 10, 60), lines
+        receivers = _children(proc.pid)
+        assert receivers, "the ingest runs its MQTT receiver in a child process"
         os.kill(proc.pid, signal.SIGKILL)  # mid-stream, with messages received but not yet acknowledged
         proc.wait(10)
+        # the receiver notices at once and leaves, acknowledging nothing more
+        assert wait_for(lambda: not any(_alive(c) for c in receivers), 10)
         at_kill = count(store_url)[0]
         assert at_kill < readings, "the stream finished before the kill; make it longer"
         assert wait_for(lambda: all_acked(pub, infos), 60)
@@ -241,6 +262,9 @@ def test_kill_9_of_the_ingest_loses_nothing_acknowledged(broker, store_url, tmp_
         c = sqlite3.connect(store_url[len("sqlite:///"):])
         assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         c.close()
+        proc.send_signal(signal.SIGTERM)  # a clean stop: the batch in hand is finished first
+        assert proc.wait(20) == 0
+        assert wait_for(lambda: lines2 and lines2[-1].startswith("stopped:"), 5), lines2[-3:]
     finally:
         if proc.poll() is None:
             proc.terminate()

@@ -232,3 +232,20 @@ def test_bad_rules_files_are_refused(tmp_path):
     f.write_text(f.read_text().replace("'off': 60", "'off': 40").replace("level: blue", "level: purple"))
     with pytest.raises(InputError, match="level must be one of"):
         load_rules(f)
+
+
+def test_rules_command_prints_the_table_with_sources():
+    import json
+
+    from typer.testing import CliRunner
+
+    from rescity.cli import app
+
+    r = CliRunner().invoke(app, ["sense", "rules", "--json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    ids = [x["id"] for x in doc["rules"]]
+    assert len(ids) == 18 and "rainstorm.red" in ids
+    red = next(x for x in doc["rules"] if x["id"] == "rainstorm.red")
+    assert red["condition"] == "sum 3 h of rain_mm ≥ 100 (off < 80)"
+    assert "16号" in doc["sources"]["cma2007"] and "GB/T 28591-2012" in doc["sources"]["gbt28591"]

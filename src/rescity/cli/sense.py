@@ -114,12 +114,10 @@ def register(app: typer.Typer) -> None:
 
             signal.signal(signal.SIGTERM, _stop)
             try:
-                stats = ing.run(status_every_s=status_every)
+                ing.run(status_every_s=status_every)
             except KeyboardInterrupt:
                 ing.stop()
-                stats = ing.stats
             err_console.print("stopped: " + ing.status_line(), highlight=False, soft_wrap=True)
-            del stats
         finally:
             st.close()
 

@@ -2,7 +2,9 @@
 
 The ingest is an MQTT 5 client (paho-mqtt) with a fixed client id, ``clean_start=False`` and a
 session expiry (default 7 days), subscribed at QoS 1 to ``<prefix>/entities/#``. The broker keeps
-the session while the ingest is down or restarting and queues what is published meanwhile.
+the session while the ingest is down or restarting and queues what is published meanwhile. The
+session is held by a receiver process (:mod:`rescity.sense.receiver`); validation, rules and the
+store run in the ingest process, so the two use two cores.
 
 Acknowledgement is manual: a message's PUBACK is sent only after the batch holding it has been
 committed to the store, so an acknowledged message is durable; a message received but not
@@ -21,7 +23,7 @@ A broker that queues for offline clients must not cap the queue (Mosquitto:
 
 from __future__ import annotations
 
-import collections
+import contextlib
 import json
 import logging
 import threading
@@ -128,6 +130,10 @@ class Stats:
 class Ingest:
     """The ``rescity sense`` service: MQTT in, store and alerts out.
 
+    Two processes: the receiver (:mod:`rescity.sense.receiver`) holds the MQTT session and
+    acknowledges; this one validates, evaluates and commits, and publishes alerts and nowcasts
+    with a second, session-less client (``<client id>-out``).
+
     Parameters
     ----------
     processor:
@@ -139,7 +145,7 @@ class Ingest:
     prefix:
         Topic prefix (:func:`topics`).
     batch_max, batch_wait_s:
-        Largest batch; how long to wait for more messages before writing a batch.
+        Largest batch; under load, how long to let a batch fill before it is written.
     receive_max:
         MQTT 5 Receive Maximum: unacknowledged messages the broker may send at once.
     nowcast:
@@ -166,71 +172,79 @@ class Ingest:
         self.topics = topics(prefix, processor.twin)
         self.batch_max = int(batch_max)
         self.batch_wait_s = float(batch_wait_s)
+        self.receive_max = int(receive_max)
+        self.session_expiry_s = int(session_expiry_s)
         self.stats = Stats()
-        self._inbox: collections.deque = collections.deque()
-        self._wake = threading.Event()
-        self._ack_lock = threading.Lock()
-        self._gen = 0
-        self._connected = threading.Event()
+        self._connected = threading.Event()  # the receiver holds the session
         self._pending: dict[int, tuple[Any, str | None]] = {}  # alert id → (publish info, updated_at)
+        self._acked: set[int] = set()
         self._nowcast_on = nowcast
         self._nowcast_wake = threading.Event()
         self._nowcast_t: float | None = None
         self._stop = threading.Event()
-        self._busy = False
         self._say = on_status or (lambda s: log.info(s))
-        self.client, self._props = make_client(
-            self.broker, client_id, manual_ack=True, receive_max=receive_max, session_expiry_s=session_expiry_s
-        )
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
-        self._acked: set[int] = set()
-        self.client.on_publish = lambda c, u, mid, rc, props: self._acked.add(mid)
+        self._proc: Any = None
+        self._conn: Any = None
+        self.out, props = make_client(self.broker, f"{client_id}-out", session=False)
+        self._out_props = props
+        self.out.max_inflight_messages_set(100)
+        self.out.max_queued_messages_set(0)
+        self.out.on_publish = lambda c, u, mid, rc, p: self._acked.add(mid)
 
-    # -- paho callbacks (network thread) ---------------------------------------------------
-    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
-        if reason_code.is_failure:
-            self._say(f"broker refused the connection: {reason_code}")
-            return
-        with self._ack_lock:
-            self._gen += 1
-        client.subscribe(self.topics["entities"], qos=1)
-        self.stats.reconnects += 1
-        self._connected.set()
-        self._say(
-            f"connected to {self.broker.host}:{self.broker.port} as {self.client_id} "
-            f"(session {'resumed' if flags.session_present else 'new'}), subscribed to {self.topics['entities']}"
-        )
+    # -- the receiver process --------------------------------------------------------------
+    def _start_receiver(self) -> None:
+        import socket
+        import subprocess
+        import sys
+        from multiprocessing.connection import Connection
 
-    def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        with self._ack_lock:
-            self._gen += 1
+        b = self.broker
+        cfg = {
+            "host": b.host, "port": b.port, "username": b.username, "password": b.password, "tls": b.tls,
+            "client_id": self.client_id, "topic": self.topics["entities"], "receive_max": self.receive_max,
+            "session_expiry_s": self.session_expiry_s, "batch_max": self.batch_max,
+            "batch_wait_s": self.batch_wait_s, "max_outstanding": 4,
+        }
+        mine, theirs = socket.socketpair()
+        fd = theirs.fileno()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "rescity.sense.receiver", str(fd), json.dumps(cfg)],
+            pass_fds=(fd,),
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        self._conn = Connection(mine.detach())
+
+    def _stop_receiver(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(OSError, EOFError, ValueError):
+                self._conn.send(("stop",))
+        if self._proc is not None:
+            try:
+                self._proc.wait(10)
+            except Exception:  # noqa: BLE001 - subprocess.TimeoutExpired
+                self._proc.terminate()
+                self._proc.wait(5)
+        if self._conn is not None:
+            self._conn.close()
+        self._proc = self._conn = None
         self._connected.clear()
-        if not self._stop.is_set():
-            self._say(f"disconnected ({reason_code}); reconnecting")
-
-    def _on_message(self, client, userdata, msg) -> None:
-        self._inbox.append((self._gen, msg.mid, msg.qos, msg.topic, msg.payload))
-        self.stats.received += 1
-        if len(self._inbox) >= self.batch_max or not self._wake.is_set():
-            self._wake.set()
 
     # -- running ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Warm the rules from the store and connect (the network loop runs in a thread)."""
+        """Warm the rules from the store, start the receiver and the publishing client."""
         n = self.processor.warm()
         if n:
             self._say(f"rules warmed with {n} stored readings")
+        self._start_receiver()
         b = self.broker
-        self.client.connect_async(b.host, b.port, keepalive=30, clean_start=False, properties=self._props)
-        self.client.loop_start()
+        self.out.connect_async(b.host, b.port, keepalive=30, clean_start=True, properties=self._out_props)
+        self.out.loop_start()
         if self._nowcast_on:
             threading.Thread(target=self._nowcast_loop, name="rescity-nowcast", daemon=True).start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._wake.set()
         self._nowcast_wake.set()
 
     def run(self, *, status_every_s: float = 5.0, until: Callable[[Stats], bool] | None = None) -> Stats:
@@ -241,15 +255,17 @@ class Ingest:
         counted = 0
         try:
             while not self._stop.is_set():
-                if not self._inbox:
-                    self._wake.clear()
-                    if not self._inbox:
-                        self._wake.wait(0.25)
-                # under load, wait a moment for a fuller batch; a lone message goes at once
-                if self._busy and self._inbox and len(self._inbox) < self.batch_max and self.batch_wait_s > 0:
-                    time.sleep(self.batch_wait_s)
-                if self._inbox:
-                    self._batch()
+                try:
+                    if self._conn.poll(0.25):
+                        self._handle(self._conn.recv())
+                except (EOFError, OSError):
+                    if self._stop.is_set():
+                        break
+                    self._say("the receiver process ended; starting it again")
+                    self._stop_receiver()
+                    time.sleep(0.5)
+                    self._start_receiver()
+                    continue
                 now = time.monotonic()
                 if now - last_outbox > 1.0 or self._pending:
                     self._outbox()
@@ -261,31 +277,43 @@ class Ingest:
                 if until is not None and until(self.stats):
                     break
         finally:
-            self._outbox()
             self._stop.set()
             self._nowcast_wake.set()
-            self.client.disconnect()
-            self.client.loop_stop()
+            self._stop_receiver()
+            self._outbox()
+            self.out.disconnect()
+            self.out.loop_stop()
         return self.stats
+
+    def _handle(self, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "batch":
+            self._batch(msg[1], msg[2])
+        elif kind == "connected":
+            self.stats.reconnects += 1
+            self._connected.set()
+            self._say(
+                f"connected to {self.broker.host}:{self.broker.port} as {self.client_id} "
+                f"(session {'resumed' if msg[1] else 'new'}), subscribed to {self.topics['entities']}"
+            )
+        elif kind == "disconnected":
+            self._connected.clear()
+            if not self._stop.is_set():
+                self._say(f"disconnected ({msg[1]}); reconnecting")
+        elif kind == "status":
+            self._say(str(msg[1]))
 
     def status_line(self, rate: float | None = None) -> str:
         s = self.stats
         r = f"{rate:,.0f} msg/s, " if rate is not None else ""
         return (
             f"{r}{s.messages:,} messages, {s.stored:,} readings stored, {s.duplicates:,} duplicates, "
-            f"{s.dead:,} dead letters, {s.alerts:,} alerts, {s.nowcasts} nowcasts, queue {len(self._inbox):,}"
+            f"{s.dead:,} dead letters, {s.alerts:,} alerts, {s.nowcasts} nowcasts"
         )
 
-    def _take(self) -> list[tuple]:
-        batch = []
-        while self._inbox and len(batch) < self.batch_max:
-            batch.append(self._inbox.popleft())
-        return batch
-
-    def _batch(self) -> None:
-        batch = self._take()
-        self._busy = len(batch) >= 100
-        msgs = [(m[4], m[3], "mqtt") for m in batch]
+    def _batch(self, no: int, items: list[tuple[str, bytes]]) -> None:
+        msgs = [(payload, topic, "mqtt") for topic, payload in items]
+        self.stats.received += len(msgs)
         delay = 0.2
         while True:
             try:
@@ -299,6 +327,8 @@ class Ingest:
                 delay = min(delay * 2, 5.0)
             except Exception as e:  # noqa: BLE001 - a failing batch must not stop the ingest
                 if _is_store_error(e):
+                    if self._stop.is_set():
+                        return
                     self._say(f"store busy ({e}); retrying")
                     time.sleep(delay)
                     delay = min(delay * 2, 5.0)
@@ -306,10 +336,12 @@ class Ingest:
                 log.error("batch failed: %s\n%s", e, traceback.format_exc())
                 res = self._isolate(msgs)
                 break
-        self._ack(batch)
+        with contextlib.suppress(OSError, EOFError, ValueError):
+            self._conn.send(("ack", no))  # committed: the receiver may acknowledge
         s = self.stats
         s.batches += 1
-        s.messages += len(batch)
+        s.acked += len(msgs)
+        s.messages += len(msgs)
         s.stored += res.stored
         s.duplicates += res.duplicates
         s.dead += res.dead
@@ -351,16 +383,6 @@ class Ingest:
                 total.status_t = max(total.status_t or r.status_t, r.status_t)
         return total
 
-    def _ack(self, batch: list[tuple]) -> None:
-        with self._ack_lock:
-            gen = self._gen
-            n = 0
-            for g, mid, qos, _, _ in batch:
-                if g == gen and qos > 0:
-                    self.client.ack(mid, qos)
-                    n += 1
-        self.stats.acked += n
-
     # -- alert outbox ----------------------------------------------------------------------
     def _outbox(self) -> None:
         st = self.processor.store
@@ -371,7 +393,7 @@ class Ingest:
                 self._acked.discard(info.mid)
             st.mark_published(done)
             self.stats.published += len(done)
-        if not self._connected.is_set():
+        if not self.out.is_connected():
             return
         try:
             rows = st.unpublished_alerts()
@@ -381,9 +403,7 @@ class Ingest:
         for r in rows:
             if r["id"] in self._pending:
                 continue
-            info = self.client.publish(
-                self.topics["alerts"], json.dumps(r["entity"], ensure_ascii=False), qos=1
-            )
+            info = self.out.publish(self.topics["alerts"], json.dumps(r["entity"], ensure_ascii=False), qos=1)
             self._pending[r["id"]] = (info, r.get("updated_at"))
 
     # -- nowcasts --------------------------------------------------------------------------
@@ -407,7 +427,7 @@ class Ingest:
                 f"nowcast {nc['id']}: {nc['down_assets']} assets down → without power {t['no_power']:,.0f}, "
                 f"water {t['no_water']:,.0f}, telecom {t['no_telecom']:,.0f} people (horizon {nc['horizon_h']:.2f} h)"
             )
-            self.client.publish(
+            self.out.publish(
                 self.topics["nowcast"], json.dumps(nowcast_summary(nc), ensure_ascii=False, default=float), qos=1,
                 retain=True,
             )

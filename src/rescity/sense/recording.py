@@ -104,20 +104,21 @@ def make_recording(
     rise = stage.max(axis=0) - stage[0]
     order = np.argsort(-rise)
     k_stuck = int(order[2])  # the gauge with the third-largest rise sticks at 12:00
-    i12 = int(np.searchsorted(times, t0.normalize() + pd.Timedelta(hours=12)))
+    i12 = min(int(np.searchsorted(times, t0.normalize() + pd.Timedelta(hours=12))), len(times) - 1)
+    pick = np.arange(10, len(times) - 10) if len(times) > 30 else np.arange(1, len(times) - 1)  # fault times
     stage[i12:, k_stuck] = stage[i12, k_stuck]
     faults.append({"station": rv["station_id"][k_stuck], "fault": "stuck", "quantity": "water_level_m", "from": stamps[i12]})
     k_drop = int(order[5])
-    drops = np.sort(rng.choice(np.arange(10, len(times) - 10), 3, replace=False))
+    drops = np.sort(rng.choice(pick, 3, replace=False))
     stage[drops, k_drop] -= 3.0
     faults.append({"station": rv["station_id"][k_drop], "fault": "spike", "quantity": "water_level_m", "at": [stamps[i] for i in drops]})
     k_spike = int(np.argsort(-wind.max(axis=0))[4])
-    spikes = np.sort(rng.choice(np.arange(10, len(times) - 10), 4, replace=False))
+    spikes = np.sort(rng.choice(pick, 4, replace=False))
     wind[spikes, k_spike] += 25.0
     gust[:, k_spike] = np.maximum(gust[:, k_spike], wind[:, k_spike] * 1.1)
     faults.append({"station": wx["station_id"][k_spike], "fault": "spike", "quantity": "wind_ms", "at": [stamps[i] for i in spikes]})
     k_rain = int(np.argsort(-rain.sum(axis=0))[7])
-    i_r = int(np.searchsorted(times, t0 + pd.Timedelta(hours=8)))
+    i_r = min(int(np.searchsorted(times, t0 + pd.Timedelta(hours=8))), len(times) - 1)
     rain[i_r : i_r + 12, k_rain] = 2.5
     faults.append({"station": wx["station_id"][k_rain], "fault": "stuck", "quantity": "rain_mm", "from": stamps[i_r]})
 
@@ -154,7 +155,7 @@ def make_recording(
 
     # malformed messages
     w0 = str(wx["station_id"][0])
-    bad_i = sorted(rng.choice(np.arange(5, len(times) - 5), 4, replace=False).tolist())
+    bad_i = sorted(rng.choice(np.arange(5, len(times) - 5) if len(times) > 30 else pick, 4, replace=False).tolist())
     bad = [
         {"payload": {**weather_entity(w0, stamps[bad_i[0]], wind_ms=12.0), "windSpeed": {"type": "Property", "value": 12.0, "unitCode": "MMT", "observedAt": stamps[bad_i[0]]}}},
         {"payload": weather_entity(w0, stamps[bad_i[1]], rain_mm=-5.0)},

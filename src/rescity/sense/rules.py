@@ -74,8 +74,8 @@ class Rule:
         """The condition in words, e.g. ``sum 3 h of rain_mm ≥ 50 (off < 40)``."""
         what = self.quantity if self.measure == "last" else f"{self.measure} {self.window_h:g} h of {self.quantity}"
         if self.ref:
-            on = f"{self.ref} {self.on:+g}"
-            off = f"{self.ref} {self.off:+g}"
+            on = f"{self.ref} {self.on:+g}" if self.on else self.ref
+            off = f"{self.ref} {self.off:+g}" if self.off else self.ref
         else:
             on, off = f"{self.on:g}", f"{self.off:g}"
         return f"{what} ≥ {on} (off < {off})"

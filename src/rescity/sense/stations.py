@@ -69,7 +69,11 @@ class Stations:
 
             path = data_path(PACKAGED)
         p = Path(path)
-        df = pd.read_csv(p, dtype={"station_id": str, "county_code": str, "prefecture_code": str})
+        # text stays text (no county is called "NA"); only empty stages are missing
+        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+        for c in ("population", *STAGES):
+            if c in df.columns:
+                df[c] = pd.to_numeric(df[c].replace("", np.nan), errors="coerce")
         for c in ("station_id", "kind", "lon", "lat"):
             if c not in df.columns:
                 raise InputError("the station table lacks a column", file=p, field=c)
@@ -156,10 +160,11 @@ def make_stations(seed: int = 20190809, river_share: float = 1.0) -> pd.DataFram
     for c in counties.itertuples():
         code = str(c.county_code)
         p = pref.loc[str(c.prefecture_code)]
+        name_en = c.name_en if isinstance(c.name_en, str) and c.name_en.strip() else f"{p['name_en']} {code}"
         common = {
             "county_code": code,
             "county_zh": c.name_zh,
-            "county_en": c.name_en,
+            "county_en": name_en,
             "prefecture_code": str(c.prefecture_code),
             "prefecture_zh": p["name_zh"],
             "prefecture_en": p["name_en"],
@@ -173,7 +178,7 @@ def make_stations(seed: int = 20190809, river_share: float = 1.0) -> pd.DataFram
                 "station_id": f"W{code}",
                 "kind": "weather",
                 "name_zh": f"{c.name_zh}气象站",
-                "name_en": f"{c.name_en} weather station",
+                "name_en": f"{name_en} weather station",
                 "lon": round(float(pts[0, 0]), 5),
                 "lat": round(float(pts[0, 1]), 5),
                 **dict.fromkeys(STAGES, np.nan),
@@ -190,7 +195,7 @@ def make_stations(seed: int = 20190809, river_share: float = 1.0) -> pd.DataFram
                     "station_id": f"H{code}",
                     "kind": "river",
                     "name_zh": f"{c.name_zh}水文站",
-                    "name_en": f"{c.name_en} river gauge",
+                    "name_en": f"{name_en} river gauge",
                     "lon": round(float(pts[1, 0]), 5),
                     "lat": round(float(pts[1, 1]), 5),
                     "base_stage_m": round(b, 2),

@@ -133,8 +133,6 @@ def _processor(store: Any, twin: str):
 def _ingest(request: Request, p: Principal, ctx: Context, raw: bytes, twin: str) -> dict[str, Any]:
     import json
 
-    from rescity.sense.ngsi import Normaliser
-
     store = ctx.store
     try:
         data = json.loads(raw)
@@ -146,7 +144,7 @@ def _ingest(request: Request, p: Principal, ctx: Context, raw: bytes, twin: str)
     with _LOCK:
         proc = _processor(store, twin)
         # first pass: who may post what (asset status needs write_status on the asset's system)
-        pre = Normaliser(proc.stations.ids, proc.normalise.assets, max_future_s=proc.normalise.max_future_s)(raw)
+        pre = proc.normalise(raw, source="http")
         assets = sorted({o.asset_id for o in pre.observations if o.asset_id})
         if assets:
             systems = store.asset_systems(twin, assets)
