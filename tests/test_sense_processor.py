@@ -157,3 +157,19 @@ def test_faulty_sensor_readings_are_stored_flagged_and_alerted_once(store):
     p.process([msg(water_entity("H331082", at(100), 20.3))])
     faults = [a for a in store.list_alerts()[0] if a["kind"] == "sensor_fault"]
     assert faults[0]["status"] == "closed"
+
+
+def test_twin_option_takes_a_stored_name_or_a_folder(tmp_path):
+    from rescity.cli.sense import stored_twin
+    from rescity.errors import InputError
+    from rescity.twin.io import save
+
+    st = open_store(f"sqlite:///{tmp_path / 'other.db'}")
+    try:
+        folder = save(tiny_twin(), tmp_path / "tiny-twin")
+        assert stored_twin(st, str(folder)) == "tiny" and st.has_twin("tiny")
+        assert stored_twin(st, "tiny") == "tiny"
+        with pytest.raises(InputError, match="stored: tiny"):
+            stored_twin(st, "hangzhou")
+    finally:
+        st.close()

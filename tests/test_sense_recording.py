@@ -96,3 +96,15 @@ def test_make_recording_is_reproducible_and_holds_its_faults(tmp_path):
     devices = sum('"type":"Device"' in x for x in lines)
     assert len(lines) == info["lines"] == steps * 182 + devices + 4
     assert {f["fault"] for f in info["faults"]} == {"stuck", "spike"} and len(info["faults"]) == 4
+
+
+def test_retime_shifts_every_observation_time_by_one_constant():
+    from rescity.sense.ngsi import weather_entity
+    from rescity.sense.replay import _shift
+
+    e = weather_entity("W331082", "2019-08-09T17:45:00Z", rain_mm=1.0, wind_ms=30.0)
+    e["dateObserved"] = "2019-08-09T17:45:00Z"
+    out = _shift(e, 3600.0 * 24 * 365)
+    assert out["precipitation"]["observedAt"] == "2020-08-08T17:45:00.000000Z"  # 2020 is a leap year
+    assert out["windSpeed"]["observedAt"] == out["dateObserved"] == out["precipitation"]["observedAt"]
+    assert out["windSpeed"]["value"] == 30.0 and e["dateObserved"] == "2019-08-09T17:45:00Z"  # a copy

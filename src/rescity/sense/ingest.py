@@ -9,7 +9,7 @@ store run in the ingest process, so the two use two cores.
 Acknowledgement is manual: a message's PUBACK is sent only after the batch holding it has been
 committed to the store, so an acknowledged message is durable; a message received but not
 acknowledged (the process was killed, the connection dropped) is delivered again, and the
-store's de-duplication key (entity id, attribute, time) keeps it once. Acknowledgements are only
+store's unique reading (sensor, quantity, time) keeps it once. Acknowledgements are only
 sent on the connection that delivered the message (a message id may be reused on the next).
 
 Batches: up to ``batch_max`` messages, or whatever arrived within ``batch_wait_s``, go into one
