@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from rescity.cli import app
-from rescity.store import open_store
+from rescity.store import SCHEMA_VERSION, open_store
 
 
 def run(*args: str):
@@ -33,7 +33,7 @@ def test_bootstrap_then_verify_then_tamper(tmp_path, monkeypatch):
     ok = run("audit", "verify", "--json", "--expect-head", head)
     assert ok.exit_code == 0 and json.loads(ok.stdout)["ok"] is True
     info = json.loads(run("store", "info").stdout)
-    assert info["counts"]["users"] == 2 and info["schema_version"] == 1
+    assert info["counts"]["users"] == 2 and info["schema_version"] == SCHEMA_VERSION
 
     st = open_store()
     with st.write() as tx:

@@ -114,7 +114,7 @@ def create_app(
     app.state.ctx = ctx
     errors.install(app)
 
-    from rescity.api.routers import assets, audit, auth, grants, ops, reports, runs, twins, users
+    from rescity.api.routers import assets, audit, auth, grants, ops, reports, runs, sense, twins, users
     from rescity.api.security import annotate
 
     for r in (
@@ -131,6 +131,7 @@ def create_app(
         reports.reports,
         grants.router,
         audit.router,
+        sense.router,
     ):
         annotate(r)
         app.include_router(r, prefix=PREFIX)

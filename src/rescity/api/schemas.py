@@ -35,7 +35,7 @@ Department = Literal[
     "planning",
     "meteorology",
 ]
-Role = Literal["viewer", "analyst", "operator", "admin"]
+Role = Literal["viewer", "analyst", "operator", "admin", "sensor"]
 System = Literal["power", "water", "road", "telecom", "facility"]
 Level = Literal["province", "prefecture", "county", "cell"]
 AssetStatus = Literal["up", "down", "unknown"]

@@ -13,12 +13,14 @@ import csv
 from functools import lru_cache
 from importlib.resources import files
 
-#: Roles, weakest first. Each role has every permission of the roles before it.
+#: Roles, weakest first. Each of the first four has every permission of the roles before it;
+#: ``sensor`` (device accounts that post observations) stands apart and inherits nothing.
 ROLES: dict[str, str] = {
     "viewer": "reads dashboards: twins, asset status, alerts, forecasts, run results, reports",
     "analyst": "viewer + starts scenario and forecast runs, proposes decisions, requests data sharing",
     "operator": "analyst + alerts, observations, asset status of the own system, decides data requests",
     "admin": "operator + manages the department's users; in 'platform', everything",
+    "sensor": "a device account outside the hierarchy: posts sensor entities (NGSI-LD) and nothing else",
 }
 
 

@@ -22,11 +22,12 @@ from rescity.store.migrations import SCHEMA_VERSION
 from rescity.store.ops import OpsStore
 from rescity.store.postgres import PostgresBackend
 from rescity.store.runs import RunStore
+from rescity.store.sense import SenseStore
 from rescity.store.sqlite import SqliteBackend
 from rescity.store.twins import ASSET_STATUSES, TwinStore
 
 
-class Store(TwinStore, RunStore, OpsStore, AccessStore, BaseStore):
+class Store(TwinStore, RunStore, OpsStore, SenseStore, AccessStore, BaseStore):
     """Every persistence method (see the mixins); backends subclass it."""
 
 

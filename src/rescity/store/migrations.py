@@ -255,6 +255,60 @@ _V1_POSTGRES = (
        FOR EACH STATEMENT EXECUTE FUNCTION rescity_append_only()""",
 )
 
+def _seed_v2(tx) -> None:
+    from rescity.govern.departments import ROLES
+
+    have = {r[0] for r in tx.all("SELECT role FROM roles")}
+    rank = int(tx.scalar("SELECT MAX(rank) FROM roles") or 0)
+    for role, text in ROLES.items():
+        if role not in have:
+            rank += 1
+            tx.execute("INSERT INTO roles (role, rank, description) VALUES (?, ?, ?)", (role, rank, text))
+
+
+# Live sensing: the NGSI-LD entity and quality flag of a reading (one reading per sensor, quantity
+# and time), rule-keyed alerts with their
+# NGSI-LD entity and an outbox mark, dead letters, nowcasts, and the 'sensor' role.
+_V2 = (
+    "ALTER TABLE observations ADD COLUMN entity_id TEXT",
+    "ALTER TABLE observations ADD COLUMN quality TEXT NOT NULL DEFAULT ''",
+    # one reading per sensor, quantity and time among the rows that sensing stored
+    "CREATE UNIQUE INDEX observations_reading ON observations (sensor_id, quantity, observed_at) "
+    "WHERE entity_id IS NOT NULL",
+    "ALTER TABLE alerts ADD COLUMN rule_key TEXT",
+    "ALTER TABLE alerts ADD COLUMN sensor_id TEXT",
+    "ALTER TABLE alerts ADD COLUMN observed_at TEXT",
+    "ALTER TABLE alerts ADD COLUMN entity TEXT",
+    "ALTER TABLE alerts ADD COLUMN published_at TEXT",
+    "CREATE UNIQUE INDEX alerts_active_rule ON alerts (rule_key) WHERE rule_key IS NOT NULL AND status <> 'closed'",
+    "CREATE INDEX alerts_unpublished ON alerts (published_at, id)",
+    """CREATE TABLE dead_letters (
+        id {serial},
+        received_at TEXT NOT NULL,
+        source TEXT NOT NULL,
+        topic TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        field TEXT,
+        entity_id TEXT,
+        entity_type TEXT,
+        payload TEXT NOT NULL)""",
+    "CREATE INDEX dead_letters_time ON dead_letters (received_at)",
+    "CREATE INDEX dead_letters_reason ON dead_letters (reason, id)",
+    """CREATE TABLE nowcasts (
+        id {serial},
+        twin TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        observed_at TEXT NOT NULL,
+        horizon_h DOUBLE PRECISION NOT NULL,
+        down_assets INTEGER NOT NULL,
+        totals TEXT NOT NULL,
+        units TEXT NOT NULL,
+        assets TEXT NOT NULL,
+        created_by TEXT NOT NULL)""",
+    "CREATE INDEX nowcasts_twin ON nowcasts (twin, id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -262,6 +316,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         _V1,
         {"sqlite": _V1_SQLITE, "postgresql": _V1_POSTGRES},
         _seed_v1,
+    ),
+    Migration(
+        2,
+        "live sensing: one reading per sensor and time, quality flags, rule-keyed alerts, dead letters, nowcasts, sensor role",
+        _V2,
+        {},
+        _seed_v2,
     ),
 )
 
