@@ -89,7 +89,10 @@ def site(tmp_path_factory):
         # a small ensemble (the dashboard is under test, not the forecast)
         run = ws.start_run(base, token, "forecast", TWIN, FORECAST)
         assert run["status"] == "done", run
-        yield {"base": base, "store": st, "token": token, "twin": twin, "forecast_run": run["id"]}
+        yield {
+            "base": base, "store": st, "token": token, "twin": twin, "forecast_run": run["id"], "url": url,
+            "home": home,
+        }  # fmt: skip
     st.close()
 
 
@@ -206,6 +209,67 @@ def test_a_published_alert_appears_in_the_feed_without_reload(page, site, source
     page.locator("#alerts").screenshot(path=str(ARTEFACTS / f"03-alert-feed-{source}.png"))
     card.get_by_role("button", name="Show on map").click()
     sync_api.expect(page.locator("#unit-select")).to_have_value("331081")  # Wenling, the alert's county
+
+
+def test_an_observation_published_over_mqtt_raises_an_alert_in_the_feed(page, site, tmp_path):
+    """The whole live path: an NGSI-LD WeatherObserved published over MQTT → ``rescity sense``
+    (validation, CMA rainstorm rule: red at ≥ 100 mm in 3 h) → alert in the store → the
+    dashboard's feed, without a reload."""
+    pytest.importorskip("paho.mqtt.client", reason="needs paho-mqtt (pip install 'rescity[sense]')")
+    import datetime as dt
+    import json
+    import subprocess
+    import sys
+    import time
+
+    import paho.mqtt.client as mqtt
+
+    from _sense_support import Mosquitto, unique
+    from rescity.sense.ngsi import weather_entity
+
+    broker = Mosquitto(tmp_path)
+    if broker.exe is None:
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+    broker.start()
+    prefix = unique("rescity-web")
+    cmd = [sys.executable, "-m", "rescity", "sense", "--store", site["url"], "--twin", TWIN, "--broker", broker.url,
+           "--prefix", prefix, "--client-id", unique("rescity-web-sense"), "--no-nowcast"]  # fmt: skip
+    log = open(ARTEFACTS / "sense.log", "w")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "RESCITY_HOME": str(site["home"])}
+    )
+    try:
+        sign_in(page, site)
+        loads = []
+        page.on("load", lambda: loads.append(1))
+        deadline = time.time() + 60
+        while "subscribed to" not in (ARTEFACTS / "sense.log").read_text() and time.time() < deadline:
+            assert proc.poll() is None, (ARTEFACTS / "sense.log").read_text()
+            time.sleep(0.1)
+        pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=unique("rescity-web-pub"))
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+        infos = []
+        for h in (2, 1, 0):  # 3 × 40 mm in the last three hours at the Wenling weather station
+            t = (now - dt.timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            e = weather_entity("W331081", t, rain_mm=40.0)
+            infos.append(pub.publish(f"{prefix}/entities/weather", json.dumps(e), qos=1))
+        for i in infos:
+            i.wait_for_publish(10)
+        card = page.locator("#alert-feed > li", has_text="Red rainstorm warning").filter(has_text="Wenling")
+        sync_api.expect(card.first).to_be_visible(timeout=30_000)
+        text = card.first.inner_text()
+        for part in ("Who", "What", "Where", "What to do"):
+            assert part in text
+        assert loads == []  # no reload
+        page.locator("#alerts").screenshot(path=str(ARTEFACTS / "03-alert-feed-mqtt.png"))
+        pub.loop_stop()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+        broker.stop()
 
 
 def focused(pg) -> str:

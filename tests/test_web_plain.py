@@ -113,3 +113,21 @@ def test_an_alert_without_a_place_or_known_kind_still_reads():
     assert out["en"]["headline"] == "Yellow heat wave warning" and out["zh"]["headline"] == "黄色预警"
     assert out["en"]["where"] == "the area" and out["zh"]["who"] == "本地区的所有人"
     assert out["advice_kind"] == "*" and out["en"]["todo"]
+
+
+def test_bilingual_sensing_alerts_are_shown_in_one_language():
+    """Sensing writes ``中文 · English`` titles and ``中文\\nEnglish`` messages; each language's
+    plain text keeps only its own part."""
+    from rescity.web.plain import in_language, plain_alert
+
+    alert = {
+        "level": "red",
+        "kind": "rainstorm",
+        "title": "温岭市暴雨红色预警 · Wenling rainstorm red warning",
+        "message": "温岭市气象站过去3小时降雨120.0毫米\nWenling weather station: 120.0 mm of rain in the last 3 h",
+        "unit_id": None,
+    }
+    out = plain_alert(alert, None)
+    assert "温岭" not in out["en"]["what"] and "120.0 mm of rain" in out["en"]["what"]
+    assert "Wenling" not in out["zh"]["what"] and "120.0毫米" in out["zh"]["what"]
+    assert in_language("only English here", "zh", " · ") == "only English here"

@@ -23,6 +23,7 @@ defaults and say so.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -45,6 +46,23 @@ def advice_table() -> pd.DataFrame:
     t = pd.read_csv(str(files("rescity.web.data") / "alert_advice.csv"), dtype=str, keep_default_na=False)
     t["aliases_list"] = [[a.strip().lower() for a in s.split("|") if a.strip()] for s in t["aliases"]]
     return t
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def in_language(text: str, lang: str, sep: str) -> str:
+    """The part of a bilingual text in ``lang``: sensing writes alert titles as ``中文 · English``
+    and messages as ``中文\\nEnglish``. Parts with Chinese characters are Chinese; text that is not
+    split in two comes back whole."""
+    parts = [x.strip() for x in text.split(sep) if x.strip()]
+    if len(parts) < 2:
+        return text.strip()
+    zh = [x for x in parts if _CJK.search(x)]
+    en = [x for x in parts if not _CJK.search(x)]
+    if not zh or not en:
+        return text.strip()
+    return (" ".join(zh) if lang == "zh" else " ".join(en)) if sep == "\n" else (zh[0] if lang == "zh" else en[0])
 
 
 def advice_for(kind: str | None, level: str | None) -> dict[str, Any]:
@@ -161,8 +179,15 @@ def plain_alert(
     p = places.place(uid) if places is not None else None
     area = area or {"en": "the area", "zh": "本地区"}
     out: dict[str, Any] = {"source": adv["source"], "advice_kind": adv["kind"]}
-    own = " — ".join(x for x in (str(alert.get("title") or ""), str(alert.get("message") or "")) if x.strip())
     for lang in LANGS:
+        own = " — ".join(
+            x
+            for x in (
+                in_language(str(alert.get("title") or ""), lang, " · "),
+                in_language(str(alert.get("message") or ""), lang, "\n"),
+            )
+            if x.strip()
+        )
         where = (p.en if lang == "en" else p.zh) if p else (area["en"] if lang == "en" else area["zh"])
         if asset:
             where = f"{where}: {asset}" if lang == "en" else f"{where}：{asset}"
