@@ -192,6 +192,21 @@ def _parse_hazards(hazards: str) -> tuple[str, ...]:
     return hs
 
 
+# Recovery options shared by ``demo`` and ``run``.
+NO_RECOVERY = typer.Option(False, "--no-recovery", help="Skip restoration and resilience metrics.")
+SCENARIO = typer.Option(
+    None, "--scenario", help="Recovery scenario file (YAML or TOML): crews, policy, horizon, repair times."
+)
+OPTIMISE_REPAIRS = typer.Option(
+    False,
+    "--optimise-repairs",
+    help="Also optimise a prefecture's repair order (MILP) and compare it in the report.",
+)
+PREFECTURE = typer.Option(
+    None, "--prefecture", help="Prefecture for --optimise-repairs (default: the largest loss)."
+)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
@@ -205,22 +220,10 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(
             1, "--workers", min=1, help="Worker processes; results do not depend on it."
         ),
-        no_recovery: bool = typer.Option(
-            False, "--no-recovery", help="Skip restoration and resilience metrics."
-        ),
-        scenario: Optional[Path] = typer.Option(
-            None,
-            "--scenario",
-            help="Recovery scenario file (YAML or TOML): crews, policy, horizon, repair times.",
-        ),
-        optimise_repairs: bool = typer.Option(
-            False,
-            "--optimise-repairs",
-            help="Also optimise a prefecture's repair order (MILP) and compare it in the report.",
-        ),
-        prefecture: Optional[str] = typer.Option(
-            None, "--prefecture", help="Prefecture for --optimise-repairs (default: the largest loss)."
-        ),
+        no_recovery: bool = NO_RECOVERY,
+        scenario: Optional[Path] = SCENARIO,
+        optimise_repairs: bool = OPTIMISE_REPAIRS,
+        prefecture: Optional[str] = PREFECTURE,
     ) -> None:
         """Zhejiang twin + typhoon Lekima (JTWC 201910): hazard, damage, cascade, people without service, recovery."""
         from rescity.pipeline import ScenarioSettings
@@ -275,22 +278,10 @@ def register(app: typer.Typer) -> None:
         vs30: Optional[str] = typer.Option(
             None, "--vs30", help="Vs30 (m/s) everywhere, or a CSV/GeoTIFF; default from urbanisation."
         ),
-        no_recovery: bool = typer.Option(
-            False, "--no-recovery", help="Skip restoration and resilience metrics."
-        ),
-        scenario: Optional[Path] = typer.Option(
-            None,
-            "--scenario",
-            help="Recovery scenario file (YAML or TOML): crews, policy, horizon, repair times.",
-        ),
-        optimise_repairs: bool = typer.Option(
-            False,
-            "--optimise-repairs",
-            help="Also optimise a prefecture's repair order (MILP) and compare it in the report.",
-        ),
-        prefecture: Optional[str] = typer.Option(
-            None, "--prefecture", help="Prefecture for --optimise-repairs (default: the largest loss)."
-        ),
+        no_recovery: bool = NO_RECOVERY,
+        scenario: Optional[Path] = SCENARIO,
+        optimise_repairs: bool = OPTIMISE_REPAIRS,
+        prefecture: Optional[str] = PREFECTURE,
     ) -> None:
         """Run the pipeline for any storm (packaged JTWC id or a track file) or an earthquake."""
         from rescity.pipeline import ScenarioSettings
