@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -260,3 +261,20 @@ def test_dem_replaces_the_proxy(tmp_path):
     assert (fl["asset"]["flood_fraction"] == 1).all()
     assert fl["asset"]["flood_depth_m"].max() > 0
     assert len(fl["cell"]["flood_depth_m"]) == n
+
+
+def test_run_an_earthquake_from_a_catalogue(tmp_path):
+    """A catalogue row keeps its finite-rupture geometry through ``rescity run --catalogue``."""
+    cat = tmp_path / "cat.csv"
+    cat.write_text(
+        "event_id,lat,lon,depth_km,mw,strike,dip,rake,mechanism\n"
+        "nb2,29.9,121.6,12,6.3,45,60,90,reverse\nhz1,30.05,119.95,10,6.5,,,,unspecified\n",
+        encoding="utf-8",
+    )
+    p = rescity("run", "--catalogue", str(cat), "--event", "nb2", "-n", "2", "--no-recovery", "--quiet",
+                "--out", str(tmp_path / "o"), cwd=tmp_path)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    t = pd.read_csv(tmp_path / "o" / "units.csv", dtype={"unit_id": str}).set_index("unit_id")
+    assert t.loc["330200", "pga_max_g"] > t.loc["330100", "pga_max_g"]  # Ningbo, not Hangzhou
+    settings = json.loads((tmp_path / "o" / "settings.json").read_text(encoding="utf-8"))
+    assert settings["quake_event"]["mechanism"] == "reverse" and settings["quake_event"]["strike"] == 45

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -25,8 +27,19 @@ def test_quake_prints_published_bssa14_medians(capsys):
     # SA(1.0) 0.046683 g at Rjb = 20 km
     dlon = 20.0 / (6371.0 * np.radians(1.0) * np.cos(np.radians(30.0)))
     code, out, err = run(
-        ["quake", "--source", "30,120,10,6.0", "--at", f"30,{120 + dlon:.6f};30.5,120.5",
-         "--gmpe", "bssa14", "--vs30", "760", "--mechanism", "strike-slip"],
+        [
+            "quake",
+            "--source",
+            "30,120,10,6.0",
+            "--at",
+            f"30,{120 + dlon:.6f};30.5,120.5",
+            "--gmpe",
+            "bssa14",
+            "--vs30",
+            "760",
+            "--mechanism",
+            "strike-slip",
+        ],
         capsys,
     )
     assert code in (0, None), err
@@ -70,3 +83,43 @@ def test_bad_input_is_one_line_and_exit_2(capsys, source, at, extra, message):
     assert code == 2
     assert message in err and err.strip().count("\n") == 0
     assert out == ""
+
+
+def _catalogue(tmp_path):
+    cat = tmp_path / "catalogue.csv"
+    cat.write_text(
+        "event_id,lat,lon,depth_km,mw,strike,dip,rake,mechanism\n"
+        "hz1,30.05,119.95,10,6.5,,,,unspecified\n"
+        "nb2,29.9,121.6,12,6.0,45,60,90,reverse\n",
+        encoding="utf-8",
+    )
+    return cat
+
+
+def test_quake_from_a_catalogue_event_equals_the_same_source_given_directly(tmp_path, capsys):
+    cat = _catalogue(tmp_path)
+    ca, a, ea = run(
+        ["quake", "--catalogue", str(cat), "--event", "hz1", "--at", "30.2,120.1;29.0,121.0"], capsys
+    )
+    cb, b, eb = run(["quake", "--source", "30.05,119.95,10,6.5", "--at", "30.2,120.1;29.0,121.0"], capsys)
+    assert ca in (0, None) and cb in (0, None), ea + eb
+    assert a == b and len(a.splitlines()) == 3
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--catalogue", "{cat}"], ["2 events", "hz1", "nb2"]),
+        (["--catalogue", "{cat}", "--event", "zz9"], ["zz9", "event_id"]),
+        (["--catalogue", "{cat}", "--source", "30,120,10,6"], ["--source"]),
+    ],
+)
+def test_bad_catalogue_choices_are_one_line(tmp_path, args, words):
+    cat = _catalogue(tmp_path)
+    args = [a.replace("{cat}", str(cat)) for a in args]
+    r = subprocess.run(
+        [sys.executable, "-m", "rescity", "quake", *args, "--at", "30,120"], capture_output=True, text=True
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    for w in words:
+        assert w in r.stderr

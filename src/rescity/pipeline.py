@@ -59,6 +59,7 @@ class ScenarioSettings:
     dt_h: float = 1.0
     workers: int = 1
     quake: str | None = None
+    quake_event: dict[str, Any] | None = None  # a catalogue row (strike, dip, rake, mechanism kept)
     aftershocks: tuple[str, ...] = ()
     vs30: float | str | None = None
     dem: str | None = None
@@ -310,7 +311,13 @@ def quake_hazard(
     from rescity.hazard.earthquake import ground_motion
     from rescity.hazard.scenario import Scenario, earthquake_fields
 
-    sc = Scenario.from_cli(quake=settings.quake, aftershocks=settings.aftershocks, vs30=settings.vs30)
+    if settings.quake_event is not None:
+        base = Scenario.from_cli(quake=settings.quake, aftershocks=settings.aftershocks, vs30=settings.vs30)
+        hz = base.hazard.model_dump()
+        hz["mainshock"] = {**hz["mainshock"], **settings.quake_event}
+        sc = Scenario.load({"name": base.name, "hazard": hz})
+    else:
+        sc = Scenario.from_cli(quake=settings.quake, aftershocks=settings.aftershocks, vs30=settings.vs30)
     eq = sc.hazard
     cells, clon, clat = cell_positions(twin)
     urban = twin.units["urban_share"].to_numpy(float)

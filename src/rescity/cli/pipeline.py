@@ -275,6 +275,10 @@ def register(app: typer.Typer) -> None:
         stations: Optional[Path] = typer.Option(
             None, "--stations", help="River stations CSV: lon, lat, water_level_m, warning_level_m."
         ),
+        catalogue: Optional[Path] = typer.Option(
+            None, "--catalogue", help="Earthquake from a catalogue CSV (with --event ID when it has several)."
+        ),
+        event: Optional[str] = typer.Option(None, "--event", help="event_id of the catalogue row."),
         vs30: Optional[str] = typer.Option(
             None, "--vs30", help="Vs30 (m/s) everywhere, or a CSV/GeoTIFF; default from urbanisation."
         ),
@@ -286,6 +290,21 @@ def register(app: typer.Typer) -> None:
         """Run the pipeline for any storm (packaged JTWC id or a track file) or an earthquake."""
         from rescity.pipeline import ScenarioSettings
 
+        quake_event = None
+        if catalogue is not None:
+            from rescity.hazard.earthquake import catalogue_event
+
+            if quake is not None:
+                raise InputError(
+                    "give --quake or --catalogue, not both", field="--catalogue", value=str(catalogue)
+                )
+            ev = catalogue_event(catalogue, event)
+            quake = f"{ev.lat},{ev.lon},{ev.depth_km},{ev.mw}"
+            quake_event = {
+                "strike": ev.strike, "dip": ev.dip, "rake": ev.rake, "mechanism": ev.mechanism, "name": ev.name,
+            }  # fmt: skip
+        elif event is not None:
+            raise InputError("--event needs --catalogue", field="--event", value=event)
         if quake is not None and (sn is not None or track is not None):
             raise InputError(
                 "a run is either a storm (--sn/--track) or an earthquake (--quake)",
@@ -317,6 +336,7 @@ def register(app: typer.Typer) -> None:
             horizon_h=horizon_h,
             workers=workers,
             quake=quake,
+            quake_event=quake_event,
             aftershocks=tuple(aftershock),
             vs30=_vs30(vs30),
             dem=str(dem) if dem else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -30,7 +31,7 @@ def _parse_points(text: str) -> tuple[list[float], list[float]]:
 
 
 def quake(
-    source: str = typer.Option(..., "--source", help='Earthquake "lat,lon,depth_km,Mw".'),
+    source: Optional[str] = typer.Option(None, "--source", help='Earthquake "lat,lon,depth_km,Mw".'),
     at: str = typer.Option(..., "--at", help='Points "lat,lon;lat,lon".'),
     gmpe: str = typer.Option("bssa14", "--gmpe", help="Ground-motion model."),
     vs30: str = typer.Option("760", "--vs30", help="Vs30 in m/s, or a CSV (lon,lat,vs30) or GeoTIFF."),
@@ -42,12 +43,21 @@ def quake(
     ),
     strike: Optional[float] = typer.Option(None, "--strike", help="Strike (deg) for a finite rupture."),
     dip: Optional[float] = typer.Option(None, "--dip", help="Dip (deg) of the finite rupture."),
+    catalogue: Optional[Path] = typer.Option(
+        None, "--catalogue", help="Catalogue CSV (lat, lon, depth_km, mw [, event_id, strike, dip, rake, mechanism])."
+    ),
+    event: Optional[str] = typer.Option(None, "--event", help="event_id of the catalogue row to use."),
 ) -> None:
     """Print the median PGA (g), PGV (cm/s), SA(0.3 s) and SA(1.0 s) at each point as CSV."""
-    from rescity.hazard.earthquake import EarthquakeSource, ground_motion
+    from rescity.hazard.earthquake import EarthquakeSource, catalogue_event, ground_motion
 
-    mech = mechanism.strip().lower().replace("_", "-")
-    src = EarthquakeSource.parse(source, mechanism=mech, strike=strike, dip=dip)
+    if (source is None) == (catalogue is None):
+        raise InputError("give the earthquake with --source or --catalogue (one of them)", field="--source")
+    if catalogue is not None:
+        src = catalogue_event(catalogue, event, gmpe)
+    else:
+        mech = mechanism.strip().lower().replace("_", "-")
+        src = EarthquakeSource.parse(source, mechanism=mech, strike=strike, dip=dip)
     lats, lons = _parse_points(at)
     try:
         v: object = float(vs30)

@@ -204,6 +204,24 @@ def read_catalogue(path: Union[str, Path], gmpe: str = "bssa14") -> list[Earthqu
     return out
 
 
+def catalogue_event(path: Union[str, Path], event_id: Optional[str] = None, gmpe: str = "bssa14") -> EarthquakeSource:
+    """One event of a catalogue CSV (:func:`read_catalogue`): the row whose ``event_id`` is
+    ``event_id``, or the only row when ``event_id`` is None."""
+    events = read_catalogue(path, gmpe)
+    if event_id is None:
+        if len(events) == 1:
+            return events[0]
+        raise InputError(
+            f"the catalogue has {len(events)} events; choose one with --event ("
+            + ", ".join(e.name for e in events[:10]) + (" …" if len(events) > 10 else "") + ")",
+            file=path, field="event_id",
+        )  # fmt: skip
+    for e in events:
+        if e.name == str(event_id):
+            return e
+    raise InputError("no such event in the catalogue", file=path, field="event_id", value=event_id)
+
+
 def _number(rec: dict, key: str, path: Path, row: int) -> Optional[float]:
     v = rec.get(key)
     if v is None or (isinstance(v, float) and math.isnan(v)) or v == "":
