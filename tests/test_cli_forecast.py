@@ -82,6 +82,12 @@ def test_decide_commands_read_the_forecast(forecast_dir, small, capsys, tmp_path
     plan = pd.read_csv(out / "action_plan.csv", encoding="utf-8-sig", dtype={"unit_id": str})
     assert set(plan["level"]) <= {"county"}
     assert all(set(x["actions"]) == {"before", "during", "after"} for x in js)
+    # one report page with every decision made in the folder: both maps embedded and the plan
+    page = (out / "decide.html").read_text(encoding="utf-8")
+    for title in ("Relocation and shelters", "Supply pre-positioning", "Action plan"):
+        assert title in page
+    assert page.count("data:image/png;base64,") == 2
+    assert f"{s['people_to_relocate']:,} people to relocate" in page
 
 
 def test_verify_command_with_the_example_observations(forecast_dir, capsys):

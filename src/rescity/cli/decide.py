@@ -84,6 +84,12 @@ def _map(path: Path, twin, values: pd.Series, points: pd.DataFrame, title: str, 
     fig.savefig(path, bbox_inches="tight")
 
 
+def _report(out: Path) -> None:
+    from rescity.decide.report import write_decide_report
+
+    console.print(f"wrote {write_decide_report(out)}")
+
+
 @decide_app.command("relocate")
 def relocate_cmd(
     forecast: Path = typer.Option(..., "--forecast", help="issuances.csv from rescity forecast."),
@@ -138,6 +144,7 @@ def relocate_cmd(
     console.print(
         f"wrote {out / 'relocation_units.csv'}, relocation_assignments.csv, shelters.csv, relocation_map.png"
     )
+    _report(out)
 
 
 @decide_app.command("preposition")
@@ -201,6 +208,7 @@ def preposition_cmd(
         if v > 0:
             console.print(f"  unmet {k}: {v:,.0f} {s['units'][k]}")
     console.print(f"wrote {out / 'depots.csv'}, supply_flows.csv, supply_demand.csv, preposition_map.png")
+    _report(out)
 
 
 @decide_app.command("plan")
@@ -235,6 +243,7 @@ def plan_cmd(
         f"issuance {ts}, next {L} h: units by warning {dict(sorted(counts.items()))}; {len(plan)} actions"
     )
     console.print(f"wrote {out / 'action_plan.csv'} and {out / 'action_plan.json'}")
+    _report(out)
 
 
 def register(app: typer.Typer) -> None:
