@@ -124,6 +124,23 @@ def repair_plan_section(plan, cmp: pd.DataFrame, units: pd.DataFrame):
     return Section("Optimised repair sequencing", body)
 
 
+# Options shared by ``repair-plan`` and ``redundancy``: both run a scenario first.
+REALISATIONS = typer.Option(None, "--realisations", "-n", min=1, help="Realisations (default 50).")
+SEED = typer.Option(None, "--seed")
+OUT = typer.Option(None, "--out", "-o")
+TWIN = typer.Option(None, "--twin", help="A saved twin; default: Zhejiang.")
+SCENARIO = typer.Option(None, "--scenario", help="Recovery scenario file (YAML or TOML).")
+WORKERS = typer.Option(1, "--workers", min=1)
+
+
+def _pick(seed: Optional[int], realisations: Optional[int], out: Optional[Path]) -> tuple[int, int, Path]:
+    """Seed, realisations and output folder; 50 realisations unless given here or globally."""
+    seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
+    if realisations is None and SETTINGS.realisations == 500:
+        n = 50
+    return seed_, n, out_
+
+
 def register(app: typer.Typer) -> None:
     @app.command("repair-plan")
     def repair_plan(
@@ -138,23 +155,17 @@ def register(app: typer.Typer) -> None:
         ),
         time_limit_s: float = typer.Option(120.0, "--time-limit", min=1.0, help="HiGHS time limit, seconds."),
         n_random: int = typer.Option(5, "--random", min=1, help="Random orders to compare with."),
-        realisations: Optional[int] = typer.Option(
-            None, "--realisations", "-n", min=1, help="Realisations (default 50)."
-        ),
-        seed: Optional[int] = typer.Option(None, "--seed"),
-        out: Optional[Path] = typer.Option(None, "--out", "-o"),
-        twin: Optional[Path] = typer.Option(None, "--twin", help="A saved twin; default: Zhejiang."),
-        scenario: Optional[Path] = typer.Option(
-            None, "--scenario", help="Recovery scenario file (YAML or TOML)."
-        ),
-        workers: int = typer.Option(1, "--workers", min=1),
+        realisations: Optional[int] = REALISATIONS,
+        seed: Optional[int] = SEED,
+        out: Optional[Path] = OUT,
+        twin: Optional[Path] = TWIN,
+        scenario: Optional[Path] = SCENARIO,
+        workers: int = WORKERS,
     ) -> None:
         """Optimise a prefecture's repair order (INDP-style MILP, HiGHS); compare with the default and random orders."""
         from rescity.report.html import render_page
 
-        seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
-        if realisations is None and SETTINGS.realisations == 500:
-            n = 50
+        seed_, n, out_ = _pick(seed, realisations, out)
         res = _scenario(sn, n, seed_, twin, scenario, workers)
         plan, cmp = repair_plan_run(res, prefecture, realisation, time_limit_s, n_random)
         out_ = Path(out_)
@@ -200,24 +211,18 @@ def register(app: typer.Typer) -> None:
             None, "--candidates", help="Candidate measures CSV; default: generated."
         ),
         per_type: int = typer.Option(10, "--per-type", min=1, help="Generated candidates per type."),
-        realisations: Optional[int] = typer.Option(
-            None, "--realisations", "-n", min=1, help="Realisations (default 50)."
-        ),
-        seed: Optional[int] = typer.Option(None, "--seed"),
-        out: Optional[Path] = typer.Option(None, "--out", "-o"),
-        twin: Optional[Path] = typer.Option(None, "--twin", help="A saved twin; default: Zhejiang."),
-        scenario: Optional[Path] = typer.Option(
-            None, "--scenario", help="Recovery scenario file (YAML or TOML)."
-        ),
-        workers: int = typer.Option(1, "--workers", min=1),
+        realisations: Optional[int] = REALISATIONS,
+        seed: Optional[int] = SEED,
+        out: Optional[Path] = OUT,
+        twin: Optional[Path] = TWIN,
+        scenario: Optional[Path] = SCENARIO,
+        workers: int = WORKERS,
     ) -> None:
         """Budgeted redundancy investment: backup generators, batteries, second feeds, tie lines (benefit/cost)."""
         from rescity.decide.redundancy import default_candidates, read_candidates, redundancy_plan
         from rescity.report.html import Section, render_page, table_html
 
-        seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
-        if realisations is None and SETTINGS.realisations == 500:
-            n = 50
+        seed_, n, out_ = _pick(seed, realisations, out)
         res = _scenario(sn, n, seed_, twin, scenario, workers)
         tw = res.twin
         if candidates is not None:
