@@ -319,6 +319,39 @@ def _stream(seed: int, issued: pd.Timestamp, purpose: int) -> np.random.Generato
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(key % (2**32), purpose)))
 
 
+def _perturbed(
+    track: pd.DataFrame,
+    name: str,
+    issued,
+    seed: int,
+    stream: int,
+    members: int,
+    errors: str | ErrorTable,
+    step_h: float,
+    max_lead_h: float,
+    ratio: float,
+    phi6: float,
+) -> tuple[pd.Timestamp, ErrorTable, np.ndarray, dict[str, np.ndarray]]:
+    """The track on the forecast time grid around ``issued`` with ``members`` draws of error from
+    random stream ``stream``: ``(issued, error table, grid hours, fields (members, n_grid))``."""
+    t = _check_track(track, name)
+    ts = _to_utc(issued)
+    t_h = _hours(t["time"], ts)
+    if t_h[0] > 1e-9 or t_h[-1] < -1e-9:
+        raise InputError(
+            f"issuance time {ts} is outside the {name.replace('_', ' ')} "
+            f"({t['time'].iloc[0]} … {t['time'].iloc[-1]})",
+            field="issued",
+            value=str(ts),
+        )
+    table = error_table(errors) if isinstance(errors, str) else errors
+    grid = _grid(t_h, step_h, max_lead_h)
+    base = _interp_track(t, t_h, grid)
+    leads = grid[grid >= -1e-9]
+    e_at, e_ct, e_v = _draw_errors(_stream(seed, ts, stream), members, leads, table, ratio, phi6)
+    return ts, table, grid, _apply(base, grid, e_at, e_ct, e_v)
+
+
 def perturb_track(
     track: pd.DataFrame,
     issued,
@@ -363,22 +396,9 @@ def perturb_track(
         raise InputError("members must be at least 1", field="members", value=members)
     if step_h <= 0:
         raise InputError("step_h must be positive", field="step_h", value=step_h)
-    t = _check_track(track)
-    ts = _to_utc(issued)
-    t_h = _hours(t["time"], ts)
-    if t_h[0] > 1e-9 or t_h[-1] < -1e-9:
-        raise InputError(
-            f"issuance time {ts} is outside the track ({t['time'].iloc[0]} … {t['time'].iloc[-1]})",
-            field="issued",
-            value=str(ts),
-        )
-    table = error_table(errors) if isinstance(errors, str) else errors
-    grid = _grid(t_h, step_h, max_lead_h)
-    base = _interp_track(t, t_h, grid)
-    rng = _stream(seed, ts, 1)
-    leads = grid[grid >= -1e-9]
-    e_at, e_ct, e_v = _draw_errors(rng, members, leads, table, ratio, phi6)
-    fields = _apply(base, grid, e_at, e_ct, e_v)
+    ts, table, grid, fields = _perturbed(
+        track, "track", issued, seed, 1, members, errors, step_h, max_lead_h, ratio, phi6
+    )
     attrs = {
         "issued": ts,
         "errors": table.name,
@@ -408,22 +428,9 @@ def official_forecast(
 
     Returns a track table (``time, lat, lon, vmax_ms, …``) with ``attrs['issued']``.
     """
-    t = _check_track(best_track, "best_track")
-    ts = _to_utc(issued)
-    t_h = _hours(t["time"], ts)
-    if t_h[0] > 1e-9 or t_h[-1] < -1e-9:
-        raise InputError(
-            f"issuance time {ts} is outside the best track ({t['time'].iloc[0]} … {t['time'].iloc[-1]})",
-            field="issued",
-            value=str(ts),
-        )
-    table = error_table(errors) if isinstance(errors, str) else errors
-    grid = _grid(t_h, step_h, max_lead_h)
-    base = _interp_track(t, t_h, grid)
-    rng = _stream(seed, ts, 0)
-    leads = grid[grid >= -1e-9]
-    e_at, e_ct, e_v = _draw_errors(rng, 1, leads, table, ratio, phi6)
-    f = _apply(base, grid, e_at, e_ct, e_v)
+    ts, table, grid, f = _perturbed(
+        best_track, "best_track", issued, seed, 0, 1, errors, step_h, max_lead_h, ratio, phi6
+    )
     out = pd.DataFrame({"time": (ts + pd.to_timedelta(grid, unit="h")).round("s")})
     for c in ("lat", "lon", "vmax_ms", "pcen_hpa", "penv_hpa", "rmax_km"):
         if c in f:
