@@ -15,32 +15,34 @@ import os
 import resource
 import time
 
+from rescity.seeds import DEFAULT_SEED
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--realisations", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--sn", default="201910")
-    ap.add_argument("--seed", type=int, default=20190809)
+    ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     a = ap.parse_args()
 
+    from rescity.engine.event import simulate_event
     from rescity.engine.recovery import simulate_recovery
+    from rescity.hazard.event import typhoon_event
+    from rescity.hazard.track import packaged_track
     from rescity.metrics import metrics_table, qt_table
-    from rescity.pipeline import ScenarioSettings, event_hazard, load_track, run_event
     from rescity.twin.zhejiang import default_twin
 
     t0 = time.perf_counter()
     twin = default_twin()
-    st = ScenarioSettings(sn=a.sn, realisations=a.realisations, seed=a.seed)
-    track = load_track(st)
-    ai, ci = event_hazard(twin, track)
+    track = packaged_track(a.sn)
+    ai, ci = typhoon_event(twin, track)
     t1 = time.perf_counter()
-    sim = run_event(
+    sim = simulate_event(
         twin,
-        track,
+        (ai, ci),
         a.realisations,
         a.seed,
-        intensities=(ai, ci),
         workers=a.workers,
         simulate_kw={"keep_states": True, "keep_functional": True},
     )

@@ -18,7 +18,7 @@ from rescity.fragility.buildings import (
     flood_building_loss_ratio,
     lognormal_exceedance,
 )
-from rescity.fragility.pipeline import pipeline_damage_probability, pipeline_exceedance, repair_rate_per_km
+from rescity.fragility.pipes import pipeline_damage_probability, pipeline_exceedance, repair_rate_per_km
 from rescity.hazard import MEASURES
 from rescity.twin.model import KINDS
 

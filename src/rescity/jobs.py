@@ -8,66 +8,64 @@ rules as the CLI, and ``progress(fraction, message)`` reports 0–1.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rescity.errors import InputError
-
-SCENARIO_KEYS = {
-    "sn": str, "model": str, "hazards": list, "realisations": int, "seed": int, "horizon_h": float,
-    "quake": str, "aftershocks": list, "vs30": float,
-}  # fmt: skip
-FORECAST_KEYS = {
-    "sn": str, "track": list, "issued": str, "members": int, "realisations": int, "seed": int,
-    "leads": list, "errors": str,
-}  # fmt: skip
+from rescity.hazard.scenario import as_input_error
+from rescity.seeds import DEFAULT_SEED
 
 
-def _checked(config: dict[str, Any], allowed: dict[str, type]) -> dict[str, Any]:
-    out = {}
-    for k, v in (config or {}).items():
-        if k not in allowed:
-            raise InputError(
-                f"unknown key; allowed: {', '.join(sorted(allowed))}", field=f"config.{k}", value=k
-            )
-        t = allowed[k]
-        try:
-            out[k] = t(v) if t is not list else list(v)
-        except (TypeError, ValueError):
-            raise InputError(f"expected {t.__name__}", field=f"config.{k}", value=v) from None
-    return out
+class ForecastJobConfig(BaseModel):
+    """The ``config`` of a forecast run (``POST /api/v1/runs`` with kind ``forecast``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sn: Optional[str] = None
+    track: Optional[list[dict[str, Any]]] = None
+    issued: Optional[str] = None
+    members: int = Field(50, ge=1)
+    realisations: int = Field(200, ge=1)
+    seed: int = DEFAULT_SEED
+    leads: list[int] = Field(default_factory=lambda: [24, 48, 72])
+    errors: str = "cma"
+
+
+def scenario_config(config: dict[str, Any]) -> Any:
+    """A scenario run's JSON ``config`` as a :class:`~rescity.run.config.RunConfig` (default 100
+    realisations; the stored twin of the run replaces ``twin``); errors name ``config.<field>``."""
+    from rescity.run.config import RunConfig
+
+    return RunConfig.load({"realisations": 100, **dict(config or {})}, prefix="config.")
 
 
 def scenario_job(twin, config: dict[str, Any], progress: Callable[..., None]) -> dict[str, Any]:
-    """One scenario through :func:`rescity.pipeline.run_scenario`; results: ``units`` (the
-    ``units.csv`` table) and ``settings``. Config keys: ``sn`` or ``quake`` (+ ``aftershocks``,
-    ``vs30``), ``model``, ``hazards``, ``realisations`` (default 100), ``seed``, ``horizon_h``."""
-    from rescity.pipeline import ScenarioSettings, run_scenario
+    """One scenario through :func:`rescity.run.scenario.run_scenario`. ``config``: a
+    :class:`~rescity.run.config.RunConfig` as JSON (``sn`` or ``quake``, ``hazards``,
+    ``realisations`` (default 100), ``seed``, ``recovery`` …; ``docs/run-config.md``).
 
-    c = _checked(config, SCENARIO_KEYS)
-    if "sn" not in c and "quake" not in c:
-        raise InputError("a scenario needs a storm (sn) or an earthquake (quake)", field="config.sn")
-    st = ScenarioSettings(
-        sn=c.get("sn"),
-        model=c.get("model", "holland1980"),
-        hazards=tuple(c.get("hazards", ("wind", "rain", "flood"))),
-        realisations=c.get("realisations", 100),
-        seed=c.get("seed", 20190809),
-        horizon_h=c.get("horizon_h", 12.0),
-        quake=c.get("quake"),
-        aftershocks=tuple(c.get("aftershocks", ())),
-        vs30=c.get("vs30"),
-        twin="stored twin",
-    )
-    weights = {"twin": (0.0, 0.02), "hazard": (0.02, 0.3), "simulate": (0.3, 0.98)}
+    Results: ``units`` (the ``units.csv`` table), ``settings``, and with recovery ``qt`` (Q(t) per
+    unit and system, the ``qt.csv`` table) and ``metrics`` (``metrics.csv``)."""
+    from rescity.metrics import qt_table
+    from rescity.run.scenario import run_scenario
+
+    cfg = scenario_config(config)
+    weights = {"twin": (0.0, 0.02), "hazard": (0.02, 0.3), "simulate": (0.3, 0.8), "recovery": (0.8, 0.98)}
+    if not cfg.recovery.enabled:
+        weights["simulate"] = (0.3, 0.98)
 
     def cb(stage: str, done: float, total: float) -> None:
         lo, hi = weights.get(stage, (0.98, 1.0))
         progress(lo + (hi - lo) * (done / max(total, 1)), stage)
 
-    res = run_scenario(st, None, twin=twin, progress=cb)
-    return {"units": res.units, "settings": st.as_dict()}
+    res = run_scenario(cfg, twin=twin, progress=cb, write=False)
+    out: dict[str, Any] = {"units": res.units, "settings": {**cfg.as_dict(), "twin": {"path": "stored twin"}}}
+    if res.recovery is not None:
+        out["qt"] = qt_table(res.recovery)
+        out["metrics"] = res.metrics
+    return out
 
 
 def forecast_job(twin, config: dict[str, Any], progress: Callable[..., None]) -> dict[str, Any]:
@@ -79,11 +77,15 @@ def forecast_job(twin, config: dict[str, Any], progress: Callable[..., None]) ->
     from rescity.forecast.issuance import run_issuance
     from rescity.hazard.track import packaged_track, read_generic
 
-    c = _checked(config, FORECAST_KEYS)
+    try:
+        c = ForecastJobConfig.model_validate(dict(config or {})).model_dump(exclude_unset=True)
+    except ValidationError as e:
+        err = as_input_error(e)
+        raise InputError(err.message, field=f"config.{err.field}", value=err.value) from None
     if "issued" not in c:
         raise InputError("a forecast needs its issuance time", field="config.issued")
     issued = ens._to_utc(c["issued"])
-    seed = c.get("seed", 20190809)
+    seed = c.get("seed", DEFAULT_SEED)
     leads = tuple(int(x) for x in c.get("leads", (24, 48, 72)))
     if "track" in c:
         official = read_generic("config.track", text=pd.DataFrame(c["track"]).to_csv(index=False))

@@ -17,6 +17,7 @@ from rich.markup import escape
 
 from rescity.cli._common import SETTINGS, err_console
 from rescity.errors import InputError
+from rescity.seeds import DEFAULT_SEED
 
 app = typer.Typer(
     name="rescity",
@@ -29,7 +30,7 @@ app = typer.Typer(
 
 @app.callback()
 def _global(
-    seed: int = typer.Option(20190809, "--seed", help="Seed of every random stream."),
+    seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed of every random stream."),
     realisations: int = typer.Option(500, "--realisations", "-n", min=1, help="Monte Carlo realisations."),
     out: Path = typer.Option(Path("rescity-out"), "--out", "-o", help="Output folder."),
 ) -> None:

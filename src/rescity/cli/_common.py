@@ -8,6 +8,8 @@ from typing import Optional
 
 from rich.console import Console
 
+from rescity.seeds import DEFAULT_SEED
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -16,7 +18,7 @@ err_console = Console(stderr=True)
 class Settings:
     """Global options given before the sub-command."""
 
-    seed: int = 20190809
+    seed: int = DEFAULT_SEED
     realisations: int = 500
     out: Path = field(default_factory=lambda: Path("rescity-out"))
 

@@ -11,6 +11,7 @@ import typer
 
 from rescity.cli._common import console, err_console
 from rescity.errors import InputError
+from rescity.seeds import DEFAULT_SEED
 
 STORE_HELP = "Store URL: sqlite:///path or postgresql://…; default $RESCITY_STORE or sqlite:///$RESCITY_HOME/rescity.db."
 BROKER_HELP = "MQTT broker URL: mqtt://[user:password@]host[:port] (mqtts:// for TLS)."
@@ -182,7 +183,7 @@ def register(app: typer.Typer) -> None:
     @sense_app.command("record")
     def record_cmd(
         out: Path = typer.Argument(..., help="Output file (.jsonl or .jsonl.gz)."),
-        seed: int = typer.Option(20190809, "--seed", help="Seed of the noise and the faults."),
+        seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed of the noise and the faults."),
         hours: float = typer.Option(24.0, "--hours", min=1.0, help="Length of the recording, hours."),
     ) -> None:
         """Generate the synthetic Lekima sensor recording (what the packaged one was made with)."""

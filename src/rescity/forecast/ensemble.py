@@ -42,6 +42,7 @@ import pandas as pd
 from scipy.special import ellipe
 
 from rescity.errors import InputError
+from rescity.seeds import DEFAULT_SEED
 
 EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEG = np.pi * EARTH_RADIUS_KM / 180.0
@@ -356,7 +357,7 @@ def perturb_track(
     track: pd.DataFrame,
     issued,
     members: int = 50,
-    seed: int = 20190809,
+    seed: int = DEFAULT_SEED,
     errors: str | ErrorTable = "cma",
     *,
     step_h: float = 3.0,
@@ -411,7 +412,7 @@ def perturb_track(
 def official_forecast(
     best_track: pd.DataFrame,
     issued,
-    seed: int = 20190809,
+    seed: int = DEFAULT_SEED,
     errors: str | ErrorTable = "cma",
     *,
     step_h: float = 3.0,

@@ -67,25 +67,21 @@ def pipeline_member(
 ) -> dict[str, np.ndarray]:
     """Indicators of one member track with the rescity pipeline (hazard → engine → indicators).
 
-    Runs :func:`rescity.pipeline.event_hazard` at the cell centroids (assets take their cell's
-    wind and rain) and :func:`rescity.pipeline.run_event` (keeping
+    Runs :func:`rescity.hazard.event.typhoon_event` at the cell centroids (assets take their cell's
+    wind and rain) and :func:`rescity.engine.event.simulate_event` (keeping
     per-asset damage states for the economic loss and impassable roads), then
     :func:`rescity.forecast.indicators.indicators_from_result`. Calibration parameters in ``params``
-    (:data:`rescity.pipeline.CALIBRATION_PARAMS`) reach the hazard and the engine through
-    :func:`rescity.pipeline.split_params`; the others are indicator parameters.
+    (:data:`rescity.engine.event.CALIBRATION_PARAMS`) reach the hazard and the engine through
+    :func:`rescity.engine.event.split_params`; the others are indicator parameters.
     """
-    from rescity.pipeline import event_hazard, run_event, split_params
+    from rescity.engine.event import simulate_event, split_params
+    from rescity.hazard.event import typhoon_event
 
     params = dict(params or {})
     hazard_kw, sim_kw = split_params(params)
-    asset_int, cell_int = event_hazard(twin, track, sites="cells", **hazard_kw)
-    result = run_event(
-        twin,
-        track,
-        realisations,
-        seed,
-        intensities=(asset_int, cell_int),
-        simulate_kw={**sim_kw, "keep_states": True},
+    asset_int, cell_int = typhoon_event(twin, track, sites="cells", **hazard_kw)
+    result = simulate_event(
+        twin, (asset_int, cell_int), realisations, seed, simulate_kw={**sim_kw, "keep_states": True}
     )
     return indicators_from_result(twin, result, cell_int, params)
 

@@ -34,9 +34,10 @@ from scipy.stats import norm
 from rescity.errors import InputError
 from rescity.fragility import DAMAGE_STATES
 from rescity.hazard import MEASURES
+from rescity.hazard.registry import FRAGILITY_HAZARDS
 
-#: Hazards a curve may belong to.
-HAZARDS: tuple[str, ...] = ("wind", "rain", "flood", "earthquake")
+#: Hazards a curve may belong to (from :mod:`rescity.hazard.registry`).
+HAZARDS: tuple[str, ...] = FRAGILITY_HAZARDS
 #: Number of damage states above "none".
 N_DS = len(DAMAGE_STATES) - 1
 #: ``curve_id`` that marks an asset as explicitly invulnerable to a hazard in a mapping row.

@@ -26,6 +26,7 @@ import pandas as pd
 
 from rescity.errors import InputError
 from rescity.hazard import gmpe as gmpe_models
+from rescity.seeds import DEFAULT_SEED
 
 EARTH_RADIUS_KM = 6371.0
 #: Intensity measures produced, in this order.
@@ -74,6 +75,8 @@ class EarthquakeSource:
         Rupture length and down-dip width; default from Wells & Coppersmith (1994).
     name:
         Label (e.g. catalogue id).
+    delay_h:
+        Hours after the mainshock (aftershocks of a sequence; 0 for the mainshock).
     """
 
     lon: float
@@ -87,6 +90,7 @@ class EarthquakeSource:
     length_km: Optional[float] = None
     width_km: Optional[float] = None
     name: str = ""
+    delay_h: float = 0.0
 
     def __post_init__(self) -> None:
         validate_source(self)
@@ -471,7 +475,7 @@ def sample_ground_motion(
     lat: np.ndarray,
     vs30: Any = 760.0,
     realisations: int = 100,
-    seed: int = 20190809,
+    seed: int = DEFAULT_SEED,
     correlation: str = "jb2009",
     *,
     gmpe: str = "bssa14",

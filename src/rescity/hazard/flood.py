@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from rescity.errors import InputError
+from rescity.seeds import DEFAULT_SEED
 
 RHO_WATER = 1025.0  # kg/m³, sea water
 RHO_AIR = 1.2
@@ -361,7 +362,7 @@ def depth_at_sites(
     site_cell: np.ndarray,
     site_elevation_m: Optional[np.ndarray] = None,
     realisations: Optional[int] = None,
-    seed: int = 20190809,
+    seed: int = DEFAULT_SEED,
     first: int = 0,
 ) -> np.ndarray:
     """Flood depth (m) at sites from a :func:`pluvial_depth` result.

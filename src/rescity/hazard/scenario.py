@@ -1,12 +1,9 @@
 """Scenarios that combine hazards, and the rule that combines their damage.
 
-A :class:`Scenario` holds one hazard description:
-
-* :class:`TyphoonScenario` — a storm (JTWC ``sn`` or a track file) and the hazards to model from
-  it, any of ``wind``, ``rain``, ``flood`` (pluvial from the rain, plus rivers when a stations file
-  is given) and ``surge``. Wind, rain and tracks are computed elsewhere (``rescity.hazard.typhoon``);
-  this module only takes their arrays (:func:`flood_fields`).
-* :class:`EarthquakeScenario` — a mainshock and optional aftershocks, each a :class:`QuakeEvent`.
+:class:`EarthquakeScenario` — a mainshock and optional aftershocks, each an
+:class:`~rescity.hazard.earthquake.EarthquakeSource` (the one earthquake source type) — and
+:func:`earthquake_fields`, their sampled ground motion. A whole run (typhoon or earthquake,
+twin, realisations, recovery) is described by :class:`rescity.run.config.RunConfig`.
 
 Combining damage (:func:`combine_damage`)
     Each hazard (and each earthquake of a sequence) is evaluated against its own fragility with
@@ -22,63 +19,14 @@ Combining damage (:func:`combine_damage`)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rescity.errors import InputError
-
-TYPHOON_HAZARDS: tuple[str, ...] = ("wind", "rain", "flood", "surge")
-
-
-def parse_hazards(text: Union[str, Sequence[str]]) -> list[str]:
-    """``"wind,rain,flood"`` → ``["wind", "rain", "flood"]``; flood brings rain with it."""
-    items = [t.strip().lower() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
-    if not items:
-        raise InputError("give at least one hazard", field="hazards", value=text)
-    for h in items:
-        if h not in TYPHOON_HAZARDS:
-            raise InputError(f"unknown hazard; use any of {', '.join(TYPHOON_HAZARDS)}", field="hazards",
-                             value=h)
-    if "flood" in items and "rain" not in items:
-        items.insert(items.index("flood"), "rain")
-    return list(dict.fromkeys(items))
-
-
-class QuakeEvent(BaseModel):
-    """One earthquake of a scenario (units: degrees, km, hours after the mainshock)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    lat: float
-    lon: float
-    depth_km: float
-    mw: float
-    strike: Optional[float] = None
-    dip: Optional[float] = None
-    rake: Optional[float] = None
-    mechanism: str = "unspecified"
-    name: str = ""
-    delay_h: float = Field(0.0, ge=0.0)
-
-    @classmethod
-    def parse(cls, text: str, **kwargs: Any) -> QuakeEvent:
-        """``"lat,lon,depth_km,Mw"`` (the ``--quake`` form)."""
-        from rescity.hazard.earthquake import EarthquakeSource
-
-        s = EarthquakeSource.parse(text)
-        return cls(lat=s.lat, lon=s.lon, depth_km=s.depth_km, mw=s.mw, **kwargs)
-
-    def source(self) -> Any:
-        """The :class:`rescity.hazard.earthquake.EarthquakeSource` (validated)."""
-        from rescity.hazard.earthquake import EarthquakeSource
-
-        return EarthquakeSource(lon=self.lon, lat=self.lat, depth_km=self.depth_km, mw=self.mw,
-                                strike=self.strike, dip=self.dip, rake=self.rake, mechanism=self.mechanism,
-                                name=self.name)
+from rescity.hazard.earthquake import EarthquakeSource
 
 
 class EarthquakeScenario(BaseModel):
@@ -92,8 +40,8 @@ class EarthquakeScenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["earthquake"] = "earthquake"
-    mainshock: QuakeEvent
-    aftershocks: list[QuakeEvent] = Field(default_factory=list)
+    mainshock: EarthquakeSource
+    aftershocks: list[EarthquakeSource] = Field(default_factory=list)
     gmpe: str = "bssa14"
     region: str = "china_turkey"
     vs30: Union[float, str, None] = None
@@ -109,105 +57,23 @@ class EarthquakeScenario(BaseModel):
             raise InputError(f"unknown region for {self.gmpe}; use one of {', '.join(model.REGIONS)}",
                              field="region", value=self.region)
         for ev in self.events():
-            src = ev.source()
-            model.check_source(src.mw, src.mechanism)
+            model.check_source(ev.mw, ev.mechanism)
         return self
 
-    def events(self) -> list[QuakeEvent]:
+    @classmethod
+    def from_text(cls, quake: str, aftershocks: Sequence[str] = (), **options: Any) -> EarthquakeScenario:
+        """From the ``--quake "lat,lon,depth_km,Mw"`` form and ``--aftershock`` strings (one hour
+        apart, in the order given)."""
+        return cls(
+            mainshock=EarthquakeSource.parse(quake, name="mainshock"),
+            aftershocks=[EarthquakeSource.parse(a, name=f"aftershock{i + 1}", delay_h=float(i + 1))
+                         for i, a in enumerate(aftershocks)],
+            **options,
+        )
+
+    def events(self) -> list[EarthquakeSource]:
         """Mainshock first, then aftershocks in time order."""
         return [self.mainshock] + sorted(self.aftershocks, key=lambda e: e.delay_h)
-
-
-class TyphoonScenario(BaseModel):
-    """A typhoon and the hazards computed from it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["typhoon"] = "typhoon"
-    sn: Optional[str] = None
-    track_file: Optional[Path] = None
-    hazards: list[str] = Field(default_factory=lambda: ["wind", "rain"])
-    drainage_rp: float = Field(1.0, gt=0, description="design return period of drains, years")
-    dem: Optional[Path] = None
-    stations_file: Optional[Path] = None
-    river_reach_km: float = Field(5.0, gt=0)
-    surge_shelf_depth_m: float = Field(30.0, gt=0)
-
-    @field_validator("hazards", mode="before")
-    @classmethod
-    def _hazards(cls, v: Any) -> list[str]:
-        return parse_hazards(v)
-
-    @model_validator(mode="after")
-    def _one_track(self) -> TyphoonScenario:
-        if (self.sn is None) == (self.track_file is None):
-            raise InputError("give exactly one of a storm number (sn) or a track file", field="sn",
-                             value=self.sn)
-        return self
-
-
-class Scenario(BaseModel):
-    """A named scenario of one hazard family; damage combined by :func:`combine_damage`."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = ""
-    hazard: Annotated[Union[TyphoonScenario, EarthquakeScenario], Field(discriminator="kind")]
-    combine: Literal["max"] = "max"
-
-    @classmethod
-    def from_cli(
-        cls,
-        *,
-        sn: Optional[str] = None,
-        track_file: Optional[Path] = None,
-        hazards: Optional[str] = None,
-        quake: Optional[str] = None,
-        aftershocks: Sequence[str] = (),
-        **options: Any,
-    ) -> Scenario:
-        """Build from ``rescity run`` options: ``--sn/--track --hazards`` or ``--quake [--aftershock…]``.
-
-        Bad input raises :class:`InputError` (never a pydantic error), so the CLI prints one line.
-        """
-        try:
-            return cls._from_cli(sn=sn, track_file=track_file, hazards=hazards, quake=quake,
-                                 aftershocks=aftershocks, **options)
-        except ValidationError as e:
-            raise as_input_error(e) from None
-
-    @classmethod
-    def load(cls, data: Mapping[str, Any]) -> Scenario:
-        """Validate a scenario from a mapping (e.g. parsed YAML); errors as :class:`InputError`."""
-        try:
-            return cls.model_validate(data)
-        except ValidationError as e:
-            raise as_input_error(e) from None
-
-    @classmethod
-    def _from_cli(
-        cls,
-        *,
-        sn: Optional[str],
-        track_file: Optional[Path],
-        hazards: Optional[str],
-        quake: Optional[str],
-        aftershocks: Sequence[str],
-        **options: Any,
-    ) -> Scenario:
-        if quake is not None:
-            if sn is not None or track_file is not None:
-                raise InputError("a run is either a typhoon (--sn/--track) or an earthquake (--quake)",
-                                 field="quake", value=quake)
-            ev = EarthquakeScenario(
-                mainshock=QuakeEvent.parse(quake, name="mainshock"),
-                aftershocks=[QuakeEvent.parse(a, name=f"aftershock{i + 1}", delay_h=float(i + 1))
-                             for i, a in enumerate(aftershocks)],
-                **options,
-            )
-            return cls(name=f"quake M{ev.mainshock.mw:g}", hazard=ev)
-        ty = TyphoonScenario(sn=sn, track_file=track_file, hazards=hazards or "wind,rain", **options)
-        return cls(name=f"typhoon {sn or Path(str(track_file)).stem}", hazard=ty)
 
 
 def as_input_error(e: ValidationError) -> InputError:
@@ -247,45 +113,11 @@ def earthquake_fields(
     out = []
     for i, ev in enumerate(scenario.events()):
         out.append(sample_ground_motion(
-            ev.source(), lon, lat, scenario.vs30, realisations, _event_seed(seed, i), scenario.correlation,
+            ev, lon, lat, scenario.vs30, realisations, _event_seed(seed, i), scenario.correlation,
             gmpe=scenario.gmpe, region=scenario.region, urban_share=urban_share, grid_km=scenario.grid_km,
             first=first,
         ))
     return out
-
-
-def flood_fields(
-    scenario: TyphoonScenario,
-    rain_mm: np.ndarray,
-    rain_rate_mmh: np.ndarray,
-    cells: pd.DataFrame,
-    *,
-    cell_elevation_m: Optional[np.ndarray] = None,
-) -> dict[str, Any]:
-    """Flood depth per cell from precomputed typhoon rain (and rivers when a stations file is set).
-
-    ``rain_mm``/``rain_rate_mmh`` are the storm total and peak hourly rate per cell (from the
-    typhoon rain model). Returns the :func:`rescity.hazard.flood.pluvial_depth` result with
-    ``flood_depth_m`` the maximum of pluvial and river depths, plus ``pluvial_depth_m`` and
-    ``river_depth_m``; ``proxy`` is True when either part used a proxy.
-    """
-    from rescity.hazard import flood
-
-    res = flood.pluvial_depth(rain_mm, rain_rate_mmh, cells, drainage_rp=scenario.drainage_rp,
-                              dem=scenario.dem)
-    res["pluvial_depth_m"] = res["flood_depth_m"]
-    river = np.zeros(len(cells))
-    if scenario.stations_file is not None:
-        stations = pd.read_csv(scenario.stations_file)
-        z = cell_elevation_m
-        if z is None and scenario.dem is not None:
-            z = flood.sample_dem(scenario.dem, cells["lon"].to_numpy(float), cells["lat"].to_numpy(float))
-        rv = flood.river_depth(cells["lon"], cells["lat"], stations, z, scenario.river_reach_km)
-        river = rv["flood_depth_m"]
-        res["proxy"] = bool(res["proxy"] or rv["proxy"])
-    res["river_depth_m"] = river
-    res["flood_depth_m"] = flood.combine_depths(res["pluvial_depth_m"], river)
-    return res
 
 
 def combine_damage(states: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -105,15 +105,20 @@ def describe_event(res: Any) -> tuple[str, str]:
             f"{html.escape(', '.join(st.hazards))}"
         )
         return text, f"rescity scenario — {sn} {name}".strip()
-    text = "Earthquake (lat, lon, depth km, Mw) <b>" + html.escape(str(st.quake)) + "</b>"
-    if st.aftershocks:
-        text += f", then {len(st.aftershocks)} aftershock(s) " + html.escape("; ".join(st.aftershocks))
+    eq = st.quake
+    m = eq.mainshock
+    where = f"{m.lat:g}, {m.lon:g}, {m.depth_km:g}, {m.mw:g}"
+    text = "Earthquake (lat, lon, depth km, Mw) <b>" + html.escape(where) + "</b>"
+    if eq.aftershocks:
+        text += f", then {len(eq.aftershocks)} aftershock(s) " + html.escape(
+            "; ".join(f"{a.lat:g},{a.lon:g},{a.depth_km:g},{a.mw:g}" for a in eq.aftershocks)
+        )
     text += "; ground motion BSSA14 with spatially correlated residuals (Jayaram &amp; Baker 2009)"
-    return text, f"rescity scenario — earthquake {st.quake}"
+    return text, f"rescity scenario — earthquake {where}"
 
 
 def scenario_report(res: Any, path: Path, extra_sections: list[Section] | None = None) -> Path:
-    """Write the scenario report (``report.html``) for a :class:`rescity.pipeline.ScenarioResult`."""
+    """Write the scenario report (``report.html``) for a :class:`rescity.run.scenario.RunResult`."""
     twin, units, st, track = res.twin, res.units, res.settings, res.track
     event, title = describe_event(res)
     sections: list[Section] = []

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rescity.seeds import DEFAULT_SEED
 from rescity.sense.alerts import format_time
 from rescity.sense.ngsi import device_entity, water_entity, weather_entity
 from rescity.sense.stations import Stations
@@ -54,7 +55,7 @@ def _at(ti: pd.DatetimeIndex, values: np.ndarray, times: pd.DatetimeIndex) -> np
 def make_recording(
     path: str | Path | None = None,
     *,
-    seed: int = 20190809,
+    seed: int = DEFAULT_SEED,
     start: str = START,
     hours: float = 24.0,
     step_min: int = 10,

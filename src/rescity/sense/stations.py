@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from rescity.errors import InputError
+from rescity.seeds import DEFAULT_SEED
 
 PACKAGED = "sense_stations.csv"
 COLUMNS: tuple[str, ...] = (
@@ -138,7 +139,7 @@ def _random_points(geom, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.asarray(out[:n])
 
 
-def make_stations(seed: int = 20190809, river_share: float = 1.0) -> pd.DataFrame:
+def make_stations(seed: int = DEFAULT_SEED, river_share: float = 1.0) -> pd.DataFrame:
     """The synthetic station table: a weather station per county, river gauges in about
     ``river_share`` of the counties, at seeded random points inside the county polygons.
 

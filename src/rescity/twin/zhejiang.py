@@ -19,12 +19,12 @@ import pyproj
 import shapely
 
 from rescity import data
+from rescity.seeds import DEFAULT_SEED  # noqa: E402,F401
 from rescity.twin.grid import ZHEJIANG_ALBERS, ZHEJIANG_TMERC, Projector, hilbert_index, square_grid
 from rescity.twin.lifelines import GENERATOR_VERSION, LifelineParams, Region, generate
 from rescity.twin.model import Twin, conform
 from rescity.twin.population import KERNEL_MIN_KM, URBAN_DENSITY_PER_KM2, disaggregate, largest_remainder
 
-DEFAULT_SEED = 20190809
 #: English names missing from the boundary file.
 _NAME_EN_FALLBACK = {"330371": "Wenzhou Economic and Technological Development Zone"}
 

@@ -1,4 +1,7 @@
-"""``rescity demo`` and ``rescity run``: the scenario pipeline from the command line."""
+"""``rescity demo``, ``rescity run`` and ``rescity config schema``: scenario runs from the command line.
+
+The options build a :class:`rescity.run.config.RunConfig` (or ``--config FILE`` reads one) and
+:func:`rescity.run.scenario.run_scenario` runs it."""
 
 from __future__ import annotations
 
@@ -14,8 +17,7 @@ from rich.table import Table
 
 from rescity.cli._common import SETTINGS, console
 from rescity.errors import InputError
-
-HAZARDS = ("wind", "rain", "flood")
+from rescity.hazard.registry import DEFAULT_TYPHOON_HAZARDS, TYPHOON_HAZARDS, summary_columns
 
 
 def _short(x: float) -> str:
@@ -44,14 +46,8 @@ def print_level(units: pd.DataFrame, level: str, title: str, out: Console) -> No
     t.add_column("unit", no_wrap=True)
     shown = units[units["level"] == level]
     hazard_cols = [
-        (col, label, fmt)
-        for col, label, fmt in (
-            ("wind_max_ms", "wind m/s", "{:.1f}"),
-            ("gust_max_ms", "gust m/s", "{:.1f}"),
-            ("rain_mm", "rain mm", "{:.0f}"),
-            ("flood_depth_max_m", "flood m", "{:.2f}"),
-            ("pga_max_g", "PGA g", "{:.3f}"),
-        )
+        (col, _label(col), "{:.3f}" if col.endswith("_g") else "{:.2f}" if col.endswith("_m") else "{:.1f}")
+        for col in summary_columns()
         if col in shown and np.isfinite(shown[col].to_numpy(float)).any()
     ]
     for _, label, _ in hazard_cols:
@@ -68,6 +64,15 @@ def print_level(units: pd.DataFrame, level: str, title: str, out: Console) -> No
         cells += [_iv(r, q) for q in ("no_power", "no_water", "no_telecom", "no_road", "affected")]
         t.add_row(*cells)
     out.print(t)
+
+
+def _label(col: str) -> str:
+    """``wind_max_ms`` → ``wind m/s``: a table heading from a summary column."""
+    from rescity.hazard.registry import measures
+
+    measure = summary_columns()[col][0]
+    m = measures()[measure]
+    return f"{col.split('_')[0]} {m.unit}"
 
 
 def print_recovery(metrics: pd.DataFrame, out: Console) -> None:
@@ -115,53 +120,41 @@ def _progress() -> Progress:
 
 
 def run_cli(
-    settings,
-    out: Path,
-    twin_path: Optional[Path],
+    config,
     print_tables: bool = True,
     optimise: bool = False,
     prefecture: Optional[str] = None,
 ):
-    """Run a scenario with progress bars, print the tables by level and write the outputs.
+    """Run a scenario (:class:`~rescity.run.config.RunConfig`) with progress bars, print the
+    tables by level and write the outputs.
 
     ``optimise``: also optimise one prefecture's repair order (``rescity repair-plan``) and add
     the comparison to the report."""
-    from rescity.pipeline import run_scenario, write_outputs
+    from rescity.run.outputs import write_outputs
+    from rescity.run.scenario import run_scenario
 
-    twin = None
-    if twin_path is not None:
-        from rescity.twin.io import load
-
-        twin = load(twin_path)
-        settings.twin = str(twin_path)
-    labels = {
-        "twin": "twin",
-        "hazard": "hazard",
-        "simulate": "simulate",
-        "recovery": "recovery",
-        "report": "report",
-    }
+    out = Path(config.outputs.dir)
     with _progress() as prog:
         tasks: dict[str, int] = {}
 
         def cb(stage: str, done: float, total: float) -> None:
             if stage not in tasks:
-                tasks[stage] = prog.add_task(labels.get(stage, stage), total=max(total, 1))
+                tasks[stage] = prog.add_task(stage, total=max(total, 1))
             prog.update(tasks[stage], completed=done, total=max(total, 1))
 
-        if optimise and settings.recovery:
-            from rescity.cli.recovery import repair_plan_run, repair_plan_section
+        if optimise and config.recovery.enabled:
+            from rescity.cli.repairs import repair_plan_run, repair_plan_section
 
-            res = run_scenario(settings, None, twin=twin, progress=cb)
+            res = run_scenario(config, progress=cb, write=False)
             task = prog.add_task("repair plan", total=1)
             plan, cmp = repair_plan_run(res, prefecture, None, 120.0, 5)
-            Path(out).mkdir(parents=True, exist_ok=True)
-            cmp.to_csv(Path(out) / "repair_compare.csv", index=False, float_format="%.6g")
+            out.mkdir(parents=True, exist_ok=True)
+            cmp.to_csv(out / "repair_compare.csv", index=False, float_format="%.6g")
             prog.update(task, completed=1)
-            write_outputs(res, Path(out), extra_sections=[repair_plan_section(plan, cmp, res.recovery.units)])
-            res.files["repair_compare.csv"] = Path(out) / "repair_compare.csv"
+            write_outputs(res, out, extra_sections=[repair_plan_section(plan, cmp, res.recovery.units)])
+            res.files["repair_compare.csv"] = out / "repair_compare.csv"
         else:
-            res = run_scenario(settings, out, twin=twin, progress=cb)
+            res = run_scenario(config, progress=cb)
     if print_tables:
         wide = Console(width=max(console.width, 300), soft_wrap=False)
         for level, title in (
@@ -172,7 +165,7 @@ def run_cli(
             print_level(
                 res.units,
                 level,
-                f"{title} — mean [90 % interval] over {settings.realisations} realisations",
+                f"{title} — mean [90 % interval] over {config.realisations} realisations",
                 wide,
             )
         if res.metrics is not None:
@@ -180,16 +173,6 @@ def run_cli(
     for name, p in res.files.items():
         console.print(f"wrote {name}: {p}")
     return res
-
-
-def _parse_hazards(hazards: str) -> tuple[str, ...]:
-    hs = tuple(h.strip() for h in hazards.split(",") if h.strip())
-    bad = [h for h in hs if h not in HAZARDS]
-    if bad or not hs:
-        raise InputError(
-            f"unknown hazard; choose from {', '.join(HAZARDS)}", field="--hazards", value=hazards
-        )
-    return hs
 
 
 # Recovery options shared by ``demo`` and ``run``.
@@ -207,37 +190,39 @@ PREFECTURE = typer.Option(
 )
 
 
+TWIN_SEED = typer.Option(
+    None, "--twin-seed", help="Seed of the default twin's generated lifelines (default: the default seed)."
+)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def demo(
         realisations: Optional[int] = typer.Option(
             None, "--realisations", "-n", min=1, help="Monte Carlo realisations (default 500)."
         ),
-        seed: Optional[int] = typer.Option(None, "--seed", help="Seed of every random stream."),
+        seed: Optional[int] = typer.Option(None, "--seed", help="Seed of every Monte Carlo stream."),
         out: Optional[Path] = typer.Option(
             None, "--out", "-o", help="Output folder (default ./rescity-out)."
         ),
         workers: int = typer.Option(
             1, "--workers", min=1, help="Worker processes; results do not depend on it."
         ),
+        twin_seed: Optional[int] = TWIN_SEED,
         no_recovery: bool = NO_RECOVERY,
         scenario: Optional[Path] = SCENARIO,
         optimise_repairs: bool = OPTIMISE_REPAIRS,
         prefecture: Optional[str] = PREFECTURE,
     ) -> None:
         """Zhejiang twin + typhoon Lekima (JTWC 201910): hazard, damage, cascade, people without service, recovery."""
-        from rescity.pipeline import ScenarioSettings
+        from rescity.run.config import DEFAULT_SEED, RunConfig
 
         seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
-        st = ScenarioSettings(
-            sn="201910",
-            realisations=n,
-            seed=seed_,
-            workers=workers,
-            recovery=not no_recovery,
-            scenario_file=str(scenario) if scenario else None,
-        )
-        run_cli(st, out_, None, optimise=optimise_repairs, prefecture=prefecture)
+        cfg = RunConfig.from_options(
+            sn="201910", realisations=n, seed=seed_, workers=workers, recovery=not no_recovery,
+            scenario=scenario, out=out_, twin_seed=DEFAULT_SEED if twin_seed is None else twin_seed,
+        )  # fmt: skip
+        run_cli(cfg, optimise=optimise_repairs, prefecture=prefecture)
 
     @app.command()
     def run(
@@ -250,11 +235,13 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("auto", "--format", help="Track format: auto, jtwc, cma, ibtracs, generic."),
         model: str = typer.Option("holland1980", "--model", help="Wind profile: holland1980 or holland2008."),
         hazards: str = typer.Option(
-            "wind,rain,flood", "--hazards", help="Comma-separated hazards: wind, rain, flood."
-        ),
+            ",".join(DEFAULT_TYPHOON_HAZARDS), "--hazards",
+            help=f"Comma-separated typhoon hazards: {', '.join(TYPHOON_HAZARDS)}.",
+        ),  # fmt: skip
         twin: Optional[Path] = typer.Option(
             None, "--twin", help="A saved twin (rescity twin build); default: Zhejiang."
         ),
+        twin_seed: Optional[int] = TWIN_SEED,
         horizon_h: float = typer.Option(
             12.0, "--horizon-h", min=0.0, help="Hours after the storm at which service is evaluated."
         ),
@@ -270,7 +257,7 @@ def register(app: typer.Typer) -> None:
             [], "--aftershock", help='An aftershock "lat,lon,depth_km,Mw" (repeat for several).'
         ),
         dem: Optional[Path] = typer.Option(
-            None, "--dem", help="Elevation GeoTIFF (m) for the flood model; default: a documented proxy."
+            None, "--dem", help="Elevation GeoTIFF (m) for flood and surge; default: a documented proxy."
         ),
         stations: Optional[Path] = typer.Option(
             None, "--stations", help="River stations CSV: lon, lat, water_level_m, warning_level_m."
@@ -282,14 +269,24 @@ def register(app: typer.Typer) -> None:
         vs30: Optional[str] = typer.Option(
             None, "--vs30", help="Vs30 (m/s) everywhere, or a CSV/GeoTIFF; default from urbanisation."
         ),
+        config: Optional[Path] = typer.Option(
+            None, "--config", help="A run configuration (YAML, TOML or JSON; see docs/run-config.md)."
+        ),
         no_recovery: bool = NO_RECOVERY,
         scenario: Optional[Path] = SCENARIO,
         optimise_repairs: bool = OPTIMISE_REPAIRS,
         prefecture: Optional[str] = PREFECTURE,
     ) -> None:
-        """Run the pipeline for any storm (packaged JTWC id or a track file) or an earthquake."""
-        from rescity.pipeline import ScenarioSettings
+        """Run a scenario for any storm (packaged JTWC id or a track file) or an earthquake."""
+        from rescity.run.config import DEFAULT_SEED, RunConfig
 
+        seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
+        if config is not None:
+            cfg = RunConfig.from_file(config, realisations=realisations, seed=seed)
+            if out is not None or cfg.outputs.dir is None:
+                cfg = cfg.model_copy(update={"outputs": cfg.outputs.model_copy(update={"dir": out_})})
+            run_cli(cfg, print_tables=not quiet, optimise=optimise_repairs, prefecture=prefecture)
+            return
         quake_event = None
         if catalogue is not None:
             from rescity.hazard.earthquake import catalogue_event
@@ -305,46 +302,35 @@ def register(app: typer.Typer) -> None:
             }  # fmt: skip
         elif event is not None:
             raise InputError("--event needs --catalogue", field="--event", value=event)
-        if quake is not None and (sn is not None or track is not None):
-            raise InputError(
-                "a run is either a storm (--sn/--track) or an earthquake (--quake)",
-                field="--quake",
-                value=quake,
-            )
-        if sn is None and track is None and quake is None:
-            raise InputError(
-                "give a storm with --sn ID or --track FILE, or an earthquake with --quake", field="--sn"
-            )
-        for path, opt in ((dem, "--dem"), (stations, "--stations")):
-            if path is not None and not path.is_file():
-                raise InputError("no such file", file=path, field=opt)
-        if aftershock and quake is None:
-            raise InputError("--aftershock needs --quake", field="--aftershock", value=aftershock[0])
-        if model not in ("holland1980", "holland2008"):
-            raise InputError(
-                "unknown wind model; choose holland1980 or holland2008", field="--model", value=model
-            )
-        seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
-        st = ScenarioSettings(
-            sn=sn,
-            track_file=str(track) if track else None,
-            track_format=fmt,
-            model=model,
-            hazards=_parse_hazards(hazards),
-            realisations=n,
-            seed=seed_,
-            horizon_h=horizon_h,
-            workers=workers,
-            quake=quake,
-            quake_event=quake_event,
-            aftershocks=tuple(aftershock),
-            vs30=_vs30(vs30),
-            dem=str(dem) if dem else None,
-            stations=str(stations) if stations else None,
-            recovery=not no_recovery,
-            scenario_file=str(scenario) if scenario else None,
-        )
-        run_cli(st, out_, twin, print_tables=not quiet, optimise=optimise_repairs, prefecture=prefecture)
+        cfg = RunConfig.from_options(
+            sn=sn, track=track, fmt=fmt, model=model, hazards=hazards if quake is None else DEFAULT_TYPHOON_HAZARDS,
+            quake=quake, aftershocks=tuple(aftershock), quake_event=quake_event, vs30=_vs30(vs30), dem=dem,
+            stations=stations, twin=twin, realisations=n, seed=seed_,
+            twin_seed=DEFAULT_SEED if twin_seed is None else twin_seed, workers=workers, horizon_h=horizon_h,
+            recovery=not no_recovery, scenario=scenario, out=out_,
+        )  # fmt: skip
+        run_cli(cfg, print_tables=not quiet, optimise=optimise_repairs, prefecture=prefecture)
+
+    config_app = typer.Typer(help="The run configuration (one schema for CLI, API and scenario files).")
+    app.add_typer(config_app, name="config")
+
+    @config_app.command("schema")
+    def schema() -> None:
+        """Print the JSON Schema of a run configuration."""
+        import json
+
+        from rescity.run.config import json_schema
+
+        typer.echo(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+
+    @config_app.command("show")
+    def show(path: Path = typer.Argument(..., help="A run configuration file (YAML, TOML or JSON).")) -> None:
+        """Validate a run configuration file and print it in full (defaults filled in)."""
+        import json
+
+        from rescity.run.config import RunConfig
+
+        typer.echo(json.dumps(RunConfig.from_file(path).as_dict(), indent=2, ensure_ascii=False))
 
     def _vs30(text: Optional[str]):
         if text is None:

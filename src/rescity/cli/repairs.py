@@ -18,17 +18,11 @@ from rescity.errors import InputError
 
 def _scenario(sn: str, n: int, seed: int, twin_path: Optional[Path], scenario: Optional[Path], workers: int):
     """Hazard, damage and recovery of a storm, without writing the scenario outputs."""
-    from rescity.cli.pipeline import _progress
-    from rescity.pipeline import ScenarioSettings, run_scenario
+    from rescity.cli.scenario import _progress
+    from rescity.run.config import RunConfig
+    from rescity.run.scenario import run_scenario
 
-    twin = None
-    if twin_path is not None:
-        from rescity.twin.io import load
-
-        twin = load(twin_path)
-    st = ScenarioSettings(
-        sn=sn, realisations=n, seed=seed, workers=workers, scenario_file=str(scenario) if scenario else None
-    )
+    cfg = RunConfig.from_options(sn=sn, realisations=n, seed=seed, workers=workers, twin=twin_path, scenario=scenario)
     with _progress() as prog:
         tasks: dict[str, int] = {}
 
@@ -37,7 +31,7 @@ def _scenario(sn: str, n: int, seed: int, twin_path: Optional[Path], scenario: O
                 tasks[stage] = prog.add_task(stage, total=max(total, 1))
             prog.update(tasks[stage], completed=done, total=max(total, 1))
 
-        return run_scenario(st, None, twin=twin, progress=cb)
+        return run_scenario(cfg, progress=cb)
 
 
 def _wide() -> Console:
@@ -49,7 +43,6 @@ def repair_plan_run(
 ):
     """Optimise one prefecture's repairs in one realisation of a scenario run and compare."""
     from rescity.decide.repair_opt import compare_plans, optimise_plan
-    from rescity.pipeline import recovery_config
 
     rec = res.recovery
     units = rec.units
@@ -70,7 +63,7 @@ def repair_plan_run(
         raise InputError(
             f"realisation must be 0…{rec.realisations - 1}", field="--realisation", value=realisation
         )
-    cfg = recovery_config(res.settings)
+    cfg = res.config.recovery.engine_config()
     states = res.sim.states[realisation]
     plan = optimise_plan(
         res.twin,
@@ -230,7 +223,7 @@ def register(app: typer.Typer) -> None:
         else:
             expo = 1.0 - res.sim.functional.mean(axis=0)
             cand = default_candidates(tw, horizon_h=res.settings.horizon_h, n=per_type, exposure=expo)
-        from rescity.cli.pipeline import _progress
+        from rescity.cli.scenario import _progress
 
         with _progress() as prog:
             task = prog.add_task("measures", total=max(len(cand), 1))

@@ -14,7 +14,7 @@ P(at least one repair) = 1 − exp(−RR·L). Each repair is a break with probab
 leak with 0.8, the split HAZUS-MH uses for ground shaking (FEMA 2003, Ch. 8 potable water
 pipelines); breaks and leaks are then independent Poisson counts with rates 0.2·RR·L and 0.8·RR·L.
 As damage states: a leak (and no break) is slight (1: the main stays in service), a break complete
-(4: out of service) — see the packaged curve ``ala2001_pipe_shaking`` used by the pipeline.
+(4: out of service) — see the packaged curve ``ala2001_pipe_shaking`` used by the scenario run.
 """
 
 from __future__ import annotations
@@ -92,3 +92,19 @@ def pipeline_exceedance(pgv_cms: np.ndarray, length_km: np.ndarray, k: float = 1
     """P[DS ≥ ds | PGV] for ds = 1…4 along a new last axis (leak → 2, break → 4)."""
     p = pipeline_damage_probability(pgv_cms, length_km, k)
     return np.stack([p["p_repair"], p["p_repair"], p["p_break"], p["p_break"]], axis=-1)
+
+
+#: ALA (2001) ground-shaking constant K1 by the twin's pipe fragility class (ductile iron with
+#: rubber gaskets 0.5; cast iron with cement joints 1.0).
+PIPE_K1: dict[str, float] = {"pipe_ductile": 0.5, "pipe_brittle": 1.0}
+
+
+def pipe_repairs(assets, pgv_cms: np.ndarray) -> np.ndarray | None:
+    """Expected ground-shaking repairs on each trunk main of an asset table, ``K1 · RR(PGV) ·
+    length`` (ALA 2001), shape of ``pgv_cms`` (zero for other assets); ``None`` without mains."""
+    mains = (assets["kind"] == "trunk_main").to_numpy()
+    if not mains.any():
+        return None
+    k1 = assets["fragility_class"].map(PIPE_K1).fillna(1.0).to_numpy(float)
+    length = np.where(mains, assets["length_km"].to_numpy(float), 0.0)
+    return (repair_rate_per_km(pgv_cms) * k1 * length).astype(np.float32)
