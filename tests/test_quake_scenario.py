@@ -1,52 +1,25 @@
-"""Scenarios that combine hazards; the damage combination rule; earthquake sequences."""
+"""The damage combination rule; earthquake sequences."""
 
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from rescity.errors import InputError
+from rescity.hazard.earthquake import EarthquakeSource
 from rescity.hazard.scenario import (
     EarthquakeScenario,
-    QuakeEvent,
-    Scenario,
     combine_damage,
     damage_drivers,
     earthquake_fields,
-    flood_fields,
-    parse_hazards,
 )
 
 
-def test_parse_hazards():
-    assert parse_hazards("wind,rain,flood") == ["wind", "rain", "flood"]
-    assert parse_hazards("wind, flood") == ["wind", "rain", "flood"]  # flood needs rain
-    assert parse_hazards(["surge", "wind", "wind"]) == ["surge", "wind"]
-    with pytest.raises(InputError, match="unknown hazard"):
-        parse_hazards("wind,lava")
-    with pytest.raises(InputError):
-        parse_hazards(" , ")
-
-
-def test_scenarios_from_cli_options():
-    ty = Scenario.from_cli(sn="201910", hazards="wind,rain,flood")
-    assert ty.hazard.kind == "typhoon" and ty.hazard.hazards == ["wind", "rain", "flood"]
-    eq = Scenario.from_cli(quake="30.2,120.1,10,6.5", aftershocks=["30.25,120.15,8,5.6"])
-    assert eq.hazard.kind == "earthquake" and len(eq.hazard.events()) == 2
-    assert eq.hazard.region == "china_turkey"
-    again = Scenario.load(eq.model_dump())
-    assert again == eq
-    for kwargs, field in [
-        (dict(quake="30,120,10,9.4"), "Mw"),
-        (dict(quake="30,120,-2,6"), "depth_km"),
-        (dict(sn="201910", quake="30,120,10,6"), "quake"),
-        (dict(hazards="wind"), "sn"),
-        (dict(sn="201910", hazards="wind", drainage_rp=-1), "drainage_rp"),
-    ]:
-        with pytest.raises(InputError) as e:
-            Scenario.from_cli(**kwargs)
-        assert e.value.field == field
+def test_earthquake_scenario_from_the_cli_form():
+    eq = EarthquakeScenario.from_text("30.2,120.1,10,6.5", ["30.25,120.15,8,5.6"])
+    assert len(eq.events()) == 2 and eq.events()[1].delay_h == 1.0
+    assert isinstance(eq.mainshock, EarthquakeSource) and eq.mainshock.name == "mainshock"
+    assert eq.region == "china_turkey"
+    assert EarthquakeScenario.model_validate(eq.model_dump()) == eq
 
 
 def test_max_of_independent_states_is_the_union_rule():
@@ -77,8 +50,8 @@ def test_damage_drivers_per_unit():
 
 def test_earthquake_sequence_fields_are_independent_and_reproducible():
     sc = EarthquakeScenario(
-        mainshock=QuakeEvent(lat=30.0, lon=120.0, depth_km=10, mw=6.5),
-        aftershocks=[QuakeEvent(lat=30.05, lon=120.05, depth_km=8, mw=5.5, delay_h=12)],
+        mainshock=EarthquakeSource(lat=30.0, lon=120.0, depth_km=10, mw=6.5),
+        aftershocks=[EarthquakeSource(lat=30.05, lon=120.05, depth_km=8, mw=5.5, delay_h=12)],
         vs30=500.0,
     )
     rng = np.random.default_rng(1)
@@ -92,20 +65,7 @@ def test_earthquake_sequence_fields_are_independent_and_reproducible():
     assert abs(np.corrcoef(ln0, ln1)[0, 1]) < 0.6  # different streams per event
     from rescity.hazard.earthquake import ground_motion
 
-    mid = [ground_motion(e.source(), [120.025], [30.025], 500.0)["pga_g"][0] for e in sc.events()]
+    mid = [ground_motion(e, [120.025], [30.025], 500.0)["pga_g"][0] for e in sc.events()]
     assert mid[0] > mid[1]  # the M6.5 shakes harder than the M5.5 at a point between them
     with pytest.raises(Exception):  # noqa: B017 - pydantic wraps the model's InputError
-        EarthquakeScenario(mainshock=QuakeEvent(lat=30, lon=120, depth_km=10, mw=7.5, mechanism="normal"))
-
-
-def test_flood_fields_from_precomputed_rain_and_stations(tmp_path):
-    cells = pd.DataFrame({"lon": [120.20, 120.60], "lat": [30.20, 30.20], "area_km2": [4.0, 4.0],
-                          "urban_share": [0.9, 0.3], "elevation_m": [5.0, 5.0]})
-    st = tmp_path / "stations.csv"
-    st.write_text("station_id,lon,lat,water_level_m,warning_level_m\nS1,120.21,30.2,7.0,6.0\n")
-    sc = Scenario.from_cli(sn="201910", hazards="wind,flood", stations_file=st).hazard
-    res = flood_fields(sc, np.array([30.0, 30.0]), np.array([10.0, 10.0]), cells,
-                       cell_elevation_m=cells.elevation_m.to_numpy())
-    assert res["pluvial_depth_m"].tolist() == [0.0, 0.0]  # light rain, drains cope
-    assert res["river_depth_m"][0] == pytest.approx(2.0) and res["river_depth_m"][1] == 0.0
-    assert res["flood_depth_m"].tolist() == pytest.approx([2.0, 0.0]) and res["proxy"] is True
+        EarthquakeScenario(mainshock=EarthquakeSource(lat=30, lon=120, depth_km=10, mw=7.5, mechanism="normal"))

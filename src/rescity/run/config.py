@@ -182,7 +182,7 @@ class RunConfig(_Strict):
         try:
             return cls.model_validate(dict(data))
         except ValidationError as e:
-            err = as_input_error(e)
+            err = _located(e)
             raise InputError(err.message, file=file if err.file is None else err.file,
                              field=f"{prefix}{err.field}" if err.field else None, value=err.value) from None
         except InputError as e:
@@ -262,6 +262,21 @@ OPTION_NAMES: dict[str, str] = {
     "source": "--quake", "twin.path": "--twin", "twin.seed": "--twin-seed", "recovery.file": "--scenario",
     "vs30": "--vs30", "mainshock": "--quake", "aftershocks": "--aftershock",
 }  # fmt: skip
+
+
+def _located(e: ValidationError) -> InputError:
+    """The first problem of a validation error with the dotted path of the field: an
+    :class:`InputError` raised by a nested validator keeps its message and value, and its field
+    is placed under the path (``quake`` + ``Mw`` → ``quake.Mw``)."""
+    err = as_input_error(e)
+    first = e.errors()[0]
+    loc = ".".join(str(p) for p in first.get("loc", ()))
+    inner = (first.get("ctx") or {}).get("error")
+    if not isinstance(inner, InputError) or not loc:
+        return err
+    f = err.field or ""
+    field = f if f == loc or f.startswith(loc + ".") else (f"{loc}.{f}" if f else loc)
+    return InputError(err.message, file=err.file, field=field, value=err.value)
 
 
 def _option_error(e: InputError) -> InputError:

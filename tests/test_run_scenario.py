@@ -1,4 +1,5 @@
-"""End to end: the demo and ``rescity run`` on the default Zhejiang twin at a few realisations."""
+"""End to end: the demo and ``rescity run`` (:func:`rescity.run.scenario.run_scenario`) on the
+default Zhejiang twin at a few realisations."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rescity.pipeline import UNITS_CSV_COLUMNS, ScenarioSettings, run_scenario
+from rescity.run.config import RunConfig
+from rescity.run.outputs import UNITS_CSV_COLUMNS
+from rescity.run.scenario import run_scenario
 
 N = 6
 
@@ -85,9 +88,12 @@ def test_same_seed_same_result_whatever_the_workers(tmp_path):
     from rescity.twin.zhejiang import default_twin
 
     twin = default_twin()
-    a = run_scenario(ScenarioSettings(sn="201910", realisations=4, seed=7), None, twin=twin).units
-    b = run_scenario(ScenarioSettings(sn="201910", realisations=4, seed=7, workers=2), None, twin=twin).units
-    c = run_scenario(ScenarioSettings(sn="201910", realisations=4, seed=8), None, twin=twin).units
+    def cfg(**kw):
+        return RunConfig(sn="201910", realisations=4, recovery={"enabled": False}, **kw)
+
+    a = run_scenario(cfg(seed=7), twin=twin).units
+    b = run_scenario(cfg(seed=7, workers=2), twin=twin).units
+    c = run_scenario(cfg(seed=8), twin=twin).units
     num = a.select_dtypes("number").columns
     np.testing.assert_array_equal(a[num].to_numpy(), b[num].to_numpy())
     assert not np.array_equal(a["affected_mean"].to_numpy(), c["affected_mean"].to_numpy())
@@ -118,7 +124,7 @@ def test_bad_hazard_name(tmp_path):
     assert p.returncode == 2 and "lava" in p.stderr and "Traceback" not in p.stderr
 
 
-# --- earthquakes through the same pipeline -------------------------------------------------------
+# --- earthquakes through the same run -----------------------------------------------------------
 
 QUAKE = "30.05,119.95,10,6.5"  # near Fuyang, Hangzhou
 
@@ -128,10 +134,9 @@ def quake_runs():
     from rescity.twin.zhejiang import default_twin
 
     twin = default_twin()
-    main = run_scenario(ScenarioSettings(sn=None, quake=QUAKE, realisations=4, seed=5), None, twin=twin)
+    main = run_scenario(RunConfig.from_options(quake=QUAKE, realisations=4, seed=5), twin=twin)
     after = run_scenario(
-        ScenarioSettings(sn=None, quake=QUAKE, aftershocks=("29.9,120.1,8,5.8",), realisations=4, seed=5),
-        None,
+        RunConfig.from_options(quake=QUAKE, aftershocks=("29.9,120.1,8,5.8",), realisations=4, seed=5),
         twin=twin,
     )
     return main, after
@@ -196,8 +201,8 @@ def test_bad_quake_sources_are_one_line(tmp_path, args, words):
 def test_river_station_above_warning_floods_nearby_cells(tmp_path):
     """A station 2 m above its warning stage at Linhai (Lingjiang river) floods cells within its
     reach (proxy depth (level − warning)·(1 − d/reach) without a DEM) and nothing far away."""
+    from rescity.hazard.event import typhoon_event
     from rescity.hazard.track import packaged_track
-    from rescity.pipeline import event_hazard
     from rescity.twin.zhejiang import default_twin
 
     st = tmp_path / "stations.csv"
@@ -205,7 +210,7 @@ def test_river_station_above_warning_floods_nearby_cells(tmp_path):
         "lon,lat,water_level_m,warning_level_m,reach_km\n121.12,28.85,7.0,5.0,8\n", encoding="utf-8"
     )
     twin = default_twin()
-    a, c = event_hazard(twin, packaged_track("201910"), stations=st)
+    a, c = typhoon_event(twin, packaged_track("201910"), stations=st)
     cells = (twin.units["level"] == "cell").to_numpy()
     lon, lat = twin.units["lon"].to_numpy(), twin.units["lat"].to_numpy()
     d_km = np.hypot((lon - 121.12) * 111.19 * np.cos(np.deg2rad(28.85)), (lat - 28.85) * 111.19)
@@ -233,7 +238,7 @@ def test_dem_replaces_the_proxy(tmp_path):
     rasterio = pytest.importorskip("rasterio")
     from rasterio.transform import from_origin
 
-    from rescity.pipeline import flood_depths
+    from rescity.hazard.event import flood_depths
     from rescity.twin.zhejiang import default_twin
 
     twin = default_twin()
@@ -277,4 +282,5 @@ def test_run_an_earthquake_from_a_catalogue(tmp_path):
     t = pd.read_csv(tmp_path / "o" / "units.csv", dtype={"unit_id": str}).set_index("unit_id")
     assert t.loc["330200", "pga_max_g"] > t.loc["330100", "pga_max_g"]  # Ningbo, not Hangzhou
     settings = json.loads((tmp_path / "o" / "settings.json").read_text(encoding="utf-8"))
-    assert settings["quake_event"]["mechanism"] == "reverse" and settings["quake_event"]["strike"] == 45
+    main = settings["quake"]["mainshock"]
+    assert main["mechanism"] == "reverse" and main["strike"] == 45

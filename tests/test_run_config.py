@@ -1,0 +1,141 @@
+"""RunConfig: one schema for CLI options, API job configs and scenario files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rescity.errors import InputError
+from rescity.jobs import scenario_config
+from rescity.run.config import DEFAULT_SEED, RunConfig, json_schema, read_mapping
+from rescity.seeds import DEFAULT_SEED as SEED
+
+
+def test_the_default_seed_is_defined_once():
+    assert DEFAULT_SEED is SEED and SEED == 20190809
+    c = RunConfig(sn="201910")
+    assert c.seed == SEED and c.twin.seed == SEED  # separate settings, same default
+
+
+def test_schema_is_exported_with_every_section():
+    s = json_schema()
+    for key in ("sn", "quake", "hazards", "twin", "realisations", "seed", "recovery", "outputs", "params"):
+        assert key in s["properties"], key
+    assert s["additionalProperties"] is False
+    defs = s["$defs"]
+    assert {"TwinSpec", "RecoverySpec", "EarthquakeScenario"} <= set(defs)
+    assert defs["RecoverySpec"]["properties"]["mutual_aid"]["anyOf"][0]["maximum"] == 1
+
+
+def test_config_schema_command_prints_the_schema():
+    p = subprocess.run([sys.executable, "-m", "rescity", "config", "schema"], capture_output=True, text=True,
+                       timeout=300)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert json.loads(p.stdout)["title"] == "RunConfig"
+
+
+FULL = {
+    "sn": "201910",
+    "hazards": ["wind", "surge"],
+    "realisations": 12,
+    "seed": 3,
+    "twin": {"seed": 11},
+    "horizon_h": 24.0,
+    "recovery": {"horizon_days": 7, "policy": "people_per_hour", "crews": {"default": {"power": 30}},
+                 "mutual_aid": 0.25},
+    "params": {"drainage_rp_yr": 3.0},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_file_round_trip(tmp_path, suffix):
+    c = RunConfig.load(FULL)
+    p = tmp_path / f"run{suffix}"
+    d = c.as_dict()
+    if suffix == ".json":
+        p.write_text(json.dumps(d), encoding="utf-8")
+    else:
+        import yaml
+
+        p.write_text(yaml.safe_dump(d), encoding="utf-8")
+    again = RunConfig.from_file(p)
+    assert again == c
+    assert again.hazards == ("wind", "surge") and again.recovery.mutual_aid == 0.25
+    assert again.twin.seed == 11 and again.seed == 3
+
+
+def test_toml_written_by_hand(tmp_path):
+    p = tmp_path / "run.toml"
+    p.write_text(
+        'sn = "201910"\nhazards = ["wind", "surge"]\nrealisations = 12\nseed = 3\nhorizon_h = 24.0\nparams = {drainage_rp_yr = 3.0}\n'
+        "[twin]\nseed = 11\n[recovery]\nhorizon_days = 7\npolicy = \"people_per_hour\"\nmutual_aid = 0.25\n"
+        "[recovery.crews.default]\npower = 30\n",
+        encoding="utf-8",
+    )
+    assert RunConfig.from_file(p) == RunConfig.load(FULL)
+
+
+def test_cli_options_and_api_config_give_the_same_config():
+    cli = RunConfig.from_options(sn="201910", hazards="wind,rain,flood", realisations=100, seed=7, recovery=True)
+    api = scenario_config({"sn": "201910", "hazards": ["wind", "rain", "flood"], "seed": 7})
+    assert cli == api
+    q_cli = RunConfig.from_options(quake="30.0,120.5,10,6.0", aftershocks=["30.1,120.6,8,5.5"], realisations=100)
+    q_api = scenario_config({"quake": "30.0,120.5,10,6.0"})
+    assert q_cli.quake.mainshock == q_api.quake.mainshock
+    q_api2 = scenario_config({"quake": q_cli.quake.model_dump()})
+    assert q_api2 == q_cli
+
+
+@pytest.mark.parametrize(
+    "config, field, value",
+    [
+        ({"sn": "201910", "hazards": "wind,lava"}, "config.hazards", "lava"),
+        ({"sn": "201910", "realisations": 0}, "config.realisations", 0),
+        ({"sn": "201910", "colour": "red"}, "config.colour", "red"),
+        ({"sn": "201910", "recovery": {"mutual_aid": 2}}, "config.recovery.mutual_aid", 2),
+        ({"sn": "201910", "recovery": {"horizon_days": -1}}, "config.recovery.horizon_days", -1),
+        ({"sn": "201910", "params": {"magic": 1.0}}, "config.params.magic", "magic"),
+        ({"sn": "201910", "model": "rankine"}, "config.model", "rankine"),
+        ({"sn": "201910", "quake": "30,120,10,6"}, "config.quake", "30,120,10,6"),
+        ({"quake": "30,120,10,9.9"}, "config.quake.Mw", None),
+        ({}, "config.sn", None),
+    ],
+)
+def test_bad_api_fields_name_field_and_value(config, field, value):
+    with pytest.raises(InputError) as e:
+        scenario_config(config)
+    assert e.value.field == field
+    if value is not None:
+        assert e.value.value == value
+
+
+def test_bad_file_names_file_field_and_value(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("sn: '201910'\nrecovery:\n  min_crews: 0\n", encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        RunConfig.from_file(p)
+    assert e.value.file == str(p) and e.value.field == "recovery.min_crews" and e.value.value == 0
+    with pytest.raises(InputError) as e:
+        read_mapping(tmp_path / "missing.toml")
+    assert "missing.toml" in str(e.value)
+
+
+def test_cli_option_errors_name_the_option():
+    with pytest.raises(InputError) as e:
+        RunConfig.from_options(sn="201910", hazards="wind,lava")
+    assert e.value.field == "--hazards" and e.value.value == "lava"
+    with pytest.raises(InputError) as e:
+        RunConfig.from_options(sn="201910", quake="30,120,10,6")
+    assert e.value.field == "--quake"
+
+
+def test_recovery_settings_reach_the_engine():
+    c = RunConfig.load({"sn": "201910", "recovery": {"horizon_days": 3, "crews": {"default": {"power": 9}}}})
+    rc = c.recovery.engine_config()
+    assert rc.horizon_days == 3 and rc.crews["default"]["power"] == 9
+    with pytest.raises(InputError) as e:
+        RunConfig.load({"sn": "201910", "recovery": {"policy": "coin_toss"}}).recovery.engine_config()
+    assert e.value.field == "policy" and e.value.value == "coin_toss"
