@@ -63,3 +63,24 @@ def test_bad_job_configuration_names_the_field(job, config, field):
     with pytest.raises(InputError) as e:
         job(make_twin(), config, _quiet)
     assert e.value.field == field
+
+
+def test_scenario_job_runs_recovery_and_returns_qt():
+    """An API scenario run asks for recovery like the CLI does; its Q(t) comes back per unit and
+    system over the requested horizon, starting below 1 where the storm cut service."""
+    from rescity.twin.toy import toy_twin
+
+    twin = toy_twin(lon0=121.1, lat0=28.3, spacing_deg=0.1)  # at Lekima's landfall (Wenling)
+    out = scenario_job(
+        twin, {"sn": "201910", "realisations": 4, "recovery": {"horizon_days": 2, "step_h": 2}}, _quiet
+    )
+    qt = out["qt"]
+    assert list(qt.columns) == ["unit_id", "system", "t_h", "q"]
+    assert qt["t_h"].max() == 48.0 and qt["t_h"].min() == 0.0
+    assert qt["q"].between(0, 1).all()
+    first = qt[qt["t_h"] == 0]
+    assert (first["q"] < 1).any()  # the storm cut some service
+    assert out["settings"]["recovery"]["horizon_days"] == 2
+    assert "metrics" in out and len(out["metrics"]) > 0
+    none = scenario_job(twin, {"sn": "201910", "realisations": 2, "recovery": {"enabled": False}}, _quiet)
+    assert "qt" not in none

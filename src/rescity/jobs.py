@@ -63,9 +63,21 @@ def scenario_job(twin, config: dict[str, Any], progress: Callable[..., None]) ->
     res = run_scenario(cfg, twin=twin, progress=cb, write=False)
     out: dict[str, Any] = {"units": res.units, "settings": {**cfg.as_dict(), "twin": {"path": "stored twin"}}}
     if res.recovery is not None:
-        out["qt"] = qt_table(res.recovery)
+        out["qt"] = run_qt(qt_table(res.recovery), res.units)
         out["metrics"] = res.metrics
     return out
+
+
+def run_qt(qt: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:
+    """The ``qt`` result stored with an API run: ``unit_id, system, t_h, q`` (mean Q(t) over the
+    realisations) for the province, prefectures and counties — what the dashboard draws; cells
+    are left out to keep the stored table small (the CLI's ``qt.csv`` has every unit)."""
+    keep = set(units.loc[units["level"] != "cell", "unit_id"].astype(str))
+    t = qt[qt["unit_id"].astype(str).isin(keep)]
+    return pd.DataFrame(
+        {"unit_id": t["unit_id"].astype(str), "system": t["system"], "t_h": t["hour"].astype(float),
+         "q": t["q_mean"].astype(float)}
+    ).reset_index(drop=True)  # fmt: skip
 
 
 def forecast_job(twin, config: dict[str, Any], progress: Callable[..., None]) -> dict[str, Any]:
