@@ -471,3 +471,25 @@ def test_stream_refuses_anonymous_and_takes_a_query_token(env):
     assert r.status_code == 401
     r = c.get("/api/v1/alerts/stream", params={"access_token": env["tokens"]["water_viewer"]})
     assert r.status_code == 200 and "last_id" in r.json()
+
+
+# -- the run configuration and the hazard registry ------------------------------------------
+def test_run_config_schema_and_hazards_are_served(env):
+    s = ok(get(env, "/api/v1/runs/config-schema"))
+    assert s["title"] == "RunConfig" and "recovery" in s["properties"]
+    hz = {h["name"]: h for h in ok(get(env, "/api/v1/hazards"))}
+    assert set(hz) == {"wind", "rain", "flood", "surge", "earthquake"}
+    assert hz["surge"]["measures"][0] == {
+        "name": "surge_depth_m", "unit": "m", "description": "peak storm-surge depth above ground",
+        "column": "surge_depth_max_m", "label": "peak storm-surge depth (m)",
+    }  # fmt: skip
+
+
+def test_a_bad_scenario_config_is_refused_naming_the_field(env):
+    r = env["client"].post(
+        "/api/v1/runs",
+        json={"kind": "scenario", "twin": TWIN, "config": {"sn": "201910", "recovery": {"crews": 3}}},
+        headers={"Authorization": f"Bearer {env['tokens']['admin']}"},
+    )
+    assert r.status_code in (400, 422), r.text
+    assert "config.recovery.crews" in r.text

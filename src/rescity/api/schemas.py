@@ -258,7 +258,11 @@ class PopulationPage(Page[PopulationRow]):
 class RunIn(Model):
     kind: Ident = Field(description="a registered run kind: scenario, forecast, summary …")
     twin: Name | None = Field(None, description="stored twin to run on")
-    config: Json = Field(default_factory=dict, description="configuration passed to the job")
+    config: Json = Field(
+        default_factory=dict,
+        description="configuration passed to the job; for kind scenario a run configuration "
+        "(RunConfig, schema at GET /api/v1/runs/config-schema, docs/run-config.md)",
+    )
 
 
 class RunOut(BaseModel):

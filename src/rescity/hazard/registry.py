@@ -22,14 +22,16 @@ from rescity.errors import InputError
 
 @dataclass(frozen=True)
 class Measure:
-    """An intensity measure: name (carries the unit), unit, description, and its per-unit
-    summary column in ``units.csv`` with the aggregation over a unit's cells (``max``/``mean``)."""
+    """An intensity measure: name (carries the unit), unit, description, its per-unit summary
+    column in ``units.csv`` with the aggregation over a unit's cells (``max``/``mean``), and how
+    reports show that column, ``(label, digits, colour map)`` (``None``: not shown)."""
 
     name: str
     unit: str
     description: str
     column: str | None = None
     how: str = "max"
+    display: tuple[str, int, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,10 @@ HAZARDS: dict[str, Hazard] = {
             "wind",
             "typhoon",
             (
-                Measure("wind_ms", "m/s", "peak 1-min mean wind at 10 m", "wind_max_ms"),
-                Measure("gust_ms", "m/s", "peak 3-s gust at 10 m", "gust_max_ms"),
+                Measure("wind_ms", "m/s", "peak 1-min mean wind at 10 m", "wind_max_ms",
+                        display=("peak 1-min wind (m/s)", 1, "YlOrRd")),
+                Measure("gust_ms", "m/s", "peak 3-s gust at 10 m", "gust_max_ms",
+                        display=("peak 3-s gust (m/s)", 1, "YlOrRd")),
             ),
             "wind",
             ("gust_ms", "wind_ms"),
@@ -77,7 +81,8 @@ HAZARDS: dict[str, Hazard] = {
             "rain",
             "typhoon",
             (
-                Measure("rain_mm", "mm", "storm total rainfall", "rain_mm", "mean"),
+                Measure("rain_mm", "mm", "storm total rainfall", "rain_mm", "mean",
+                        display=("storm rain, areal mean (mm)", 0, "Blues")),
                 Measure("rain_rate_mmh", "mm/h", "peak hourly rain rate"),
             ),
             "rain",
@@ -89,7 +94,8 @@ HAZARDS: dict[str, Hazard] = {
             "flood",
             "typhoon",
             (
-                Measure("flood_depth_m", "m", "peak flood depth above ground", "flood_depth_max_m"),
+                Measure("flood_depth_m", "m", "peak flood depth above ground", "flood_depth_max_m",
+                        display=("peak flood depth (m)", 2, "PuBu")),
                 Measure("flood_fraction", "1", "share of the site that floods"),
             ),
             "flood",
@@ -101,7 +107,8 @@ HAZARDS: dict[str, Hazard] = {
         Hazard(
             "surge",
             "typhoon",
-            (Measure("surge_depth_m", "m", "peak storm-surge depth above ground", "surge_depth_max_m"),),
+            (Measure("surge_depth_m", "m", "peak storm-surge depth above ground", "surge_depth_max_m",
+                     display=("peak storm-surge depth (m)", 2, "PuBu")),),
             "flood",
             "flood_depth_m",
             "storm surge: inverse barometer + wind setup at landfall, decaying along and inland from the "
@@ -112,10 +119,12 @@ HAZARDS: dict[str, Hazard] = {
             "earthquake",
             "earthquake",
             (
-                Measure("pga_g", "g", "peak ground acceleration", "pga_max_g"),
+                Measure("pga_g", "g", "peak ground acceleration", "pga_max_g",
+                        display=("PGA, median (g)", 3, "OrRd")),
                 Measure("pgv_cms", "cm/s", "peak ground velocity", "pgv_max_cms"),
                 Measure("sa03_g", "g", "5 %-damped spectral acceleration at 0.3 s", "sa03_max_g"),
-                Measure("sa10_g", "g", "5 %-damped spectral acceleration at 1.0 s", "sa10_max_g"),
+                Measure("sa10_g", "g", "5 %-damped spectral acceleration at 1.0 s", "sa10_max_g",
+                        display=("SA(1.0 s), median (g)", 3, "OrRd")),
                 Measure("pipe_repairs", "count", "expected repairs on a pipe segment (ALA 2001)"),
             ),
             "earthquake",
@@ -167,6 +176,11 @@ def summary_columns() -> dict[str, tuple[str, str]]:
     return {m.column: (m.name, m.how) for h in HAZARDS.values() for m in h.measures if m.column}
 
 
+def display_columns() -> dict[str, tuple[str, int, str]]:
+    """Summary columns reports show in tables and maps: column → (label, digits, colour map)."""
+    return {m.column: m.display for h in HAZARDS.values() for m in h.measures if m.column and m.display}
+
+
 def as_table() -> list[dict[str, object]]:
     """The registry as plain rows (for the API and the dashboard)."""
     return [
@@ -179,7 +193,8 @@ def as_table() -> list[dict[str, object]]:
             "fragility_hazard": h.fragility_hazard,
             "colour": h.colour,
             "measures": [
-                {"name": m.name, "unit": m.unit, "description": m.description, "column": m.column}
+                {"name": m.name, "unit": m.unit, "description": m.description, "column": m.column,
+                 "label": m.display[0] if m.display else None}
                 for m in h.measures
             ],
         }

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rescity.hazard.registry import display_columns
 from rescity.report.figures import choropleth
 from rescity.report.html import Section, png_img, render_page, table_html
 
@@ -21,15 +22,9 @@ AFFECTED_DEFINITION = (
     "the cascade across dependent networks."
 )
 
-#: Hazard columns shown in tables and maps when a scenario has them: column → (label, digits, colours).
-HAZARD_DISPLAY: dict[str, tuple[str, int, str]] = {
-    "wind_max_ms": ("peak 1-min wind (m/s)", 1, "YlOrRd"),
-    "gust_max_ms": ("peak 3-s gust (m/s)", 1, "YlOrRd"),
-    "rain_mm": ("storm rain, areal mean (mm)", 0, "Blues"),
-    "flood_depth_max_m": ("peak pluvial flood depth (m)", 2, "PuBu"),
-    "pga_max_g": ("PGA, median (g)", 3, "OrRd"),
-    "sa10_max_g": ("SA(1.0 s), median (g)", 3, "OrRd"),
-}
+#: Hazard columns shown in tables and maps when a scenario has them: column → (label, digits,
+#: colours), from the hazard registry (:func:`rescity.hazard.registry.display_columns`).
+HAZARD_DISPLAY: dict[str, tuple[str, int, str]] = display_columns()
 
 QUANTITY_LABELS: tuple[tuple[str, str], ...] = (
     ("no_power", "without power"),

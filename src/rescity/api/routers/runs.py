@@ -36,7 +36,25 @@ def kinds(p: Principal = Depends(require("runs", "read"))):
     description="Returns at once with the queued run; poll GET /api/v1/runs/{id} for status and progress.",
 )
 def start_run(body: RunIn, p: Principal = Depends(require("runs", "write")), ctx: Context = Depends(context)):
+    if body.kind == "scenario":  # refuse a bad run configuration now, naming the field
+        from rescity.jobs import scenario_config
+
+        scenario_config(body.config)
     return ctx.runner.submit(body.kind, body.twin, body.config, actor=p)
+
+
+@router.get("/runs/config-schema", summary="JSON Schema of a scenario run's configuration (RunConfig)")
+def config_schema(p: Principal = Depends(require("runs", "read"))) -> dict:
+    from rescity.run.config import json_schema
+
+    return json_schema()
+
+
+@router.get("/hazards", summary="The hazards a scenario run can model, with their intensity measures")
+def hazards(p: Principal = Depends(require("runs", "read"))) -> list[dict]:
+    from rescity.hazard.registry import as_table
+
+    return as_table()
 
 
 @router.get("/runs", response_model=Page[RunOut], summary="Runs, newest first")
