@@ -493,3 +493,18 @@ def test_a_bad_scenario_config_is_refused_naming_the_field(env):
     )
     assert r.status_code in (400, 422), r.text
     assert "config.recovery.crews" in r.text
+
+
+def test_run_hazard_layers_come_from_the_registry(env):
+    u = env["twin"].units
+    u = u[u["level"] != "cell"].reset_index(drop=True)
+    table = u[["unit_id", "level", "parent_id", "name_zh", "name_en", "population"]].assign(
+        affected_mean=1.0, affected_p05=0.0, affected_p95=2.0, wind_max_ms=33.5, surge_depth_max_m=float("nan")
+    )
+    rid = ws.store_run(env["store"], "scenario", TWIN, {"units": table})
+    j = ok(get(env, f"/api/v1/dashboard/runs/{rid}/values", indicator="wind_max_ms"))
+    assert "wind_max_ms" in j["indicators"] and "surge_depth_max_m" not in j["indicators"]  # not computed
+    assert j["values"]["331002"]["value"] == 33.5 and j["values"]["331002"]["p05"] is None
+    labels = {m["column"]: m["label"] for h in ok(get(env, f"/api/v1/dashboard/twins/{TWIN}"))["hazards"]
+              for m in h["measures"]}  # fmt: skip
+    assert labels["wind_max_ms"] == "peak 1-min wind (m/s)"

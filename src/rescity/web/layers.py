@@ -135,8 +135,15 @@ def issuance_values(
 
 
 def run_indicators(units: pd.DataFrame) -> list[str]:
-    """Quantities of a scenario ``units`` table (columns ``<name>_mean``)."""
-    return [c[: -len("_mean")] for c in units.columns if c.endswith("_mean")]
+    """Quantities of a scenario ``units`` table (columns ``<name>_mean``), then the hazard summary
+    columns the run computed (``wind_max_ms`` …, from :mod:`rescity.hazard.registry`)."""
+    from rescity.hazard.registry import summary_columns
+
+    out = [c[: -len("_mean")] for c in units.columns if c.endswith("_mean")]
+    for col in summary_columns():
+        if col in units.columns and np.isfinite(pd.to_numeric(units[col], errors="coerce")).any():
+            out.append(col)
+    return out
 
 
 def run_values(
@@ -151,6 +158,8 @@ def run_values(
     from rescity.forecast import warning as wl
 
     col = f"{indicator}_mean"
+    if col not in units.columns and indicator in run_indicators(units):
+        col = indicator  # a hazard summary column: one value per unit, no interval
     if col not in units.columns:
         raise InputError(
             f"the run has no quantity {indicator!r}; it has {run_indicators(units)}",

@@ -20,6 +20,7 @@ from rescity.api.routers.assets import access_levels
 from rescity.api.security import Context, allows, authenticate, context, oauth2, require, via_grant_only
 from rescity.govern.departments import asset_resource
 from rescity.govern.principal import Principal
+from rescity.hazard.registry import as_table as hazard_table
 from rescity.store.base import NotFound, clean
 from rescity.web import feed, geo, layers, plain
 
@@ -151,6 +152,7 @@ def overview(
         "forecasts": [],
         "runs": [],
         "decisions": [],
+        "hazards": hazard_table(),
     }
     if allows(request, p, "forecasts", "read"):
         rows, _ = ctx.store.list_forecasts(twin=twin, limit=20)

@@ -49,7 +49,13 @@ function option(value, text) {
 function indicatorName(key) {
   const k = `ind_${key}`;
   const s = t(k);
-  return s === k ? key.replaceAll("_", " ") : s;
+  if (s !== k) return s;
+  // hazard summary columns are named by the hazard registry (GET /api/v1/hazards)
+  for (const h of (S.overview && S.overview.hazards) || []) {
+    const m = h.measures.find((x) => x.column === key);
+    if (m) return m.label || `${m.description} (${m.unit})`;
+  }
+  return key.replaceAll("_", " ");
 }
 
 function setMapStatus(text) {
