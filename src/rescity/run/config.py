@@ -22,7 +22,7 @@ from rescity.engine.event import CALIBRATION_PARAMS
 from rescity.errors import InputError
 from rescity.hazard.registry import DEFAULT_TYPHOON_HAZARDS, parse_hazards
 from rescity.hazard.scenario import EarthquakeScenario, as_input_error
-from rescity.seeds import DEFAULT_SEED  # noqa: E402  (re-exported)
+from rescity.seeds import DEFAULT_SEED
 
 #: Default number of Monte Carlo realisations of a scenario run.
 DEFAULT_REALISATIONS: int = 500

@@ -19,7 +19,7 @@ import pyproj
 import shapely
 
 from rescity import data
-from rescity.seeds import DEFAULT_SEED  # noqa: E402,F401
+from rescity.seeds import DEFAULT_SEED
 from rescity.twin.grid import ZHEJIANG_ALBERS, ZHEJIANG_TMERC, Projector, hilbert_index, square_grid
 from rescity.twin.lifelines import GENERATOR_VERSION, LifelineParams, Region, generate
 from rescity.twin.model import Twin, conform
