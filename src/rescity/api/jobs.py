@@ -7,7 +7,7 @@ progress in 0–1 (and raises :class:`Cancelled` when the run was cancelled). It
 results: DataFrames are stored as tables, anything else as JSON.
 
 Kinds are registered with :func:`register_job`, either as a callable or as ``"module:attr"``,
-imported when a run of that kind starts, so a missing optional pipeline fails that run with a
+imported when a run of that kind starts, so a missing optional dependency fails that run with a
 clear message instead of failing the service. Built in: ``scenario``
 (``rescity.jobs:scenario_job``), ``forecast`` (``rescity.jobs:forecast_job``) and
 ``summary`` (counts of a twin; small and always present).

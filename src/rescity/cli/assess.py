@@ -122,7 +122,7 @@ def assess_cmd(
 
     from rescity.assess.indicators import load_system, read_indicator_data, resolve_units
     from rescity.assess.infrastructure import simulation_indicators, twin_indicators
-    from rescity.assess.pipeline import assess
+    from rescity.assess.assessment import assess
     from rescity.assess.scoring import WEIGHT_METHODS, read_pairwise
     from rescity.assess.society import census_indicators, county_units, unit_table_indicators
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from rescity.twin.model import Twin
 
-#: Calibration parameters the pipeline understands (see :mod:`rescity.forecast.calibrate`).
+#: Calibration parameters a scenario run understands (see :mod:`rescity.forecast.calibrate`).
 CALIBRATION_PARAMS: tuple[str, ...] = ("fragility_scale_wind", "fragility_scale_rain", "drainage_rp_yr")
 
 
