@@ -139,3 +139,33 @@ def test_recovery_settings_reach_the_engine():
     with pytest.raises(InputError) as e:
         RunConfig.load({"sn": "201910", "recovery": {"policy": "coin_toss"}}).recovery.engine_config()
     assert e.value.field == "policy" and e.value.value == "coin_toss"
+
+
+def test_the_monte_carlo_seed_leaves_the_twin_alone(monkeypatch):
+    """``--seed`` changes the random draws only; the default twin is built with ``twin.seed``."""
+    import rescity.twin.zhejiang as zj
+    from rescity.run.scenario import load_twin
+
+    seen = []
+    monkeypatch.setattr(zj, "default_twin", lambda seed: seen.append(seed) or seed)
+    load_twin(RunConfig(sn="201910", seed=7))
+    load_twin(RunConfig(sn="201910", seed=7, twin={"seed": 5}))
+    load_twin(RunConfig.from_options(sn="201910", seed=8, twin_seed=6))
+    assert seen == [SEED, 5, 6]
+
+
+def test_config_show_and_a_bad_file_on_the_command_line(tmp_path):
+    good = tmp_path / "run.yaml"
+    good.write_text("sn: '201910'\nhazards: [wind, surge]\nrecovery: {enabled: false}\n", encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "rescity", "config", "show", str(good)], capture_output=True,
+                       text=True, timeout=300)  # fmt: skip
+    assert p.returncode == 0, p.stderr[-2000:]
+    shown = json.loads(p.stdout)
+    assert shown["hazards"] == ["wind", "surge"] and shown["realisations"] == 500 and shown["seed"] == SEED
+    bad = tmp_path / "bad.toml"
+    bad.write_text('sn = "201910"\nworkers = 0\n', encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "rescity", "run", "--config", str(bad)], capture_output=True,
+                       text=True, timeout=300, cwd=tmp_path)  # fmt: skip
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    err = " ".join(p.stderr.split())
+    assert "bad.toml" in err and "workers" in err and "0" in err
