@@ -120,9 +120,9 @@ def assess_cmd(
     import pandas as pd
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from rescity.assess.assessment import assess
     from rescity.assess.indicators import load_system, read_indicator_data, resolve_units
     from rescity.assess.infrastructure import simulation_indicators, twin_indicators
-    from rescity.assess.assessment import assess
     from rescity.assess.scoring import WEIGHT_METHODS, read_pairwise
     from rescity.assess.society import census_indicators, county_units, unit_table_indicators
 
