@@ -64,7 +64,9 @@ def typhoon_event(
     With ``sites="assets"`` wind and rain are evaluated at the assets and the cells together in
     one pass; with ``sites="cells"`` only at the cell centroids (≤ 5 km apart), each asset taking
     its cell's values — about 15 times faster, for ensemble forecasts. Flood depth follows from
-    the rain (:mod:`rescity.hazard.flood`) when ``"flood"`` is among the hazards.
+    the rain (:mod:`rescity.hazard.flood`) when ``"flood"`` is among the hazards, storm surge
+    (:func:`add_surge`) when ``"surge"`` is; the measures kept are the registry's
+    (:mod:`rescity.hazard.registry`) for the hazards asked and the hazards they need.
     """
     from rescity.hazard.typhoon import typhoon_hazard
 

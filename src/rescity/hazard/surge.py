@@ -24,7 +24,6 @@ Model (documented in ``docs/hazard-flood.md``):
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -83,8 +82,3 @@ def storm_surge(
     z = np.zeros(lon.shape) if elevation_m is None else np.nan_to_num(np.asarray(elevation_m, float))
     depth = flood.surge_depth(lon, lat, z, coast_distance_km(lon, lat), lf["lon"], lf["lat"], eta, lf["rmax_km"])
     return {"surge_depth_m": depth, "landfall": lf, "height_m": eta, "proxy": proxy}
-
-
-def surge_at_dem(dem: str | Path | None, lon: np.ndarray, lat: np.ndarray) -> np.ndarray | None:
-    """Ground elevations (m) from a DEM, or ``None`` without one."""
-    return None if dem is None else flood.sample_dem(dem, lon, lat)

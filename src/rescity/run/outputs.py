@@ -66,7 +66,8 @@ def write_outputs(res: Any, out: Path, extra_sections: list | None = None) -> di
         encoding="utf-8",
     )
     files["settings.json"] = settings_path
-    files["report.html"] = scenario_report(res, out / "report.html", extra_sections=sections)
+    if getattr(getattr(res.config, "outputs", None), "report", True):
+        files["report.html"] = scenario_report(res, out / "report.html", extra_sections=sections)
     res.files.update(files)
     return files
 
