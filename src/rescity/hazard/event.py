@@ -234,7 +234,6 @@ def earthquake_event(
     shocks would cause one by one — the documented "max over events" rule — while cumulative
     weakening by earlier shocks is not modelled.
     """
-    from rescity.fragility.pipes import pipe_repairs
     from rescity.hazard.earthquake import ground_motion
     from rescity.hazard.scenario import earthquake_fields
 
@@ -255,9 +254,6 @@ def earthquake_event(
             v = np.maximum(v, f[m])
         asset_int[m] = v[:, :na]
         cell_int[m] = v[:, na:]
-    pipes = pipe_repairs(twin.assets, asset_int["pgv_cms"])
-    if pipes is not None:
-        asset_int["pipe_repairs"] = pipes
     src = eq.mainshock
     med = ground_motion(
         src, clon, clat, eq.vs30, eq.gmpe, region=eq.region, urban_share=urban[cells], beyond="zero"

@@ -85,6 +85,7 @@ def run_scenario(
     from rescity.engine.casualties import quake_casualties
     from rescity.engine.event import simulate_event, split_params
     from rescity.engine.tables import unit_table
+    from rescity.fragility.pipes import pipe_repairs
     from rescity.hazard.event import earthquake_event, typhoon_event
 
     def tick(stage: str, done: float, total: float) -> None:
@@ -106,6 +107,9 @@ def run_scenario(
     if config.quake is not None:
         track = None
         asset_int, cell_int, cell_summary = earthquake_event(twin, config.quake, config.realisations, config.seed)
+        pipes = pipe_repairs(twin.assets, asset_int["pgv_cms"])  # ALA (2001) repairs on trunk mains
+        if pipes is not None:
+            asset_int["pipe_repairs"] = pipes
     else:
         track = load_track(config)
         asset_int, cell_int = typhoon_event(
