@@ -25,6 +25,7 @@ def test_schema_is_exported_with_every_section():
     for key in ("sn", "quake", "hazards", "twin", "realisations", "seed", "recovery", "outputs", "params"):
         assert key in s["properties"], key
     assert s["additionalProperties"] is False
+    assert s["properties"]["hazards"]["items"]["enum"] == ["wind", "rain", "flood", "surge"]  # the registry
     defs = s["$defs"]
     assert {"TwinSpec", "RecoverySpec", "EarthquakeScenario"} <= set(defs)
     assert defs["RecoverySpec"]["properties"]["mutual_aid"]["anyOf"][0]["maximum"] == 1

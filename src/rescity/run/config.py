@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rescity.engine.event import CALIBRATION_PARAMS
 from rescity.errors import InputError
-from rescity.hazard.registry import DEFAULT_TYPHOON_HAZARDS, parse_hazards
+from rescity.hazard.registry import DEFAULT_TYPHOON_HAZARDS, TYPHOON_HAZARDS, parse_hazards
 from rescity.hazard.scenario import EarthquakeScenario, as_input_error
 from rescity.seeds import DEFAULT_SEED
 
@@ -102,7 +102,11 @@ class RunConfig(_Strict):
     track_format: Literal["auto", "jtwc", "cma", "ibtracs", "generic"] = "auto"
     model: Literal["holland1980", "holland2008"] = "holland1980"
     dt_h: float = Field(1.0, gt=0, description="time step of the wind field, hours")
-    hazards: tuple[str, ...] = Field(DEFAULT_TYPHOON_HAZARDS, description="typhoon hazards (registry names)")
+    hazards: tuple[str, ...] = Field(
+        DEFAULT_TYPHOON_HAZARDS,
+        description="typhoon hazards (rescity.hazard.registry)",
+        json_schema_extra={"items": {"type": "string", "enum": list(TYPHOON_HAZARDS)}},
+    )
     dem: Optional[Path] = Field(None, description="elevation GeoTIFF (m) for flood and surge")
     stations: Optional[Path] = Field(None, description="river stations CSV")
     # earthquake
