@@ -43,7 +43,8 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from rescity.engine.cascade import CascadeModel, build_cascade_model, functional
 from rescity.engine.restore import RestorationSolver
 from rescity.errors import InputError
-from rescity.twin.model import SERVICES, Twin
+from rescity.twin.model import Twin
+from rescity.twin.systems import service_systems
 
 MEASURE_TYPES: tuple[str, ...] = ("generator", "battery", "second_feed", "tie_line")
 CANDIDATE_COLUMNS: tuple[str, ...] = (
@@ -354,7 +355,7 @@ class _Eval:
 
     def __post_init__(self) -> None:
         s = self.twin.service
-        s = s[s["system"].isin(SERVICES)]
+        s = s[s["system"].isin(service_systems())]
         self.weights = np.bincount(
             s["terminal"].to_numpy(np.int64),
             weights=s["people"].to_numpy(float),

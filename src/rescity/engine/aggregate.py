@@ -15,7 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from rescity.errors import InputError
-from rescity.twin.model import LEVELS, SYSTEMS, Twin
+from rescity.twin.model import LEVELS, Twin
+from rescity.twin.systems import systems
 
 
 def ancestors(twin: Twin) -> sp.csr_matrix:
@@ -60,7 +61,7 @@ def build_aggregator(twin: Twin) -> Aggregator:
     anc = ancestors(twin)
     sys_of = twin.assets["system"].astype(str).to_numpy()
     a2u, sys_assets, counts = {}, {}, {}
-    for s in SYSTEMS:
+    for s in systems():
         sel = np.flatnonzero(sys_of == s)
         sys_assets[s] = sel
         one = sp.csr_matrix(

@@ -69,20 +69,21 @@ from rescity.engine.damage import realisation_rng
 from rescity.engine.policies import JobContext, get_policy
 from rescity.engine.restore import RestorationSolver
 from rescity.errors import InputError
-from rescity.twin.model import KINDS, SERVICES, SYSTEMS, Twin
+from rescity.twin.model import KINDS, Twin
+from rescity.twin.systems import all_systems, get_system, service_systems, systems
 
 #: ``spawn_key`` suffix of the recovery stream of a realisation (damage ``(r,)``, homes ``(r, 1)``).
 STREAM_RECOVERY = 2
 REPAIR_TIMES_FILE = Path(__file__).with_name("data") / "repair_times.csv"
 #: Default crews: one per this many assets of the system in the prefecture (rescity assumption,
 #: order of the emergency teams utilities mobilise after a major typhoon; override per scenario).
-DEFAULT_ASSETS_PER_CREW: dict[str, float] = {
-    "power": 8.0,
-    "water": 60.0,
-    "road": 30.0,
-    "telecom": 30.0,
-    "facility": 30.0,
-}
+#: The values live on each system of :mod:`rescity.twin.systems` (``assets_per_crew``).
+def default_assets_per_crew() -> dict[str, float]:
+    """System → assets per crew, from the system registry."""
+    return {s.name: s.assets_per_crew for s in all_systems()}
+
+
+DEFAULT_ASSETS_PER_CREW: dict[str, float] = default_assets_per_crew()
 #: Crew vehicle speeds on road assets after a storm, km/h (below the design speeds of JTG B01-2014).
 CREW_SPEED_KMH: dict[str, float] = {
     "expressway": 60.0,
@@ -175,7 +176,7 @@ class RecoveryConfig:
     step_h: float = 1.0
     policy: str = "people_per_hour"
     policy_params: dict[str, Any] = field(default_factory=dict)
-    assets_per_crew: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_ASSETS_PER_CREW))
+    assets_per_crew: dict[str, float] = field(default_factory=default_assets_per_crew)
     min_crews: int = 1
     crews: dict[str, dict[str, int]] = field(default_factory=dict)
     repair_times: str | None = None
@@ -223,9 +224,9 @@ class RecoveryConfig:
             get_policy(cfg.policy)
         except InputError as e:
             raise InputError(e.message, file=file, field="policy", value=cfg.policy) from None
-        apc = dict(DEFAULT_ASSETS_PER_CREW)
+        apc = default_assets_per_crew()
         for s, v in dict(cfg.assets_per_crew or {}).items():
-            if s not in SYSTEMS:
+            if s not in systems():
                 raise InputError("unknown system", file=file, field=f"assets_per_crew.{s}", value=s)
             if not isinstance(v, (int, float)) or v <= 0:
                 raise InputError("must be a number > 0", file=file, field=f"assets_per_crew.{s}", value=v)
@@ -246,7 +247,7 @@ class RecoveryConfig:
                 )
             row = {}
             for s, v in per.items():
-                if s not in SYSTEMS:
+                if s not in systems():
                     raise InputError("unknown system", file=file, field=f"crews.{unit}.{s}", value=s)
                 if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                     raise InputError(
@@ -343,6 +344,12 @@ def _project(lon: np.ndarray, lat: np.ndarray, lat0: float) -> np.ndarray:
     return np.column_stack([lon * KM_PER_DEG * np.cos(np.radians(lat0)), lat * KM_PER_DEG])
 
 
+def _per_crew(config: RecoveryConfig, system: str) -> float:
+    """Assets per crew of ``system``: the configuration's, else the system registry's default."""
+    per = config.assets_per_crew.get(system)
+    return float(per) if per else get_system(system).assets_per_crew
+
+
 def crew_pools(twin: Twin, config: RecoveryConfig) -> CrewPools:
     """Pools (system × prefecture), crews per pool, crew bases and travel hours of every asset."""
     a = twin.assets
@@ -359,7 +366,7 @@ def crew_pools(twin: Twin, config: RecoveryConfig) -> CrewPools:
     for s, p, na in table[["system", "prefecture", "assets"]].itertuples(index=False):  # one row per pool
         given = config.crews.get(str(p), {}).get(s) or config.crews.get("default", {}).get(s)
         crews.append(
-            int(given) if given else max(config.min_crews, math.ceil(na / config.assets_per_crew[s]))
+            int(given) if given else max(config.min_crews, math.ceil(na / _per_crew(config, s)))
         )
     table["crews"] = crews
     travel_h, access = _travel(twin, pref.astype(str), config)
@@ -679,7 +686,7 @@ def build_recovery_model(
     fine_of[cell_to_fine.col] = cell_to_fine.row
     s = twin.service
     svc, served = {}, {}
-    for sv in SERVICES:
+    for sv in service_systems():
         sel = (s["system"] == sv).to_numpy()
         if not sel.any():
             continue
