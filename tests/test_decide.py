@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from _forecast_twin import make_twin
+from rescity import geo
 from rescity.decide import network as net
 from rescity.decide import plan as pl
 from rescity.decide import preposition as pp
@@ -16,7 +17,7 @@ from rescity.decide import relocate as rl
 from rescity.errors import InputError
 from rescity.twin.model import Twin, conform, empty_table
 
-KM = 1.0 / net.KM_PER_DEG  # degrees of latitude per km
+KM = 1.0 / geo.KM_PER_DEG  # degrees of latitude per km
 
 
 def line_twin(shelter_caps=(100, 100)) -> Twin:

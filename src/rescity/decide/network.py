@@ -22,6 +22,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from rescity.errors import InputError
+from rescity.geo import local_xy_km
 
 #: Vehicle speeds by road asset kind during an evacuation, km/h.
 SPEED_KMH: dict[str, float] = {
@@ -39,14 +40,11 @@ ACCESS_SPEED_KMH = 20.0
 DETOUR = 1.3
 _EPS_MIN = 1e-6  # csgraph treats explicit zeros as missing edges
 _JUNCTIONS = ("road_node", "road_hub")
-KM_PER_DEG = 111.19492664455873
 
 
 def project_km(lon, lat, lat0: float) -> np.ndarray:
     """Equirectangular projection to km around latitude ``lat0`` (``(n, 2)``)."""
-    lon = np.asarray(lon, float)
-    lat = np.asarray(lat, float)
-    return np.column_stack([lon * KM_PER_DEG * np.cos(np.radians(lat0)), lat * KM_PER_DEG])
+    return local_xy_km(lon, lat, lat0)
 
 
 def road_graph(twin, blocked: np.ndarray | None = None) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:

@@ -69,6 +69,7 @@ from rescity.engine.damage import realisation_rng
 from rescity.engine.policies import JobContext, get_policy
 from rescity.engine.restore import RestorationSolver
 from rescity.errors import InputError
+from rescity.geo import local_xy_km
 from rescity.twin.model import KINDS, Twin
 from rescity.twin.systems import all_systems, get_system, service_systems, systems
 
@@ -96,7 +97,6 @@ CREW_SPEED_KMH: dict[str, float] = {
 }
 ACCESS_SPEED_KMH = 15.0  # off-network legs (to the depot, to the site)
 DETOUR = 1.3
-KM_PER_DEG = 111.19492664455873
 _JUNCTIONS = ("road_node", "road_hub")
 _LEVELS = ("province", "prefecture", "county")
 
@@ -340,10 +340,6 @@ class CrewPools:
     access: np.ndarray  # global asset position of each asset's access road node (-1: none)
 
 
-def _project(lon: np.ndarray, lat: np.ndarray, lat0: float) -> np.ndarray:
-    return np.column_stack([lon * KM_PER_DEG * np.cos(np.radians(lat0)), lat * KM_PER_DEG])
-
-
 def _per_crew(config: RecoveryConfig, system: str) -> float:
     """Assets per crew of ``system``: the configuration's, else the system registry's default."""
     per = config.assets_per_crew.get(system)
@@ -406,7 +402,7 @@ def _travel(twin: Twin, pref: np.ndarray, config: RecoveryConfig) -> tuple[np.nd
     if not len(road):
         return np.zeros(n), access
     lat0 = float(np.nanmean(lat)) if n else 0.0
-    xy = _project(lon, lat, lat0)
+    xy = local_xy_km(lon, lat, lat0)
     junc = road[np.isin(kinds[road], _JUNCTIONS)]
     if not len(junc):
         junc = road
