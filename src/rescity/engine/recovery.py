@@ -66,6 +66,7 @@ from scipy.spatial import cKDTree
 
 from rescity.engine.cascade import CascadeModel, build_cascade_model, functional
 from rescity.engine.damage import realisation_rng
+from rescity.engine.executor import chunk_bounds, imap_chunks
 from rescity.engine.policies import JobContext, get_policy
 from rescity.engine.restore import RestorationSolver
 from rescity.errors import InputError
@@ -891,16 +892,10 @@ def _chunk(
     }
 
 
-_ARGS: tuple | None = None
 
 
-def _init_worker(args: tuple) -> None:
-    global _ARGS
-    _ARGS = args
-
-
-def _run_block(s: int, e: int, args: tuple | None = None) -> dict[str, Any]:
-    st, states, f0, seed, config, policy, hours, first = args or _ARGS
+def _run_block(args: tuple, s: int, e: int) -> dict[str, Any]:
+    st, states, f0, seed, config, policy, hours, first = args
     return _chunk(st, states[s:e], None if f0 is None else f0[s:e], first + s, seed, config, policy, hours)
 
 
@@ -978,7 +973,7 @@ def simulate_recovery(
         raise InputError(
             f"functional0 must be {states.shape}", field="functional0", value=np.shape(functional0)
         )
-    bounds = [(s, min(s + int(chunk_size), R)) for s in range(0, R, int(chunk_size))]
+    bounds = chunk_bounds(R, int(chunk_size))
     args = (st, states, functional0, int(seed), config, policy, hours, int(start))
 
     def collect(s: int, e: int, out: dict[str, Any]) -> None:
@@ -996,22 +991,8 @@ def simulate_recovery(
         if progress is not None:
             progress(e, R)
 
-    if int(workers) <= 1 or len(bounds) == 1:
-        for s, e in bounds:
-            collect(s, e, _run_block(s, e, args))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        methods = mp.get_all_start_methods()
-        ctx = mp.get_context("fork" if "fork" in methods else None)
-        with ProcessPoolExecutor(
-            max_workers=int(workers), mp_context=ctx, initializer=_init_worker, initargs=(args,)
-        ) as ex:
-            for (s, e), out in zip(
-                bounds, ex.map(_run_block, [b[0] for b in bounds], [b[1] for b in bounds]), strict=True
-            ):
-                collect(s, e, out)
+    for (s, e), out in zip(bounds, imap_chunks(_run_block, bounds, shared=args, workers=int(workers)), strict=True):
+        collect(s, e, out)
     r = np.concatenate(rr) if rr else np.zeros(0, np.int64)
     v = np.concatenate(vv) if vv else np.zeros(0, np.int64)
     t = np.concatenate(tt) if tt else np.zeros(0)

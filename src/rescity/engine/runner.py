@@ -13,10 +13,8 @@ of workers.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +30,7 @@ from rescity.engine.aggregate import (
 )
 from rescity.engine.cascade import CascadeModel, build_cascade_model, functional
 from rescity.engine.damage import sample_damage
+from rescity.engine.executor import chunk_bounds, imap_chunks
 from rescity.engine.service import (
     ServiceModel,
     affected_population,
@@ -184,14 +183,6 @@ class _Plan:
     keep_functional: bool = False
 
 
-_PLAN: _Plan | None = None
-
-
-def _init_worker(plan: _Plan) -> None:
-    global _PLAN
-    _PLAN = plan
-
-
 def _slice(d: Mapping[str, np.ndarray], start: int, stop: int) -> dict[str, np.ndarray]:
     return {k: (v[start:stop] if np.ndim(v) == 2 else v) for k, v in d.items()}
 
@@ -201,8 +192,7 @@ def _exposed(p: dict[str, np.ndarray], exposure: Mapping[str, np.ndarray]) -> di
     return {h: (v * exposure[h][:, None] if h in exposure else v) for h, v in p.items()}
 
 
-def _run_chunk(start: int, stop: int, plan: _Plan | None = None) -> dict[str, Any]:
-    plan = plan or _PLAN
+def _run_chunk(plan: _Plan, start: int, stop: int) -> dict[str, Any]:
     b = stop - start
     t: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -383,7 +373,7 @@ def simulate(
     chunk_size:
         Realisations per chunk (default: from ``memory_mb``, at most :data:`MAX_AUTO_CHUNK`).
     workers:
-        Worker processes (``concurrent.futures.ProcessPoolExecutor``); 1 runs in this process.
+        Worker processes (:mod:`rescity.engine.executor`); 1 runs in this process.
     library:
         Fragility library (default :func:`~rescity.fragility.library.load_library`).
     progress:
@@ -475,7 +465,7 @@ def simulate(
     if int(chunk_size) != chunk_size or chunk_size < 1:
         raise InputError("chunk_size must be an integer ≥ 1", field="chunk_size", value=chunk_size)
     chunk_size = min(int(chunk_size), realisations)
-    bounds = [(s, min(s + chunk_size, realisations)) for s in range(0, realisations, chunk_size)]
+    bounds = chunk_bounds(realisations, chunk_size)
 
     n_u = twin.n_units
     names = metric_names()
@@ -505,17 +495,8 @@ def simulate(
         if progress is not None:
             progress(done, realisations)
 
-    if workers == 1 or len(bounds) == 1:
-        for s, e in bounds:
-            collect(_run_chunk(s, e, plan))
-    else:
-        methods = mp.get_all_start_methods()
-        ctx = mp.get_context("fork" if "fork" in methods else None)
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(plan,)
-        ) as ex:
-            for out in ex.map(_run_chunk, [s for s, _ in bounds], [e for _, e in bounds]):
-                collect(out)
+    for out in imap_chunks(_run_chunk, bounds, shared=plan, workers=workers):
+        collect(out)
 
     units = twin.units[["unit_id", "level", "parent_id", "name_zh", "name_en", "population"]].copy()
     drv = pd.DataFrame(driver_sum.T / realisations, columns=list(hazards), index=units["unit_id"].to_numpy())
