@@ -62,7 +62,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
-from scipy.spatial import cKDTree
 
 from rescity.engine.cascade import CascadeModel, build_cascade_model, functional
 from rescity.engine.damage import realisation_rng
@@ -71,6 +70,7 @@ from rescity.engine.policies import JobContext, get_policy
 from rescity.engine.restore import RestorationSolver
 from rescity.errors import InputError
 from rescity.geo import local_xy_km
+from rescity.twin import roads
 from rescity.twin.model import KINDS, Twin
 from rescity.twin.systems import all_systems, get_system, service_systems, systems
 
@@ -96,9 +96,6 @@ CREW_SPEED_KMH: dict[str, float] = {
     "road_hub": 25.0,
     "road_node": 25.0,
 }
-ACCESS_SPEED_KMH = 15.0  # off-network legs (to the depot, to the site)
-DETOUR = 1.3
-_JUNCTIONS = ("road_node", "road_hub")
 _LEVELS = ("province", "prefecture", "county")
 
 
@@ -370,27 +367,6 @@ def crew_pools(twin: Twin, config: RecoveryConfig) -> CrewPools:
     return CrewPools(codes.astype(np.int64), table, travel_h, access)
 
 
-def _road_graph(twin: Twin) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Crew travel graph in minutes over road assets (node-crossing formulation of
-    :mod:`rescity.decide.network`, at :data:`CREW_SPEED_KMH`)."""
-    a = twin.assets
-    road_idx = np.flatnonzero((a["system"] == "road").to_numpy())
-    pos = np.full(twin.n_assets, -1, np.int64)
-    pos[road_idx] = np.arange(len(road_idx))
-    kinds = a["kind"].astype(str).to_numpy()[road_idx]
-    speed = pd.Series(kinds).map(CREW_SPEED_KMH).fillna(ACCESS_SPEED_KMH).to_numpy(float)
-    node_min = 60.0 * np.nan_to_num(a["length_km"].to_numpy(float)[road_idx]) / speed
-    e = twin.edges[twin.edges["system"] == "road"]
-    s = pos[e["src"].to_numpy(np.int64)]
-    d = pos[e["dst"].to_numpy(np.int64)]
-    ok = (s >= 0) & (d >= 0)
-    s, d = s[ok], d[ok]
-    w = 0.5 * (node_min[s] + node_min[d]) + 1e-6
-    m = len(road_idx)
-    g = sp.coo_matrix((np.r_[w, w], (np.r_[s, d], np.r_[d, s])), shape=(m, m)).tocsr()
-    return g, road_idx
-
-
 def _travel(twin: Twin, pref: np.ndarray, config: RecoveryConfig) -> tuple[np.ndarray, np.ndarray]:
     a = twin.assets
     n = twin.n_assets
@@ -404,19 +380,17 @@ def _travel(twin: Twin, pref: np.ndarray, config: RecoveryConfig) -> tuple[np.nd
         return np.zeros(n), access
     lat0 = float(np.nanmean(lat)) if n else 0.0
     xy = local_xy_km(lon, lat, lat0)
-    junc = road[np.isin(kinds[road], _JUNCTIONS)]
+    junc = road[np.isin(kinds[road], roads.JUNCTIONS)]
     if not len(junc):
         junc = road
-    d_acc, k = cKDTree(xy[junc]).query(xy)
-    access[:] = junc[k]
+    access[:], d_acc = roads.nearest_junction(twin, xy, lat0, junc)
     access[road] = road
     d_acc[road] = 0.0
     if not config.travel:
         return np.zeros(n), access
-    leg_min = 60.0 * DETOUR * d_acc / ACCESS_SPEED_KMH
-    g, road_idx = _road_graph(twin)
-    rpos = np.full(n, -1, np.int64)
-    rpos[road_idx] = np.arange(len(road_idx))
+    leg_min = roads.access_minutes(d_acc)
+    rg = roads.road_graph(twin, CREW_SPEED_KMH)
+    g, rpos = rg.graph, rg.pos
     depots = np.flatnonzero(kinds == "depot")
     hubs = np.flatnonzero(kinds == "road_hub")
     travel = np.full(n, np.inf)
@@ -439,7 +413,7 @@ def _travel(twin: Twin, pref: np.ndarray, config: RecoveryConfig) -> tuple[np.nd
         tt = dist[rows][:, rpos[access[in_p]]] + leg_min[b][:, None] + leg_min[in_p][None, :]
         travel[in_p] = tt.min(axis=0)
     # off the network (no road path): a straight leg
-    direct = 60.0 * DETOUR * np.linalg.norm(xy - xy[bases_all[0]], axis=1) / ACCESS_SPEED_KMH
+    direct = roads.access_minutes(np.linalg.norm(xy - xy[bases_all[0]], axis=1))
     travel = np.where(np.isfinite(travel), travel, direct)
     return travel / 60.0, access
 
