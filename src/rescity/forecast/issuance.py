@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from rescity.engine.aggregate import ancestors
 from rescity.engine.executor import imap_chunks
 from rescity.errors import InputError
 from rescity.forecast import ensemble as ens
@@ -36,7 +37,6 @@ from rescity.forecast.indicators import (
     IndicatorParams,
     indicators_from_result,
     rollup,
-    rollup_matrix,
 )
 
 #: Lead windows (hours after issuance) computed where the forecast reaches them.
@@ -183,7 +183,7 @@ def simulate_issuance(
     for (L, m, _w), res in zip(runnable, results, strict=True):
         outputs[(L, m)] = res
 
-    u = rollup_matrix(twin)
+    u = ancestors(twin)
     n = twin.n_units
     samples = IssuanceSamples(ts)
     for L in lead_list:
