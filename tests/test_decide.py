@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from _forecast_twin import make_twin
+from rescity import geo
 from rescity.decide import network as net
 from rescity.decide import plan as pl
 from rescity.decide import preposition as pp
@@ -16,7 +17,7 @@ from rescity.decide import relocate as rl
 from rescity.errors import InputError
 from rescity.twin.model import Twin, conform, empty_table
 
-KM = 1.0 / net.KM_PER_DEG  # degrees of latitude per km
+KM = 1.0 / geo.KM_PER_DEG  # degrees of latitude per km
 
 
 def line_twin(shelter_caps=(100, 100)) -> Twin:
@@ -73,12 +74,12 @@ def test_travel_times_by_hand():
     tt[o, f] = m
     # network: 20 min per 10-km local road at 30 km/h; access legs are 0 (points on the junctions)
     np.testing.assert_allclose(tt, [[0, 40], [20, 20], [40, 0]], atol=1e-4)
-    # cutting L12: cell 2 reaches S0 only by the direct leg, 1.3 × 20 km at 20 km/h = 78 min
+    # cutting L12: cell 2 reaches S0 only by the direct leg, 1.3 × 20 km at 15 km/h = 104 min
     blocked = (t.assets["asset_id"] == "L12").to_numpy()
     o, f, m = net.travel_times(t, t.units[["lon", "lat"]].to_numpy()[1:], s_idx, blocked=blocked)
     tt[o, f] = m
-    assert tt[2, 0] == pytest.approx(78.0, rel=1e-3)
-    assert tt[1, 1] == pytest.approx(39.0, rel=1e-3)  # cell 1 to S2: direct 10 km now beats the cut road
+    assert tt[2, 0] == pytest.approx(104.0, rel=1e-3)
+    assert tt[1, 1] == pytest.approx(52.0, rel=1e-3)  # cell 1 to S2: direct 1.3 × 10 km at 15 km/h
 
 
 def test_relocation_optimum_by_hand():
@@ -169,7 +170,8 @@ def test_preposition_demand_rates_and_plan():
     cells = t.units["level"] == "cell"
     rel = pd.Series(100.0, index=t.units.loc[cells, "unit_id"])
     homes = pd.Series(10.0, index=t.units.loc[cells, "unit_id"])
-    plan = pp.preposition(t, rel, homes, days=3)
+    # the farthest county lies about 133 min from its depot with 15 km/h access legs: allow 150 min
+    plan = pp.preposition(t, rel, homes, days=3, max_minutes=150.0)
     dem = plan.demand.set_index("unit_id")
     # a county has 4 cells: 400 people × 15 L × 3 days; 400 × 3 rations; 400/500 generators;
     # 40 homes × 2 tarpaulins

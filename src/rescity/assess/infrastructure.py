@@ -15,9 +15,10 @@ from scipy.spatial import cKDTree
 
 from rescity.assess.indicators import long_table
 from rescity.errors import InputError
+from rescity.geo import EARTH_RADIUS_KM as EARTH_RADIUS_KM
+from rescity.geo import chord_to_km, unit_vectors
 from rescity.twin.model import Twin
 
-EARTH_RADIUS_KM = 6371.0088
 #: Default road speed for shelter reach (km/h): urban arterial speed.
 ROAD_SPEED_KMH = 30.0
 #: Ratio of road to straight-line distance (Ballou, Rahardja & Sakai 2002 report 1.2–1.4).
@@ -134,12 +135,6 @@ def shelter_capacity_per_resident(twin: Twin, level: str = "county") -> pd.Serie
     return cap.reindex(pop.index, fill_value=0.0) / pop.where(pop > 0)
 
 
-def _unit_vectors(lon_deg, lat_deg) -> np.ndarray:
-    lon = np.radians(np.asarray(lon_deg, float))
-    lat = np.radians(np.asarray(lat_deg, float))
-    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
-
-
 def nearest_distance_km(lon, lat, to_lon, to_lat) -> np.ndarray:
     """Great-circle distance (km) from each point to the nearest of the ``to`` points.
 
@@ -147,9 +142,9 @@ def nearest_distance_km(lon, lat, to_lon, to_lat) -> np.ndarray:
     """
     if len(to_lon) == 0:
         return np.full(len(lon), np.inf)
-    tree = cKDTree(_unit_vectors(to_lon, to_lat))
-    chord, _ = tree.query(_unit_vectors(lon, lat))
-    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
+    tree = cKDTree(unit_vectors(to_lon, to_lat))
+    chord, _ = tree.query(unit_vectors(lon, lat))
+    return chord_to_km(chord)
 
 
 def shelter_reach_share(

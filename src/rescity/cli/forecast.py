@@ -424,7 +424,7 @@ def _storm_of(path: Path, obs: pd.DataFrame) -> str:
 def pipeline_storm_simulator(twin, realisations: int, seed: int):
     """``simulate(params, storm)`` for :func:`rescity.forecast.calibrate.fit`: the pipeline on the
     packaged best track of ``storm``, summed to the observed regions (fixed seed: common random numbers)."""
-    from rescity.forecast.indicators import rollup
+    from rescity.engine.aggregate import rollup
     from rescity.forecast.issuance import pipeline_member
     from rescity.forecast.verify import METRICS, match_regions
 

@@ -51,7 +51,9 @@ def register(app: typer.Typer) -> None:
         tab = Table(
             title=f"Top single points of failure ({tw.n_assets:,} assets, {dt:.1f} s)", title_justify="left"
         )
-        for c in ("rank", "asset_id", "kind", "unit_id", "power", "water", "telecom", "road", "total"):
+        from rescity.twin.systems import service_systems
+
+        for c in ("rank", "asset_id", "kind", "unit_id", *service_systems(), "total"):
             tab.add_column(
                 c, justify="right" if c not in ("asset_id", "kind", "unit_id") else "left", no_wrap=True
             )
@@ -61,7 +63,7 @@ def register(app: typer.Typer) -> None:
                 str(r["asset_id"]),
                 str(r["kind"]),
                 str(r["unit_id"]),
-                *(f"{r[f'people_lost_{s}']:,.0f}" for s in ("power", "water", "telecom", "road")),
+                *(f"{r[f'people_lost_{s}']:,.0f}" for s in service_systems()),
                 f"{r['people_lost_total']:,.0f}",
             )
         Console(width=max(console.width, 160), soft_wrap=False).print(tab)

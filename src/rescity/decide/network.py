@@ -1,13 +1,10 @@
 """Road travel times for decisions: origins (unit centroids) to facilities over the road network.
 
-The road graph has one node per road asset (junctions, hubs, segments, bridges, tunnels; a link
-asset is a node between its end nodes, see :mod:`rescity.twin.model`). Crossing a node takes
-``60 · length_km / speed_kmh`` minutes, with speeds by road class (:data:`SPEED_KMH`); an edge
-between nodes ``i`` and ``j`` weighs half of each node's crossing time, so a path costs the sum
-of its interior crossing times plus half of its end nodes'. Origins and facilities join the
-network at their nearest junction (or any road asset) with an access leg of
-``detour · distance / access_speed``; a direct leg at the same speed is also allowed when it is
-faster (short trips inside a cell). Shortest paths are ``scipy.sparse.csgraph.dijkstra`` from
+The road graph is the twin's (:mod:`rescity.twin.roads`), here at evacuation speeds by road class
+(:data:`SPEED_KMH`). Origins and facilities join the network at their nearest usable junction (or
+any usable road asset) with an access leg of ``detour · distance / access_speed``
+(:data:`rescity.twin.roads.ACCESS_SPEED_KMH`, :data:`~rescity.twin.roads.DETOUR`); a direct leg
+at the same speed is also allowed when it is faster (short trips inside a cell). Shortest paths are ``scipy.sparse.csgraph.dijkstra`` from
 the facilities' nodes, in chunks.
 
 Speeds are evacuation-traffic assumptions below the design speeds of China's highway standard
@@ -19,9 +16,9 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
-from scipy.spatial import cKDTree
 
-from rescity.errors import InputError
+from rescity.geo import local_xy_km
+from rescity.twin import roads
 
 #: Vehicle speeds by road asset kind during an evacuation, km/h.
 SPEED_KMH: dict[str, float] = {
@@ -33,73 +30,36 @@ SPEED_KMH: dict[str, float] = {
     "road_hub": 30.0,
     "road_node": 30.0,
 }
-#: Speed of the access leg between a point and the network (and of direct legs), km/h.
-ACCESS_SPEED_KMH = 20.0
-#: Ratio of travelled to straight-line distance on access and direct legs.
-DETOUR = 1.3
-_EPS_MIN = 1e-6  # csgraph treats explicit zeros as missing edges
-_JUNCTIONS = ("road_node", "road_hub")
-KM_PER_DEG = 111.19492664455873
 
 
 def project_km(lon, lat, lat0: float) -> np.ndarray:
     """Equirectangular projection to km around latitude ``lat0`` (``(n, 2)``)."""
-    lon = np.asarray(lon, float)
-    lat = np.asarray(lat, float)
-    return np.column_stack([lon * KM_PER_DEG * np.cos(np.radians(lat0)), lat * KM_PER_DEG])
+    return local_xy_km(lon, lat, lat0)
 
 
 def road_graph(twin, blocked: np.ndarray | None = None) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-    """The road graph in minutes over road assets.
-
-    Returns ``(graph, road_idx, node_minutes)``: a symmetric CSR matrix between the positions in
-    ``road_idx`` (asset positions of road assets), and each node's crossing time. Assets with
-    ``blocked[asset]`` true (impassable) are cut out of the graph.
-    """
-    a = twin.assets
-    road = (a["system"] == "road").to_numpy()
-    road_idx = np.flatnonzero(road)
-    pos = np.full(twin.n_assets, -1, np.int64)
-    pos[road_idx] = np.arange(len(road_idx))
-    kinds = a["kind"].to_numpy(object)[road_idx]
-    speed = np.array([SPEED_KMH.get(k, ACCESS_SPEED_KMH) for k in kinds], float)
-    length = a["length_km"].to_numpy(float)[road_idx]
-    node_min = 60.0 * np.nan_to_num(length) / speed
-    e = twin.edges[twin.edges["system"] == "road"]
-    src = pos[e["src"].to_numpy(np.int64)]
-    dst = pos[e["dst"].to_numpy(np.int64)]
-    ok = (src >= 0) & (dst >= 0)
-    if blocked is not None:
-        b = np.asarray(blocked, bool)
-        if b.shape != (twin.n_assets,):
-            raise InputError("blocked must be one flag per asset", field="blocked", value=b.shape)
-        bl = b[road_idx]
-        ok &= ~bl[np.clip(src, 0, None)] & ~bl[np.clip(dst, 0, None)]
-    src, dst = src[ok], dst[ok]
-    w = 0.5 * (node_min[src] + node_min[dst]) + _EPS_MIN
-    n = len(road_idx)
-    g = sp.coo_matrix((np.r_[w, w], (np.r_[src, dst], np.r_[dst, src])), shape=(n, n)).tocsr()
-    g.sum_duplicates()
-    return g, road_idx, node_min
+    """The twin's road graph at evacuation speeds: ``(graph, road_idx, node_min)`` (see
+    :func:`rescity.twin.roads.road_graph`); road assets with ``blocked[asset]`` are cut out."""
+    rg = roads.road_graph(twin, SPEED_KMH, blocked)
+    return rg.graph, rg.road_idx, rg.node_min
 
 
 def _attach(
     twin, xy: np.ndarray, road_idx: np.ndarray, lat0: float, blocked
 ) -> tuple[np.ndarray, np.ndarray]:
     """Nearest usable junction (else any road asset) for each point: (graph node, access minutes)."""
-    a = twin.assets
-    kinds = a["kind"].to_numpy(object)[road_idx]
+    kinds = twin.assets["kind"].to_numpy(object)[road_idx]
     usable = np.ones(len(road_idx), bool)
     if blocked is not None:
         usable &= ~np.asarray(blocked, bool)[road_idx]
-    cand = np.flatnonzero(np.isin(kinds, _JUNCTIONS) & usable)
+    cand = np.flatnonzero(np.isin(kinds, roads.JUNCTIONS) & usable)
     if len(cand) == 0:
         cand = np.flatnonzero(usable)
     if len(cand) == 0:
         return np.full(len(xy), -1), np.full(len(xy), np.inf)
-    rxy = project_km(a["lon"].to_numpy(float)[road_idx[cand]], a["lat"].to_numpy(float)[road_idx[cand]], lat0)
-    d, k = cKDTree(rxy).query(xy)
-    return cand[k], 60.0 * DETOUR * d / ACCESS_SPEED_KMH
+    asset, d = roads.nearest_junction(twin, xy, lat0, road_idx[cand])
+    node = np.searchsorted(road_idx, asset)  # graph node of that road asset (road_idx is sorted)
+    return node, roads.access_minutes(d)
 
 
 def travel_times(
@@ -143,7 +103,7 @@ def travel_times(
     oxy = project_km(o[:, 0], o[:, 1], lat0)
     fxy = project_km(a["lon"].to_numpy(float)[f_idx], a["lat"].to_numpy(float)[f_idx], lat0)
     # direct legs (no network)
-    direct = 60.0 * DETOUR * np.linalg.norm(oxy[:, None, :] - fxy[None, :, :], axis=2) / ACCESS_SPEED_KMH
+    direct = roads.access_minutes(np.linalg.norm(oxy[:, None, :] - fxy[None, :, :], axis=2))
     g, road_idx, node_min = road_graph(twin, blocked)
     if len(road_idx):
         o_node, o_acc = _attach(twin, oxy, road_idx, lat0, blocked)

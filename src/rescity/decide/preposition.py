@@ -255,7 +255,8 @@ def preposition(
         Per-asset flags of impassable road assets.
     """
     from rescity.decide.relocate import _people_per_unit
-    from rescity.forecast.indicators import base_level, rollup
+    from rescity.engine.aggregate import rollup
+    from rescity.forecast.indicators import base_level
 
     units = twin.units
     lv0 = base_level(twin)

@@ -43,7 +43,9 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from rescity.engine.cascade import CascadeModel, build_cascade_model, functional
 from rescity.engine.restore import RestorationSolver
 from rescity.errors import InputError
-from rescity.twin.model import SERVICES, Twin
+from rescity.geo import local_xy_km
+from rescity.twin.model import Twin
+from rescity.twin.systems import service_systems
 
 MEASURE_TYPES: tuple[str, ...] = ("generator", "battery", "second_feed", "tie_line")
 CANDIDATE_COLUMNS: tuple[str, ...] = (
@@ -68,7 +70,6 @@ COSTS_CNY = {
     "bay_110kv": 5.0e6,
     "cable_10kv_per_km": 1.2e6,
 }
-KM_PER_DEG = 111.19492664455873
 
 
 def read_candidates(path: str | Path, twin: Twin) -> pd.DataFrame:
@@ -289,8 +290,7 @@ def default_candidates(
     for x in top((kinds == "substation_110kv") & (lines_at == 1)):
         if not len(s220):
             break
-        cos = np.cos(np.radians(lat[x]))
-        dist = np.hypot((lon[s220] - lon[x]) * cos, lat[s220] - lat[x]) * KM_PER_DEG
+        dist = np.hypot(*(local_xy_km(lon[s220], lat[s220], lat[x]) - local_xy_km(lon[x], lat[x], lat[x])).T)
         order = np.argsort(dist)
         o = order[1] if len(order) > 1 else order[0]  # the nearest usually feeds it already
         rows.append(
@@ -307,7 +307,7 @@ def default_candidates(
         other = f_of.index[f_of.to_numpy() != x].to_numpy()
         if len(mine) and len(other):
             f = int(mine[0])
-            dd = np.hypot((lon[other] - lon[f]) * cos, lat[other] - lat[f]) * KM_PER_DEG
+            dd = np.hypot(*(local_xy_km(lon[other], lat[other], lat[x]) - local_xy_km(lon[f], lat[f], lat[x])).T)
             j = int(other[np.argmin(dd)])
             rows.append(
                 dict(
@@ -354,7 +354,7 @@ class _Eval:
 
     def __post_init__(self) -> None:
         s = self.twin.service
-        s = s[s["system"].isin(SERVICES)]
+        s = s[s["system"].isin(service_systems())]
         self.weights = np.bincount(
             s["terminal"].to_numpy(np.int64),
             weights=s["people"].to_numpy(float),

@@ -148,7 +148,8 @@ def relocate(
     k, max_minutes:
         Candidate arcs (see :func:`rescity.decide.network.travel_times`).
     """
-    from rescity.forecast.indicators import base_level, rollup  # decide may use forecast tables
+    from rescity.engine.aggregate import rollup
+    from rescity.forecast.indicators import base_level  # decide may use forecast tables
 
     units = twin.units
     lv = base_level(twin)

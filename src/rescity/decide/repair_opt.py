@@ -51,7 +51,8 @@ from rescity.engine.recovery import (
     simulate_recovery,
 )
 from rescity.errors import InputError
-from rescity.twin.model import SERVICES, Twin
+from rescity.twin.model import Twin
+from rescity.twin.systems import service_systems
 
 
 @dataclass
@@ -134,7 +135,7 @@ def optimise_plan(
     # necessary repairs per terminal: N-1 failure sets of the damaged assets
     crit = build_criticality(model)
     f = failure_sets(crit, assets).tocsc()  # (J × n)
-    sv = twin.service[twin.service["system"].isin(SERVICES)]
+    sv = twin.service[twin.service["system"].isin(service_systems())]
     term_people = sv.groupby("terminal")["people"].sum()
     terms = term_people.index.to_numpy(np.int64)
     terms = terms[pref_of[terms] == prefecture]

@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from rescity.engine.criticality import n_minus_1
-from rescity.twin.model import SERVICES, Twin
+from rescity.twin.model import Twin
+from rescity.twin.systems import all_systems, service_systems
 
 SPOF_COLUMNS: tuple[str, ...] = (
     "asset_id",
@@ -47,7 +48,7 @@ def spof_table(twin: Twin, *, horizon_h: float = 12.0, thresholds=None) -> pd.Da
             "system": a["system"].to_numpy(),
             "kind": a["kind"].to_numpy(),
             "unit_id": a["unit_id"].to_numpy(),
-            **{f"people_lost_{s}": np.round(r[f"people_lost_{s}"], 3) for s in SERVICES},
+            **{f"people_lost_{s}": np.round(r[f"people_lost_{s}"], 3) for s in service_systems()},
             "people_lost_total": np.round(r["people_lost_total"], 3),
             "assets_lost": r["assets_lost"],
             "hospitals_lost": r["hospitals_lost"],
@@ -94,13 +95,7 @@ def spof_map(twin: Twin, t: pd.DataFrame, top: int = 50) -> bytes:
         g.boundary.plot(ax=ax, color="#999999", linewidth=0.3)
     sub = t.head(top)
     sub = sub[sub["people_lost_total"] > 0]
-    colors = {
-        "power": "#c0392b",
-        "water": "#2e86c1",
-        "telecom": "#8e44ad",
-        "road": "#7f8c8d",
-        "facility": "#27ae60",
-    }
+    colors = {s.name: s.color for s in all_systems()}
     mx = max(float(sub["people_lost_total"].max()) if len(sub) else 1.0, 1.0)
     for sys_, part in sub.groupby("system"):
         ax.scatter(
@@ -142,10 +137,10 @@ def write_spof(
     files["spof_map.png"] = p
     show = t.head(top)[
         ["rank", "asset_id", "system", "kind", "unit_id", "name"]
-        + [f"people_lost_{s}" for s in SERVICES]
+        + [f"people_lost_{s}" for s in service_systems()]
         + ["people_lost_total", "assets_lost", "hospitals_lost"]
     ].copy()
-    for c in [f"people_lost_{s}" for s in SERVICES] + ["people_lost_total"]:
+    for c in [f"people_lost_{s}" for s in service_systems()] + ["people_lost_total"]:
         show[c] = show[c].round(0).astype(np.int64)
     sections = [
         Section(

@@ -15,7 +15,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from rescity.errors import InputError
-from rescity.twin.model import LEVELS, SYSTEMS, Twin
+from rescity.twin.model import LEVELS, Twin
+from rescity.twin.systems import systems
 
 
 def ancestors(twin: Twin) -> sp.csr_matrix:
@@ -60,7 +61,7 @@ def build_aggregator(twin: Twin) -> Aggregator:
     anc = ancestors(twin)
     sys_of = twin.assets["system"].astype(str).to_numpy()
     a2u, sys_assets, counts = {}, {}, {}
-    for s in SYSTEMS:
+    for s in systems():
         sel = np.flatnonzero(sys_of == s)
         sys_assets[s] = sel
         one = sp.csr_matrix(
@@ -100,3 +101,24 @@ def count_by_unit(agg: Aggregator, mask: np.ndarray) -> np.ndarray:
     for a one-dimensional ``mask`` (e.g. counts summed over realisations)."""
     x = np.asarray(mask, dtype=np.float64)
     return np.asarray(agg.all_assets_to_units @ x.T).T
+
+
+def rollup(twin: Twin, values: np.ndarray, matrix: sp.csr_matrix | None = None) -> np.ndarray:
+    """Roll ``(R, n_units)`` values set on their own rows (base-level units, or the unit an asset
+    stands in) up to every ancestor, keeping each unit's own value: ``(A @ Xᵀ)ᵀ`` with ``A`` the
+    :func:`ancestors` matrix (pass it as ``matrix`` to reuse it)."""
+    matrix = ancestors(twin) if matrix is None else matrix
+    x = np.asarray(values, float)
+    return np.asarray((matrix @ x.T).T)
+
+
+def asset_unit_matrix(twin: Twin) -> sp.csr_matrix:
+    """Sparse ``n_units × n_assets`` matrix P with P[u, a] = 1 when asset a stands in unit u
+    (no ancestors; ``ancestors(twin) @ P`` counts towards every level)."""
+    pos = twin.unit_index().reindex(twin.assets["unit_id"].to_numpy()).to_numpy()
+    ok = ~np.isnan(pos)
+    if not ok.all():
+        bad = twin.assets.loc[~ok, "unit_id"].iloc[0]
+        raise InputError("an asset stands in an unknown unit", field="unit_id", value=bad)
+    n_a = twin.n_assets
+    return sp.csr_matrix((np.ones(n_a), (pos.astype(np.int64), np.arange(n_a))), shape=(twin.n_units, n_a))

@@ -7,7 +7,7 @@ An asset is *functional* in a realisation when
    dependencies are met: for every supplier kind it depends on, at least one supplier of that
    kind is functional, or the dependency's buffer (``buffer_h``: battery, generator, storage)
    lasts at least the evaluation horizon ``horizon_h``;
-2. for the network systems (power, water, telecom, road): it is **reachable from a source** of
+2. for the network systems (power, water, telecom, road; see :mod:`rescity.twin.systems`): it is **reachable from a source** of
    its system (plant, treatment works, core switch, county-seat road hub) through usable nodes
    of that system's graph. Facilities (hospital, shelter …) need only 1.
 
@@ -37,13 +37,10 @@ from scipy.sparse.csgraph import connected_components
 
 from rescity.errors import InputError
 from rescity.twin.model import KINDS, Twin
+from rescity.twin.systems import network_systems, supplier_systems
 
 #: Damage state at and above which an asset is out of service, unless set per kind.
 DEFAULT_THRESHOLD = 2
-#: Systems whose assets must reach a source through their network.
-NETWORK_SYSTEMS: tuple[str, ...] = ("power", "water", "telecom", "road")
-#: Supplier kinds of the dependency table.
-DEPENDENCY_KINDS: tuple[str, ...] = ("power", "water", "telecom")
 
 
 @dataclass
@@ -167,7 +164,7 @@ def build_cascade_model(
     n = twin.n_assets
     sys_of = twin.assets["system"].astype(str).to_numpy()
     is_source = twin.assets["is_source"].to_numpy(bool)
-    graphs = [g for s in NETWORK_SYSTEMS if (g := _graph(twin, s, sys_of, is_source)) is not None]
+    graphs = [g for s in network_systems() if (g := _graph(twin, s, sys_of, is_source)) is not None]
     deps = []
     d = twin.dependencies
     dep = d["dependent"].to_numpy(np.int64)
@@ -201,7 +198,7 @@ def build_cascade_model(
                 field="buffer_h",
                 value=float(buf[bad][0]),
             )
-    for k in DEPENDENCY_KINDS:
+    for k in supplier_systems():
         sel = kind == k
         if not sel.any():
             continue

@@ -370,7 +370,7 @@ def n_minus_1(twin, model: CascadeModel | None = None, *, horizon_h: float = 12.
     ``n × n`` bool CSR of failed sets).
     """
     from rescity.engine.cascade import build_cascade_model
-    from rescity.twin.model import SERVICES
+    from rescity.twin.systems import service_systems
 
     model = model or build_cascade_model(twin, horizon_h, thresholds)
     crit = build_criticality(model)
@@ -382,7 +382,7 @@ def n_minus_1(twin, model: CascadeModel | None = None, *, horizon_h: float = 12.
     sysv = s["system"].astype(str).to_numpy()
     out: dict = {}
     total = np.zeros(n)
-    for sv in SERVICES:
+    for sv in service_systems():
         w = np.bincount(term[sysv == sv], weights=ppl[sysv == sv], minlength=n)
         lost = np.asarray(failed @ w).ravel()
         out[f"people_lost_{sv}"] = lost

@@ -62,27 +62,30 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
-from scipy.spatial import cKDTree
 
 from rescity.engine.cascade import CascadeModel, build_cascade_model, functional
 from rescity.engine.damage import realisation_rng
+from rescity.engine.executor import chunk_bounds, imap_chunks
 from rescity.engine.policies import JobContext, get_policy
 from rescity.engine.restore import RestorationSolver
 from rescity.errors import InputError
-from rescity.twin.model import KINDS, SERVICES, SYSTEMS, Twin
+from rescity.geo import local_xy_km
+from rescity.twin import roads
+from rescity.twin.model import KINDS, Twin
+from rescity.twin.systems import all_systems, get_system, service_systems, systems
 
 #: ``spawn_key`` suffix of the recovery stream of a realisation (damage ``(r,)``, homes ``(r, 1)``).
 STREAM_RECOVERY = 2
 REPAIR_TIMES_FILE = Path(__file__).with_name("data") / "repair_times.csv"
 #: Default crews: one per this many assets of the system in the prefecture (rescity assumption,
 #: order of the emergency teams utilities mobilise after a major typhoon; override per scenario).
-DEFAULT_ASSETS_PER_CREW: dict[str, float] = {
-    "power": 8.0,
-    "water": 60.0,
-    "road": 30.0,
-    "telecom": 30.0,
-    "facility": 30.0,
-}
+#: The values live on each system of :mod:`rescity.twin.systems` (``assets_per_crew``).
+def default_assets_per_crew() -> dict[str, float]:
+    """System → assets per crew, from the system registry."""
+    return {s.name: s.assets_per_crew for s in all_systems()}
+
+
+DEFAULT_ASSETS_PER_CREW: dict[str, float] = default_assets_per_crew()
 #: Crew vehicle speeds on road assets after a storm, km/h (below the design speeds of JTG B01-2014).
 CREW_SPEED_KMH: dict[str, float] = {
     "expressway": 60.0,
@@ -93,10 +96,6 @@ CREW_SPEED_KMH: dict[str, float] = {
     "road_hub": 25.0,
     "road_node": 25.0,
 }
-ACCESS_SPEED_KMH = 15.0  # off-network legs (to the depot, to the site)
-DETOUR = 1.3
-KM_PER_DEG = 111.19492664455873
-_JUNCTIONS = ("road_node", "road_hub")
 _LEVELS = ("province", "prefecture", "county")
 
 
@@ -175,7 +174,7 @@ class RecoveryConfig:
     step_h: float = 1.0
     policy: str = "people_per_hour"
     policy_params: dict[str, Any] = field(default_factory=dict)
-    assets_per_crew: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_ASSETS_PER_CREW))
+    assets_per_crew: dict[str, float] = field(default_factory=default_assets_per_crew)
     min_crews: int = 1
     crews: dict[str, dict[str, int]] = field(default_factory=dict)
     repair_times: str | None = None
@@ -223,9 +222,9 @@ class RecoveryConfig:
             get_policy(cfg.policy)
         except InputError as e:
             raise InputError(e.message, file=file, field="policy", value=cfg.policy) from None
-        apc = dict(DEFAULT_ASSETS_PER_CREW)
+        apc = default_assets_per_crew()
         for s, v in dict(cfg.assets_per_crew or {}).items():
-            if s not in SYSTEMS:
+            if s not in systems():
                 raise InputError("unknown system", file=file, field=f"assets_per_crew.{s}", value=s)
             if not isinstance(v, (int, float)) or v <= 0:
                 raise InputError("must be a number > 0", file=file, field=f"assets_per_crew.{s}", value=v)
@@ -246,7 +245,7 @@ class RecoveryConfig:
                 )
             row = {}
             for s, v in per.items():
-                if s not in SYSTEMS:
+                if s not in systems():
                     raise InputError("unknown system", file=file, field=f"crews.{unit}.{s}", value=s)
                 if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                     raise InputError(
@@ -339,8 +338,10 @@ class CrewPools:
     access: np.ndarray  # global asset position of each asset's access road node (-1: none)
 
 
-def _project(lon: np.ndarray, lat: np.ndarray, lat0: float) -> np.ndarray:
-    return np.column_stack([lon * KM_PER_DEG * np.cos(np.radians(lat0)), lat * KM_PER_DEG])
+def _per_crew(config: RecoveryConfig, system: str) -> float:
+    """Assets per crew of ``system``: the configuration's, else the system registry's default."""
+    per = config.assets_per_crew.get(system)
+    return float(per) if per else get_system(system).assets_per_crew
 
 
 def crew_pools(twin: Twin, config: RecoveryConfig) -> CrewPools:
@@ -359,32 +360,11 @@ def crew_pools(twin: Twin, config: RecoveryConfig) -> CrewPools:
     for s, p, na in table[["system", "prefecture", "assets"]].itertuples(index=False):  # one row per pool
         given = config.crews.get(str(p), {}).get(s) or config.crews.get("default", {}).get(s)
         crews.append(
-            int(given) if given else max(config.min_crews, math.ceil(na / config.assets_per_crew[s]))
+            int(given) if given else max(config.min_crews, math.ceil(na / _per_crew(config, s)))
         )
     table["crews"] = crews
     travel_h, access = _travel(twin, pref.astype(str), config)
     return CrewPools(codes.astype(np.int64), table, travel_h, access)
-
-
-def _road_graph(twin: Twin) -> tuple[sp.csr_matrix, np.ndarray]:
-    """Crew travel graph in minutes over road assets (node-crossing formulation of
-    :mod:`rescity.decide.network`, at :data:`CREW_SPEED_KMH`)."""
-    a = twin.assets
-    road_idx = np.flatnonzero((a["system"] == "road").to_numpy())
-    pos = np.full(twin.n_assets, -1, np.int64)
-    pos[road_idx] = np.arange(len(road_idx))
-    kinds = a["kind"].astype(str).to_numpy()[road_idx]
-    speed = pd.Series(kinds).map(CREW_SPEED_KMH).fillna(ACCESS_SPEED_KMH).to_numpy(float)
-    node_min = 60.0 * np.nan_to_num(a["length_km"].to_numpy(float)[road_idx]) / speed
-    e = twin.edges[twin.edges["system"] == "road"]
-    s = pos[e["src"].to_numpy(np.int64)]
-    d = pos[e["dst"].to_numpy(np.int64)]
-    ok = (s >= 0) & (d >= 0)
-    s, d = s[ok], d[ok]
-    w = 0.5 * (node_min[s] + node_min[d]) + 1e-6
-    m = len(road_idx)
-    g = sp.coo_matrix((np.r_[w, w], (np.r_[s, d], np.r_[d, s])), shape=(m, m)).tocsr()
-    return g, road_idx
 
 
 def _travel(twin: Twin, pref: np.ndarray, config: RecoveryConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -399,20 +379,18 @@ def _travel(twin: Twin, pref: np.ndarray, config: RecoveryConfig) -> tuple[np.nd
     if not len(road):
         return np.zeros(n), access
     lat0 = float(np.nanmean(lat)) if n else 0.0
-    xy = _project(lon, lat, lat0)
-    junc = road[np.isin(kinds[road], _JUNCTIONS)]
+    xy = local_xy_km(lon, lat, lat0)
+    junc = road[np.isin(kinds[road], roads.JUNCTIONS)]
     if not len(junc):
         junc = road
-    d_acc, k = cKDTree(xy[junc]).query(xy)
-    access[:] = junc[k]
+    access[:], d_acc = roads.nearest_junction(twin, xy, lat0, junc)
     access[road] = road
     d_acc[road] = 0.0
     if not config.travel:
         return np.zeros(n), access
-    leg_min = 60.0 * DETOUR * d_acc / ACCESS_SPEED_KMH
-    g, road_idx = _road_graph(twin)
-    rpos = np.full(n, -1, np.int64)
-    rpos[road_idx] = np.arange(len(road_idx))
+    leg_min = roads.access_minutes(d_acc)
+    rg = roads.road_graph(twin, CREW_SPEED_KMH)
+    g, rpos = rg.graph, rg.pos
     depots = np.flatnonzero(kinds == "depot")
     hubs = np.flatnonzero(kinds == "road_hub")
     travel = np.full(n, np.inf)
@@ -435,7 +413,7 @@ def _travel(twin: Twin, pref: np.ndarray, config: RecoveryConfig) -> tuple[np.nd
         tt = dist[rows][:, rpos[access[in_p]]] + leg_min[b][:, None] + leg_min[in_p][None, :]
         travel[in_p] = tt.min(axis=0)
     # off the network (no road path): a straight leg
-    direct = 60.0 * DETOUR * np.linalg.norm(xy - xy[bases_all[0]], axis=1) / ACCESS_SPEED_KMH
+    direct = roads.access_minutes(np.linalg.norm(xy - xy[bases_all[0]], axis=1))
     travel = np.where(np.isfinite(travel), travel, direct)
     return travel / 60.0, access
 
@@ -679,7 +657,7 @@ def build_recovery_model(
     fine_of[cell_to_fine.col] = cell_to_fine.row
     s = twin.service
     svc, served = {}, {}
-    for sv in SERVICES:
+    for sv in service_systems():
         sel = (s["system"] == sv).to_numpy()
         if not sel.any():
             continue
@@ -888,16 +866,10 @@ def _chunk(
     }
 
 
-_ARGS: tuple | None = None
 
 
-def _init_worker(args: tuple) -> None:
-    global _ARGS
-    _ARGS = args
-
-
-def _run_block(s: int, e: int, args: tuple | None = None) -> dict[str, Any]:
-    st, states, f0, seed, config, policy, hours, first = args or _ARGS
+def _run_block(args: tuple, s: int, e: int) -> dict[str, Any]:
+    st, states, f0, seed, config, policy, hours, first = args
     return _chunk(st, states[s:e], None if f0 is None else f0[s:e], first + s, seed, config, policy, hours)
 
 
@@ -975,7 +947,7 @@ def simulate_recovery(
         raise InputError(
             f"functional0 must be {states.shape}", field="functional0", value=np.shape(functional0)
         )
-    bounds = [(s, min(s + int(chunk_size), R)) for s in range(0, R, int(chunk_size))]
+    bounds = chunk_bounds(R, int(chunk_size))
     args = (st, states, functional0, int(seed), config, policy, hours, int(start))
 
     def collect(s: int, e: int, out: dict[str, Any]) -> None:
@@ -993,22 +965,8 @@ def simulate_recovery(
         if progress is not None:
             progress(e, R)
 
-    if int(workers) <= 1 or len(bounds) == 1:
-        for s, e in bounds:
-            collect(s, e, _run_block(s, e, args))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        methods = mp.get_all_start_methods()
-        ctx = mp.get_context("fork" if "fork" in methods else None)
-        with ProcessPoolExecutor(
-            max_workers=int(workers), mp_context=ctx, initializer=_init_worker, initargs=(args,)
-        ) as ex:
-            for (s, e), out in zip(
-                bounds, ex.map(_run_block, [b[0] for b in bounds], [b[1] for b in bounds]), strict=True
-            ):
-                collect(s, e, out)
+    for (s, e), out in zip(bounds, imap_chunks(_run_block, bounds, shared=args, workers=int(workers)), strict=True):
+        collect(s, e, out)
     r = np.concatenate(rr) if rr else np.zeros(0, np.int64)
     v = np.concatenate(vv) if vv else np.zeros(0, np.int64)
     t = np.concatenate(tt) if tt else np.zeros(0)

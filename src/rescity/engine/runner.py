@@ -13,10 +13,8 @@ of workers.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +30,7 @@ from rescity.engine.aggregate import (
 )
 from rescity.engine.cascade import CascadeModel, build_cascade_model, functional
 from rescity.engine.damage import sample_damage
+from rescity.engine.executor import chunk_bounds, imap_chunks
 from rescity.engine.service import (
     ServiceModel,
     affected_population,
@@ -44,8 +43,19 @@ from rescity.errors import InputError
 from rescity.fragility.library import CurveSet, FragilityLibrary, assign, exceedance, load_library
 from rescity.hazard import MEASURES
 from rescity.twin.model import Twin
+from rescity.twin.systems import get_system, service_outputs, system_of_output
 
-METRICS: tuple[str, ...] = ("no_power", "no_water", "no_telecom", "no_road", "homes_damaged", "affected")
+#: Per-unit outputs besides people without each service.
+HOUSING_METRICS: tuple[str, ...] = ("homes_damaged", "affected")
+
+
+def metric_names() -> tuple[str, ...]:
+    """Every per-unit output: ``no_<system>`` for each service system, then :data:`HOUSING_METRICS`."""
+    return service_outputs() + HOUSING_METRICS
+
+
+#: The outputs of the built-in systems (see :func:`metric_names` for the live list).
+METRICS: tuple[str, ...] = metric_names()
 DEFAULT_MEMORY_MB = 512
 #: Largest automatic chunk: bigger blocks stop paying off once a chunk's arrays leave the CPU caches.
 MAX_AUTO_CHUNK = 32
@@ -59,8 +69,9 @@ class SimulationResult:
     ----------
     units:
         ``unit_id``, ``level``, ``parent_id``, ``name_zh``, ``name_en``, ``population`` of the twin.
-    no_power, no_water, no_telecom, no_road:
-        People without the service at the horizon, float32 ``(R, n_units)``.
+    service:
+        System → people without its service at the horizon, float32 ``(R, n_units)``, for every
+        service system of :mod:`rescity.twin.systems`; also read as ``no_<system>`` (``no_power``).
     homes_damaged:
         Homes damaged to moderate or worse, float32 ``(R, n_units)``.
     affected:
@@ -88,10 +99,7 @@ class SimulationResult:
     """
 
     units: pd.DataFrame
-    no_power: np.ndarray
-    no_water: np.ndarray
-    no_telecom: np.ndarray
-    no_road: np.ndarray
+    service: dict[str, np.ndarray]
     homes_damaged: np.ndarray
     affected: np.ndarray
     damaged_share: dict[str, np.ndarray]
@@ -106,26 +114,39 @@ class SimulationResult:
     states: np.ndarray | None = None
     functional: np.ndarray | None = None
 
+    def __getattr__(self, name: str) -> np.ndarray:
+        svc = self.__dict__.get("service")
+        if svc is not None and name.startswith("no_") and name.removeprefix("no_") in svc:
+            return svc[name.removeprefix("no_")]
+        raise AttributeError(name)
+
+    @property
+    def metric_names(self) -> tuple[str, ...]:
+        """``no_<system>`` for each service system of this run, then :data:`HOUSING_METRICS`."""
+        return tuple(f"no_{s}" for s in self.service) + HOUSING_METRICS
+
     def metric(self, name: str) -> np.ndarray:
-        """One of :data:`METRICS`, or ``damaged_share_<system>``."""
+        """One of :attr:`metric_names`, or ``damaged_share_<system>``."""
         if name.startswith("damaged_share_"):
             return self.damaged_share[name.removeprefix("damaged_share_")]
-        if name not in METRICS:
+        if name not in self.metric_names:
             raise KeyError(name)
-        return getattr(self, name)
+        if name in HOUSING_METRICS:
+            return getattr(self, name)
+        return self.service[name.removeprefix("no_")]
 
     def summary(self, q: tuple[float, ...] = (0.05, 0.95)) -> pd.DataFrame:
         """Per-unit mean and quantiles of every metric.
 
         Columns: the unit columns, then ``<metric>_mean`` and ``<metric>_pNN`` for each
-        quantile ``q`` (``p05`` for 0.05) of each metric of :data:`METRICS` and of
+        quantile ``q`` (``p05`` for 0.05) of each metric of :attr:`metric_names` and of
         ``damaged_share_<system>``, then ``driver``.
         """
         for x in q:
             if not 0 <= x <= 1:
                 raise InputError("quantiles must lie in [0, 1]", field="q", value=x)
         out = self.units.copy()
-        names = list(METRICS) + [f"damaged_share_{s}" for s in self.damaged_share]
+        names = list(self.metric_names) + [f"damaged_share_{s}" for s in self.damaged_share]
         cols = {}
         for name in names:
             a = self.metric(name).astype(np.float64)
@@ -162,14 +183,6 @@ class _Plan:
     keep_functional: bool = False
 
 
-_PLAN: _Plan | None = None
-
-
-def _init_worker(plan: _Plan) -> None:
-    global _PLAN
-    _PLAN = plan
-
-
 def _slice(d: Mapping[str, np.ndarray], start: int, stop: int) -> dict[str, np.ndarray]:
     return {k: (v[start:stop] if np.ndim(v) == 2 else v) for k, v in d.items()}
 
@@ -179,8 +192,7 @@ def _exposed(p: dict[str, np.ndarray], exposure: Mapping[str, np.ndarray]) -> di
     return {h: (v * exposure[h][:, None] if h in exposure else v) for h, v in p.items()}
 
 
-def _run_chunk(start: int, stop: int, plan: _Plan | None = None) -> dict[str, Any]:
-    plan = plan or _PLAN
+def _run_chunk(plan: _Plan, start: int, stop: int) -> dict[str, Any]:
     b = stop - start
     t: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -223,10 +235,7 @@ def _run_chunk(start: int, stop: int, plan: _Plan | None = None) -> dict[str, An
     t["service"] = t4 - t3
     out: dict[str, Any] = {"start": start, "stop": stop}
     for name, x in (
-        ("no_power", svc["power"]),
-        ("no_water", svc["water"]),
-        ("no_telecom", svc["telecom"]),
-        ("no_road", svc["road"]),
+        *((get_system(sv).output, x) for sv, x in svc.items()),
         ("homes_damaged", homes),
         ("affected", aff),
     ):
@@ -364,7 +373,7 @@ def simulate(
     chunk_size:
         Realisations per chunk (default: from ``memory_mb``, at most :data:`MAX_AUTO_CHUNK`).
     workers:
-        Worker processes (``concurrent.futures.ProcessPoolExecutor``); 1 runs in this process.
+        Worker processes (:mod:`rescity.engine.executor`); 1 runs in this process.
     library:
         Fragility library (default :func:`~rescity.fragility.library.load_library`).
     progress:
@@ -456,10 +465,11 @@ def simulate(
     if int(chunk_size) != chunk_size or chunk_size < 1:
         raise InputError("chunk_size must be an integer ≥ 1", field="chunk_size", value=chunk_size)
     chunk_size = min(int(chunk_size), realisations)
-    bounds = [(s, min(s + chunk_size, realisations)) for s in range(0, realisations, chunk_size)]
+    bounds = chunk_bounds(realisations, chunk_size)
 
     n_u = twin.n_units
-    res = {m: np.zeros((realisations, n_u), np.float32) for m in METRICS}
+    names = metric_names()
+    res = {m: np.zeros((realisations, n_u), np.float32) for m in names}
     shares: dict[str, np.ndarray] = {}
     driver_sum = np.zeros((len(hazards), n_u))
     kept = np.zeros((realisations, twin.n_assets), np.int8) if keep_states else None
@@ -470,7 +480,7 @@ def simulate(
     def collect(out: dict[str, Any]) -> None:
         nonlocal done
         s, e = out["start"], out["stop"]
-        for m in METRICS:
+        for m in names:
             res[m][s:e] = out[m]
         for sys_, v in out["damaged_share"].items():
             shares.setdefault(sys_, np.zeros((realisations, n_u), np.float32))[s:e] = v
@@ -485,17 +495,8 @@ def simulate(
         if progress is not None:
             progress(done, realisations)
 
-    if workers == 1 or len(bounds) == 1:
-        for s, e in bounds:
-            collect(_run_chunk(s, e, plan))
-    else:
-        methods = mp.get_all_start_methods()
-        ctx = mp.get_context("fork" if "fork" in methods else None)
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=ctx, initializer=_init_worker, initargs=(plan,)
-        ) as ex:
-            for out in ex.map(_run_chunk, [s for s, _ in bounds], [e for _, e in bounds]):
-                collect(out)
+    for out in imap_chunks(_run_chunk, bounds, shared=plan, workers=workers):
+        collect(out)
 
     units = twin.units[["unit_id", "level", "parent_id", "name_zh", "name_en", "population"]].copy()
     drv = pd.DataFrame(driver_sum.T / realisations, columns=list(hazards), index=units["unit_id"].to_numpy())
@@ -525,5 +526,7 @@ def simulate(
         },
         states=kept,
         functional=kept_f,
-        **res,
+        service={system_of_output(m): res[m] for m in service_outputs()},
+        homes_damaged=res["homes_damaged"],
+        affected=res["affected"],
     )

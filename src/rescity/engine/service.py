@@ -40,7 +40,8 @@ import scipy.sparse as sp
 from rescity.engine.damage import STREAM_HOUSING, realisation_rng
 from rescity.errors import InputError
 from rescity.fragility.library import FragilityLibrary, exceedance_by_class
-from rescity.twin.model import SERVICES, Twin
+from rescity.twin.model import Twin
+from rescity.twin.systems import service_systems
 
 #: A home counts as damaged at this damage state or worse (2 = moderate: repair before use).
 HOME_DAMAGE_DS = 2
@@ -107,14 +108,15 @@ def build_service_model(twin: Twin, stock: pd.DataFrame | None = None) -> Servic
         raise InputError(
             "people must be finite and ≥ 0", file="service", field="people", value=float(people[bad][0])
         )
-    bad = ~np.isin(system, SERVICES)
+    services = service_systems()
+    bad = ~np.isin(system, services)
     if bad.any():
         raise InputError(
-            f"service must be one of {list(SERVICES)}", file="service", field="system", value=system[bad][0]
+            f"service must be one of {list(services)}", file="service", field="system", value=system[bad][0]
         )
     mats = {
         sv: sp.csr_matrix((people[system == sv], (unit[system == sv], term[system == sv])), shape=(n_u, n_a))
-        for sv in SERVICES
+        for sv in services
     }
     cells = cell_positions(twin)
     stock = load_housing_stock() if stock is None else stock

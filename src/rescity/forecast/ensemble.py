@@ -42,10 +42,9 @@ import pandas as pd
 from scipy.special import ellipe
 
 from rescity.errors import InputError
+from rescity.geo import KM_PER_DEG as KM_PER_DEG
+from rescity.geo import haversine_km as haversine_km
 from rescity.seeds import DEFAULT_SEED
-
-EARTH_RADIUS_KM = 6371.0088
-KM_PER_DEG = np.pi * EARTH_RADIUS_KM / 180.0
 
 #: AR(1) correlation of the normalised errors between leads 6 h apart (assumption, see docs).
 PHI_6H = 0.9
@@ -126,15 +125,6 @@ def sigma_from_mean_distance(
     m = 1.0 - 1.0 / ratio**2
     s_at = np.asarray(dpe_km, float) / (np.sqrt(2.0 / np.pi) * ellipe(m))
     return s_at, s_at / ratio
-
-
-def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    """Great-circle distance, km (vectorised)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp = p2 - p1
-    dl = np.radians(np.asarray(lon2) - np.asarray(lon1))
-    a = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
 
 
 def _check_track(track: pd.DataFrame, name: str = "track") -> pd.DataFrame:

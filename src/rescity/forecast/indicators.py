@@ -27,8 +27,8 @@ hazard at the cells, this module derives the forecast indicators:
     damage ratio.
 
 All arrays are ``(R, n_units)``. Engine arrays are read on the rows of the twin's base level
-(the finest level present, normally ``cell``) and rolled up to every ancestor with one sparse
-matrix (:func:`rollup_matrix`).
+(the finest level present, normally ``cell``) and rolled up to every ancestor with the one unit roll-up of :mod:`rescity.engine.aggregate`
+(:func:`~rescity.engine.aggregate.rollup`).
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 from scipy.special import ndtr
 
+from rescity.engine.aggregate import asset_unit_matrix as asset_unit_matrix
+from rescity.engine.aggregate import rollup as rollup
 from rescity.errors import InputError
 
 #: Indicators produced per member, in output order (``composite`` is added by the issuance).
@@ -115,52 +116,6 @@ def base_level(twin) -> str:
         if lv in present:
             return lv
     raise InputError("the twin has no units", field="units")
-
-
-def rollup_matrix(twin) -> sp.csr_matrix:
-    """Sparse ``n_units × n_units`` matrix U with U[a, b] = 1 when a is b or an ancestor of b.
-
-    ``U @ x`` sums per-unit values to every ancestor while keeping each unit's own value; put
-    values only on the rows where they sit (base-level units, or the unit an asset stands in).
-    """
-    u = twin.units
-    n = len(u)
-    idx = pd.Series(np.arange(n), index=u["unit_id"].to_numpy())
-    parent = idx.reindex(u["parent_id"].to_numpy()).to_numpy()
-    rows = [np.arange(n)]
-    cols = [np.arange(n)]
-    cur = np.arange(n)
-    cur_par = parent.copy()
-    for _ in range(len(_LEVEL_ORDER) + 1):
-        ok = ~np.isnan(cur_par)
-        if not ok.any():
-            break
-        p = cur_par[ok].astype(np.int64)
-        rows.append(p)
-        cols.append(cur[ok])
-        cur = cur[ok]
-        cur_par = parent[p]
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
-    return sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, n))
-
-
-def rollup(twin, values: np.ndarray, u_matrix: sp.csr_matrix | None = None) -> np.ndarray:
-    """Roll ``(R, n_units)`` values (set on base rows) up to every level: ``(U @ X.T).T``."""
-    u_matrix = rollup_matrix(twin) if u_matrix is None else u_matrix
-    x = np.asarray(values, float)
-    return np.asarray((u_matrix @ x.T).T)
-
-
-def asset_unit_matrix(twin) -> sp.csr_matrix:
-    """Sparse ``n_units × n_assets`` matrix P with P[u, a] = 1 when asset a stands in unit u."""
-    pos = twin.unit_index().reindex(twin.assets["unit_id"].to_numpy()).to_numpy()
-    ok = ~np.isnan(pos)
-    if not ok.all():
-        bad = twin.assets.loc[~ok, "unit_id"].iloc[0]
-        raise InputError("an asset stands in an unknown unit", field="unit_id", value=bad)
-    n_a = twin.n_assets
-    return sp.csr_matrix((np.ones(n_a), (pos.astype(np.int64), np.arange(n_a))), shape=(twin.n_units, n_a))
 
 
 def people_per_household(twin) -> np.ndarray:

@@ -22,13 +22,13 @@ that longer windows reuse the same damage draws and results do not depend on ``w
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from rescity.engine.aggregate import ancestors
+from rescity.engine.executor import imap_chunks
 from rescity.errors import InputError
 from rescity.forecast import ensemble as ens
 from rescity.forecast import warning as wl
@@ -37,7 +37,6 @@ from rescity.forecast.indicators import (
     IndicatorParams,
     indicators_from_result,
     rollup,
-    rollup_matrix,
 )
 
 #: Lead windows (hours after issuance) computed where the forecast reaches them.
@@ -97,16 +96,10 @@ def member_seed(seed: int, issued: pd.Timestamp, member: int) -> int:
     return int(ss.generate_state(1, dtype=np.uint32)[0])
 
 
-_WORKER: dict[str, Any] = {}
-
-
-def _init_worker(twin, fn, params) -> None:  # pragma: no cover - runs in worker processes
-    _WORKER.update(twin=twin, fn=fn, params=params)
-
-
-def _run_task(task):  # pragma: no cover - runs in worker processes
-    track, realisations, seed = task
-    return _WORKER["fn"](_WORKER["twin"], track, realisations, seed, _WORKER["params"])
+def _run_task(shared: tuple, track: pd.DataFrame, realisations: int, seed: int) -> dict[str, np.ndarray]:
+    """One member and lead window (``shared`` = twin, member function, parameters)."""
+    twin, fn, params = shared
+    return fn(twin, track, realisations, seed, params)
 
 
 def _leads_reached(tracks: list[pd.DataFrame], issued: pd.Timestamp, leads: Sequence[int]) -> list[int]:
@@ -180,17 +173,13 @@ def simulate_issuance(
 
         return rich_track(iterable, total=total, description=f"issuance {ts:%Y-%m-%d %H}Z")
 
-    if workers > 1 and len(payload) > 1:
-        with ProcessPoolExecutor(
-            max_workers=workers, initializer=_init_worker, initargs=(twin, fn, params)
-        ) as ex:
-            results = list(_progress(ex.map(_run_task, payload), len(payload)))
-    else:
-        results = [fn(twin, w, r, s, params) for (w, r, s) in _progress(payload, len(payload))]
+    results = list(
+        _progress(imap_chunks(_run_task, payload, shared=(twin, fn, params), workers=max(int(workers), 1)), len(payload))
+    )
     for (L, m, _w), res in zip(runnable, results, strict=True):
         outputs[(L, m)] = res
 
-    u = rollup_matrix(twin)
+    u = ancestors(twin)
     n = twin.n_units
     samples = IssuanceSamples(ts)
     for L in lead_list:

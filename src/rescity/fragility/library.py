@@ -35,6 +35,7 @@ from rescity.errors import InputError
 from rescity.fragility import DAMAGE_STATES
 from rescity.hazard import MEASURES
 from rescity.hazard.registry import FRAGILITY_HAZARDS
+from rescity.twin.systems import systems
 
 #: Hazards a curve may belong to (from :mod:`rescity.hazard.registry`).
 HAZARDS: tuple[str, ...] = FRAGILITY_HAZARDS
@@ -44,7 +45,8 @@ N_DS = len(DAMAGE_STATES) - 1
 NO_CURVE = "none"
 #: Systems a mapping row may name: the asset systems plus ``building`` (the housing stock,
 #: kind ``housing``, fragility_class = structure class; see :mod:`rescity.engine.service`).
-MAPPING_SYSTEMS: tuple[str, ...] = ("power", "water", "road", "telecom", "facility", "building")
+#: Systems a mapping row may name: the lifeline systems (:mod:`rescity.twin.systems`) and homes.
+MAPPING_SYSTEMS: tuple[str, ...] = (*systems(), "building")
 
 _CURVE_COLS = ("curve_id", "hazard", "measure", "ds", "median", "beta", "description", "source")
 _TABLE_COLS = ("curve_id", "hazard", "measure", "ds", "x", "p", "source")
@@ -300,7 +302,7 @@ def _validate_mapping(df: pd.DataFrame, known: Mapping[str, Curve]) -> None:
 
     if df.empty:
         return
-    _check_str(df, "system", MAPPING_SYSTEMS)
+    _check_str(df, "system", (*systems(), "building"))
     _check_str(df, "hazard", HAZARDS)
     _check_str(df, "source")
     _check_str(df, "curve_id")

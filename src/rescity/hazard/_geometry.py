@@ -15,7 +15,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from rescity.errors import InputError
-from rescity.hazard.track import EARTH_RADIUS_KM
+from rescity.geo import EARTH_RADIUS_KM, km_to_chord
+from rescity.geo import unit_vectors as unit_vectors
 
 #: Elements per (step × site) block: ~2 MB per temporary array, cache-friendly.
 BLOCK_ELEMENTS: int = 1 << 18
@@ -36,17 +37,9 @@ def as_sites(lon, lat) -> tuple[np.ndarray, np.ndarray]:
     return lon, lat
 
 
-def unit_vectors(lon_deg: np.ndarray, lat_deg: np.ndarray) -> np.ndarray:
-    """(n, 3) unit vectors of points on the sphere."""
-    lam = np.deg2rad(lon_deg)
-    phi = np.deg2rad(lat_deg)
-    c = np.cos(phi)
-    return np.column_stack([c * np.cos(lam), c * np.sin(lam), np.sin(phi)])
-
-
 def chord_of_km(d_km: float) -> float:
     """Chord length (unit sphere) of a great-circle distance in km."""
-    return 2.0 * np.sin(min(d_km / EARTH_RADIUS_KM, np.pi) / 2.0)
+    return km_to_chord(d_km)
 
 
 @dataclass

@@ -46,6 +46,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from rescity.errors import InputError
+from rescity.geo import KM_PER_DEG, local_xy_km
 
 PGV_EQUIVALENT_PERIOD_S = 0.5
 PGA_PERIOD_S = 0.01
@@ -123,9 +124,8 @@ def _streams(seed: int, first: int, realisations: int) -> list[np.random.Generat
 def _local_km(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lat0 = float(np.mean(lat))
     lon0 = float(np.mean(lon))
-    x = 6371.0 * np.radians(lon - lon0) * math.cos(math.radians(lat0))
-    y = 6371.0 * np.radians(lat - lat0)
-    return x, y
+    xy = local_xy_km(lon, lat, lat0, lon0)
+    return xy[:, 0], xy[:, 1] - lat0 * KM_PER_DEG
 
 
 Sampler = Callable[[], Iterator[tuple[int, int, np.ndarray]]]

@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 
 from rescity.errors import InputError
+from rescity.geo import KM_PER_DEG, local_xy_km
 from rescity.seeds import DEFAULT_SEED
 
 RHO_WATER = 1025.0  # kg/m³, sea water
@@ -318,7 +319,7 @@ def _bathtub_dem(path: Path, lon: np.ndarray, lat: np.ndarray, area_km2: np.ndar
                              value=str(ds.crs))
         for c in np.flatnonzero(excess_m > 0):  # one window per flooding cell (cells, not assets)
             half = 0.5 * math.sqrt(max(area_km2[c], 1e-6))
-            dlat = half / 111.19
+            dlat = half / KM_PER_DEG
             dlon = dlat / max(math.cos(math.radians(lat[c])), 1e-6)
             rows, cols = rowcol(ds.transform, [lon[c] - dlon, lon[c] + dlon], [lat[c] + dlat, lat[c] - dlat])
             r0, r1 = sorted(int(v) for v in rows)
@@ -415,9 +416,8 @@ def river_depth(
     lon = np.asarray(lon, dtype=float).ravel()
     lat = np.asarray(lat, dtype=float).ravel()
     lat0 = float(np.mean(stations["lat"]))
-    kx = 111.19 * math.cos(math.radians(lat0))
-    sxy = np.c_[stations["lon"].to_numpy(float) * kx, stations["lat"].to_numpy(float) * 111.19]
-    dist, idx = cKDTree(sxy).query(np.c_[lon * kx, lat * 111.19])
+    sxy = local_xy_km(stations["lon"].to_numpy(float), stations["lat"].to_numpy(float), lat0)
+    dist, idx = cKDTree(sxy).query(local_xy_km(lon, lat, lat0))
     level = stations["water_level_m"].to_numpy(float)[idx]
     warn = stations["warning_level_m"].to_numpy(float)[idx]
     reach = (stations["reach_km"].to_numpy(float)[idx] if "reach_km" in stations.columns
@@ -468,8 +468,8 @@ def surge_depth(
     distance (km) from landfall along the coast (taken as the straight-line distance)."""
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
-    kx = 111.19 * math.cos(math.radians(landfall_lat))
-    d = np.hypot((lon - landfall_lon) * kx, (lat - landfall_lat) * 111.19)
+    d = np.hypot(*(local_xy_km(lon.ravel(), lat.ravel(), landfall_lat, landfall_lon)
+                   - [0.0, landfall_lat * KM_PER_DEG]).T).reshape(lon.shape)
     eta = height_m * np.exp(-((d / (2.0 * rmax_km)) ** 2))
     water = eta - inland_decay_m_per_km * np.maximum(np.asarray(coast_distance_km, dtype=float), 0.0)
     return np.maximum(water - np.asarray(elevation_m, dtype=float), 0.0)

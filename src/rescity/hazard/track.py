@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from rescity.errors import InputError
+from rescity.geo import EARTH_RADIUS_KM as EARTH_RADIUS_KM  # the one Earth radius
 
 #: m/s per international knot (1852 m / 3600 s).
 KN_TO_MS: float = 0.514444
@@ -47,8 +48,6 @@ KN_TO_MS: float = 0.514444
 NM_TO_KM: float = 1.852
 #: Default environmental (ambient) pressure, hPa — the reference of Atkinson & Holliday (1977).
 PENV_HPA: float = 1010.0
-#: Mean Earth radius, km.
-EARTH_RADIUS_KM: float = 6371.0
 
 TRACK_COLUMNS: tuple[str, ...] = ("time", "lat", "lon", "vmax_ms", "pcen_hpa", "penv_hpa", "rmax_km")
 FORMATS: tuple[str, ...] = ("jtwc", "cma", "ibtracs", "generic")

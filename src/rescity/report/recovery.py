@@ -8,10 +8,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rescity.errors import InputError
 from rescity.report.figures import bands
 from rescity.report.html import Section, png_img, table_html
+from rescity.twin.systems import get_system
 
-SYSTEM_LABEL = {"power": "power", "water": "water", "telecom": "telecom", "road": "road access"}
+
+def system_label(system: str) -> str:
+    """How Q(t) of a system is named (``road`` → "road access"), from the system registry."""
+    try:
+        return get_system(system).label_service or system
+    except InputError:
+        return system
+
 RECOVERY_NOTE = (
     "Q(t): share of the people of a unit served through the system, from the evaluation horizon "
     "(t = 0, the service reported above) to 14 days; mean and 90 % band over the realisations. "
@@ -48,7 +57,7 @@ def qt_figures(rec, max_units: int = 6) -> dict[str, bytes]:
         f"Service restored — {name}",
         "days after the evaluation horizon",
         "Q(t): share of people served",
-        labels=[SYSTEM_LABEL.get(s, s) for s in rec.systems],
+        labels=[system_label(s) for s in rec.systems],
     )
     pref = np.flatnonzero(units["level"].to_numpy() == "prefecture")
     if len(pref):
@@ -64,7 +73,7 @@ def qt_figures(rec, max_units: int = 6) -> dict[str, bytes]:
                 sub.mean(axis=0),
                 lo,
                 hi,
-                f"{SYSTEM_LABEL.get(sv, sv).capitalize()} restored — prefectures with the largest loss",
+                f"{system_label(sv).capitalize()} restored — prefectures with the largest loss",
                 "days after the evaluation horizon",
                 "Q(t)",
                 labels=labels,

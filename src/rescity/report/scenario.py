@@ -13,6 +13,7 @@ import pandas as pd
 from rescity.hazard.registry import display_columns
 from rescity.report.figures import choropleth
 from rescity.report.html import Section, png_img, render_page, table_html
+from rescity.twin.systems import get_system, service_systems
 
 AFFECTED_DEFINITION = (
     "Affected population: people whose home is damaged (moderate damage or worse) or who are "
@@ -26,14 +27,25 @@ AFFECTED_DEFINITION = (
 #: colours), from the hazard registry (:func:`rescity.hazard.registry.display_columns`).
 HAZARD_DISPLAY: dict[str, tuple[str, int, str]] = display_columns()
 
-QUANTITY_LABELS: tuple[tuple[str, str], ...] = (
-    ("no_power", "without power"),
-    ("no_water", "without water"),
-    ("no_telecom", "without telecom"),
-    ("no_road", "without road access"),
+HOUSING_LABELS: tuple[tuple[str, str], ...] = (
     ("homes_damaged", "homes damaged (households)"),
     ("affected", "affected population"),
 )
+
+
+def quantity_labels(units: pd.DataFrame | None = None) -> tuple[tuple[str, str], ...]:
+    """(column, label) of the people without each service (from the system registry), then the
+    housing quantities; with ``units``, the services whose ``<output>_mean`` column it has."""
+    svc = tuple(
+        (s.output, s.service.label_en)
+        for s in (get_system(n) for n in service_systems())
+        if s.service is not None and (units is None or f"{s.output}_mean" in units)
+    )
+    return svc + HOUSING_LABELS
+
+
+#: The built-in quantities (see :func:`quantity_labels`).
+QUANTITY_LABELS: tuple[tuple[str, str], ...] = quantity_labels()
 #: Shown when the scenario computed them (earthquakes).
 OPTIONAL_QUANTITIES: tuple[tuple[str, str], ...] = (
     ("deaths", "deaths"),
@@ -72,13 +84,13 @@ def level_table(units: pd.DataFrame, level: str) -> pd.DataFrame:
     for col, (label, digits, _) in HAZARD_DISPLAY.items():
         if _has(t, col):
             out[label] = np.round(t[col].to_numpy(float), digits)
-    for system in ("power", "water", "telecom", "road"):
+    for system in service_systems():
         c = f"damaged_{system}"
         if f"{c}_mean" in t:
             out[f"{system} assets damaged"] = fmt_interval(
                 t[f"{c}_mean"].to_numpy(), t[f"{c}_p05"].to_numpy(), t[f"{c}_p95"].to_numpy(), 1, pct=True
             )
-    for q, label in QUANTITY_LABELS + tuple(o for o in OPTIONAL_QUANTITIES if f"{o[0]}_mean" in t):
+    for q, label in quantity_labels(t) + tuple(o for o in OPTIONAL_QUANTITIES if f"{o[0]}_mean" in t):
         out[label] = fmt_interval(
             t[f"{q}_mean"].to_numpy(), t[f"{q}_p05"].to_numpy(), t[f"{q}_p95"].to_numpy()
         )
@@ -126,7 +138,7 @@ def scenario_report(res: Any, path: Path, extra_sections: list[Section] | None =
             np.array([prov[f"{q}_mean"]]), np.array([prov[f"{q}_p05"]]), np.array([prov[f"{q}_p95"]])
         )[0]
         + "</li>"
-        for q, label in QUANTITY_LABELS + tuple(o for o in OPTIONAL_QUANTITIES if f"{o[0]}_mean" in units)
+        for q, label in quantity_labels(units) + tuple(o for o in OPTIONAL_QUANTITIES if f"{o[0]}_mean" in units)
     )
     sections.append(
         Section(

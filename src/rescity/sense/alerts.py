@@ -169,13 +169,6 @@ def _entity(
     return e
 
 
-def set_valid_to(entity: dict[str, Any], at: str) -> dict[str, Any]:
-    """The entity with ``validTo`` set (the alert is superseded or lifted)."""
-    e = dict(entity)
-    e["validTo"] = {"type": "Property", "value": {"@type": "DateTime", "@value": at}}
-    return e
-
-
 def _alert_id(key: str, at: str) -> str:
     return "urn:ngsi-ld:Alert:rescity:" + key.replace("/", ":").lstrip(":") + ":" + at.replace(":", "").replace("-", "")
 

@@ -38,6 +38,7 @@ from rescity.errors import InputError
 from rescity.sense.nowcast import summary as nowcast_summary
 from rescity.sense.processor import Processor
 from rescity.store.base import StoreError
+from rescity.twin.systems import get_system, service_systems
 
 log = logging.getLogger("rescity.sense")
 
@@ -423,9 +424,11 @@ class Ingest:
                 continue
             self.stats.nowcasts += 1
             t = nc["totals"]
+            lost = ", ".join(
+                f"{get_system(sv).service.label_en} {t[f'no_{sv}']:,.0f}" for sv in service_systems() if f"no_{sv}" in t
+            )
             self._say(
-                f"nowcast {nc['id']}: {nc['down_assets']} assets down → without power {t['no_power']:,.0f}, "
-                f"water {t['no_water']:,.0f}, telecom {t['no_telecom']:,.0f} people (horizon {nc['horizon_h']:.2f} h)"
+                f"nowcast {nc['id']}: {nc['down_assets']} assets down → {lost} people (horizon {nc['horizon_h']:.2f} h)"
             )
             self.out.publish(
                 self.topics["nowcast"], json.dumps(nowcast_summary(nc), ensure_ascii=False, default=float), qos=1,

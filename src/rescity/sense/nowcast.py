@@ -28,7 +28,8 @@ import pandas as pd
 from rescity.engine.aggregate import Aggregator, aggregate_cells, build_aggregator
 from rescity.engine.cascade import CascadeModel, build_cascade_model, functional
 from rescity.engine.service import ServiceModel, build_service_model, people_without
-from rescity.twin.model import SERVICES, SYSTEMS, Twin
+from rescity.twin.model import Twin
+from rescity.twin.systems import service_systems, systems
 
 #: Smallest horizon, hours: dependants without backup fail at once.
 MIN_HORIZON_H: float = 1.0 / 60.0
@@ -127,16 +128,16 @@ def nowcast(
     def run(h: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         f = functional(model.cascade(h), states)
         pw = people_without(model.service, f[None, :])
-        return f, {sv: aggregate_cells(model.agg, pw[sv])[0] for sv in SERVICES}
+        return f, {sv: aggregate_cells(model.agg, pw[sv])[0] for sv in service_systems()}
 
     f, per_unit = run(horizon_h)
     u = twin.units
     cells = model.service.cells
-    totals = {f"no_{sv}": float(np.round(per_unit[sv][cells].sum())) for sv in SERVICES}
+    totals = {f"no_{sv}": float(np.round(per_unit[sv][cells].sum())) for sv in service_systems()}
     if outlook_h is not None and outlook_h > horizon_h:
         _, later = run(outlook_h)
         totals["outlook_h"] = float(outlook_h)
-        totals["outlook"] = {f"no_{sv}": float(np.round(later[sv][cells].sum())) for sv in SERVICES}
+        totals["outlook"] = {f"no_{sv}": float(np.round(later[sv][cells].sum())) for sv in service_systems()}
     rep = model.report
     units = pd.DataFrame(
         {
@@ -145,7 +146,7 @@ def nowcast(
             "name_zh": u["name_zh"].to_numpy()[rep],
             "name_en": u["name_en"].to_numpy()[rep],
             "population": model.service.population[rep].round(),
-            **{f"no_{sv}": per_unit[sv][rep].round() for sv in SERVICES},
+            **{f"no_{sv}": per_unit[sv][rep].round() for sv in service_systems()},
         }
     )
     cascade_only = np.flatnonzero(~f & (states == 0))
@@ -160,7 +161,7 @@ def nowcast(
         "units": units.to_dict(orient="records"),
         "assets": {
             "down": [str(x) for x in ids[pos][:500]],
-            "non_functional": {s: int((~f & (sys_of == s)).sum()) for s in SYSTEMS},
+            "non_functional": {s: int((~f & (sys_of == s)).sum()) for s in systems()},
             "failed_by_cascade": [str(x) for x in ids[cascade_only][:500]],
             "failed_by_cascade_count": int(len(cascade_only)),
         },
@@ -179,8 +180,8 @@ def summary(nc: dict[str, Any], top: int = 10) -> dict[str, Any]:
         "down_assets": nc["down_assets"],
         "totals": nc["totals"],
         "counties": [
-            {k: c[k] for k in ("unit_id", "name_zh", "name_en", *(f"no_{s}" for s in SERVICES))}
+            {k: c[k] for k in ("unit_id", "name_zh", "name_en", *(f"no_{s}" for s in service_systems()))}
             for c in counties[:top]
-            if any(c[f"no_{s}"] for s in SERVICES)
+            if any(c[f"no_{s}"] for s in service_systems())
         ],
     }

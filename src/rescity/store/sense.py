@@ -18,6 +18,13 @@ from typing import Any
 from rescity.govern.principal import Principal
 from rescity.store.base import Tx, dumps, now
 
+
+def set_valid_to(entity: dict[str, Any], at: str) -> dict[str, Any]:
+    """An NGSI-LD Alert entity with ``validTo`` set to ``at`` (the alert is superseded or lifted)."""
+    e = dict(entity)
+    e["validTo"] = {"type": "Property", "value": {"@type": "DateTime", "@value": at}}
+    return e
+
 OBS_COLUMNS = (
     "twin",
     "sensor_id",
@@ -147,8 +154,6 @@ class SenseStore:
         if ch.only_if_absent and active:
             return
         if ch.close:
-            from rescity.sense.alerts import set_valid_to
-
             for a in active:
                 ent = json.loads(a["entity"]) if a["entity"] else None
                 tx.execute(

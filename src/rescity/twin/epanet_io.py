@@ -32,11 +32,11 @@ import numpy as np
 import pandas as pd
 
 from rescity.errors import InputError
+from rescity.geo import KM_PER_DEG, local_xy_km, lonlat_from_local_km
 from rescity.twin.model import Twin, conform
 
 #: m³ per person and day (comprehensive urban water supply, as in the default twin's docs).
 M3_PER_PERSON_DAY = 0.40
-KM_PER_DEG = 111.19492664455873
 
 
 def _wntr():
@@ -109,8 +109,7 @@ def import_epanet(
         lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(xy[:, 0], xy[:, 1])
     else:
         lon0, lat0 = origin
-        lat = lat0 + xy[:, 1] / 1000.0 / KM_PER_DEG
-        lon = lon0 + xy[:, 0] / 1000.0 / (KM_PER_DEG * np.cos(np.radians(lat0)))
+        lon, lat = lonlat_from_local_km(xy[:, 0] / 1000.0, xy[:, 1] / 1000.0, lon0, lat0)
     pos = {n: i for i, n in enumerate(nodes)}
     rows = []
     for i, n in enumerate(nodes):  # one row per node of the file
@@ -262,8 +261,7 @@ def _topological_model(twin: Twin, out_mask: np.ndarray, m3_per_person_day: floa
     lon = a["lon"].to_numpy(float)
     lat = a["lat"].to_numpy(float)
     lat0 = float(np.mean(lat[water]))
-    x = (lon - lon.mean()) * KM_PER_DEG * 1000 * np.cos(np.radians(lat0))
-    y = (lat - lat0) * KM_PER_DEG * 1000
+    x, y = (local_xy_km(lon, lat, lat0, lon.mean()) - [0.0, lat0 * KM_PER_DEG]).T * 1000
     name = {}
     for i in water[~is_link[water]]:
         n = str(a["asset_id"].iloc[i])

@@ -13,7 +13,7 @@ units
     ``share_age_0_14``, ``share_age_65_plus``, ``urban_share`` (0–1), ``lon``, ``lat``
     (centroid, degrees WGS84), ``area_km2``. Rows are ordered by level (province first, cells last).
 assets
-    ``asset_id`` (str, unique), ``system`` (see :data:`SYSTEMS`), ``kind`` (see :data:`KINDS`),
+    ``asset_id`` (str, unique), ``system`` (see :mod:`rescity.twin.systems`), ``kind`` (see :data:`KINDS`),
     ``lon``, ``lat`` (degrees; for a link asset — a line, a road segment, a main — its midpoint),
     ``unit_id`` (the cell, or county, it stands in), ``fragility_class`` (str; picks curves, see
     :mod:`rescity.fragility`), ``capacity`` (float, in ``capacity_unit``), ``capacity_unit`` (str:
@@ -47,29 +47,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-SYSTEMS: tuple[str, ...] = ("power", "water", "road", "telecom", "facility")
-SERVICES: tuple[str, ...] = ("power", "water", "telecom", "road")
-LEVELS: tuple[str, ...] = ("province", "prefecture", "county", "cell")
+from rescity.twin.systems import KINDS as KINDS
+from rescity.twin.systems import service_systems, systems
 
-#: Asset kinds per system. Importers and builders must use these names.
-KINDS: dict[str, tuple[str, ...]] = {
-    "power": (
-        "power_plant",
-        "substation_500kv",
-        "substation_220kv",
-        "substation_110kv",
-        "line_500kv",
-        "line_220kv",
-        "line_110kv",
-        "feeder_10kv",
-        "distribution_transformer",
-        "bus",
-    ),
-    "water": ("treatment_plant", "pump_station", "trunk_main", "distribution_node", "reservoir", "tank"),
-    "road": ("road_hub", "expressway", "national_road", "local_road", "bridge", "tunnel", "road_node"),
-    "telecom": ("core_node", "aggregation_node", "base_station", "fiber_link"),
-    "facility": ("hospital", "shelter", "depot", "fire_station"),
-}
+#: The built-in systems and services; the live lists (with registered systems) are
+#: :func:`rescity.twin.systems.systems` and :func:`~rescity.twin.systems.service_systems`.
+SYSTEMS: tuple[str, ...] = systems()
+SERVICES: tuple[str, ...] = service_systems()
+LEVELS: tuple[str, ...] = ("province", "prefecture", "county", "cell")
 
 UNIT_COLUMNS: dict[str, str] = {
     "unit_id": "object",
@@ -246,7 +231,7 @@ class Twin:
             else int(self.units["population"].max() if len(self.units) else 0),
             "assets": {
                 "total": int(len(self.assets)),
-                "by_system": {s: int(by_system.get(s, 0)) for s in SYSTEMS if by_system.get(s, 0)},
+                "by_system": {s: int(by_system.get(s, 0)) for s in systems() if by_system.get(s, 0)},
                 "by_kind": {f"{s}/{k}": int(v) for (s, k), v in assets.items()},
             },
             "edges": {s: int(v) for s, v in self.edges["system"].value_counts().items()},

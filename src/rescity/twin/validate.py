@@ -17,7 +17,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
-from rescity.twin.model import KINDS, LEVELS, SERVICES, SYSTEMS, TABLE_COLUMNS, Twin
+from rescity.twin.model import KINDS, LEVELS, TABLE_COLUMNS, Twin
+from rescity.twin.systems import network_systems, service_systems, systems
 
 #: Kinds that are links between two nodes and should have a length.
 LINK_KINDS: frozenset[str] = frozenset(
@@ -35,7 +36,6 @@ LINK_KINDS: frozenset[str] = frozenset(
         "fiber_link",
     }
 )
-DEPENDENCY_KINDS: tuple[str, ...] = ("power", "water", "telecom", "road")
 #: Relative tolerance of service people against cell population.
 PEOPLE_RTOL = 1e-6
 
@@ -219,8 +219,8 @@ def validate(twin: Twin | str | Path, *, reachability: bool = True) -> list[Prob
         system = a["system"].to_numpy(object)
         sys_of = system
         kind = a["kind"].to_numpy(object)
-        sys_ok = _isin(system, SYSTEMS)
-        _each(out, "error", "assets", "system", ~sys_ok, system, f"unknown system (use {', '.join(SYSTEMS)})")
+        sys_ok = _isin(system, systems())
+        _each(out, "error", "assets", "system", ~sys_ok, system, f"unknown system (use {', '.join(systems())})")
         allowed = {(sy, k) for sy, ks in KINDS.items() for k in ks}
         kind_ok = np.array([(sy, k) in allowed for sy, k in zip(system, kind, strict=True)], bool)
         for i in np.flatnonzero(sys_ok & ~kind_ok):
@@ -256,7 +256,7 @@ def validate(twin: Twin | str | Path, *, reachability: bool = True) -> list[Prob
 
         # every network needs a source
         src = a["is_source"].fillna(False).astype(bool).to_numpy()
-        for sy in SERVICES:
+        for sy in service_systems():
             m = system == sy
             if m.any() and not (src & m).any():
                 out.append(Problem("error", "assets", "is_source", sy, f"the {sy} network has no source"))
@@ -271,7 +271,7 @@ def validate(twin: Twin | str | Path, *, reachability: bool = True) -> list[Prob
                 out, "error", "edges", col, bad, v, f"dangling edge: not an asset position (0…{n_assets - 1})"
             )
         esys = e["system"].to_numpy(object)
-        _each(out, "error", "edges", "system", ~_isin(esys, SYSTEMS), esys, "unknown system")
+        _each(out, "error", "edges", "system", ~_isin(esys, systems()), esys, "unknown system")
         good = (es >= 0) & (es < n_assets) & (ed >= 0) & (ed < n_assets)
         gi = np.flatnonzero(good)
         if len(gi) and ok_cols["assets"]:
@@ -303,12 +303,12 @@ def validate(twin: Twin | str | Path, *, reachability: bool = True) -> list[Prob
             "error",
             "dependencies",
             "kind",
-            ~_isin(dk, DEPENDENCY_KINDS),
+            ~_isin(dk, network_systems()),
             dk,
-            f"unknown dependency kind (use {', '.join(DEPENDENCY_KINDS)})",
+            f"unknown dependency kind (use {', '.join(network_systems())})",
         )
         ok = (ds >= 0) & (ds < n_assets)
-        oi = np.flatnonzero(ok & _isin(dk, DEPENDENCY_KINDS))
+        oi = np.flatnonzero(ok & _isin(dk, network_systems()))
         if len(oi) and ok_cols["assets"]:
             wrong = sys_of[ds[oi].astype(int)] != dk[oi]
             _each(
@@ -336,9 +336,9 @@ def validate(twin: Twin | str | Path, *, reachability: bool = True) -> list[Prob
             "error",
             "service",
             "system",
-            ~_isin(ssys, SERVICES),
+            ~_isin(ssys, service_systems()),
             ssys,
-            f"unknown service (use {', '.join(SERVICES)})",
+            f"unknown service (use {', '.join(service_systems())})",
         )
         ti = np.flatnonzero(~bad_t)
         if len(ti) and ok_cols["assets"]:
@@ -349,11 +349,11 @@ def validate(twin: Twin | str | Path, *, reachability: bool = True) -> list[Prob
         ppl = _num(s, "people")
         _each(out, "error", "service", "people", ~(ppl >= 0), ppl, "missing or negative")
         # per cell and service: rows sum to the cell population
-        good = ~bad_u & _isin(ssys, SERVICES) & (ppl >= 0)
+        good = ~bad_u & _isin(ssys, service_systems()) & (ppl >= 0)
         good[ui[noncell]] = False
         cells = np.flatnonzero(level == "cell")
         cpop = _num(u, "population")
-        for sy in SERVICES:
+        for sy in service_systems():
             m = good & (ssys == sy)
             if not (ssys == sy).any():
                 continue
@@ -388,7 +388,7 @@ def _unreachable(twin: Twin) -> list[Problem]:
     out: list[Problem] = []
     src = a["is_source"].fillna(False).astype(bool).to_numpy()
     system = a["system"].to_numpy(object)
-    for sy in SERVICES:
+    for sy in service_systems():
         st = pd.to_numeric(s.loc[s["system"] == sy, "terminal"], errors="coerce").to_numpy(float)
         st = np.unique(st[(st >= 0) & (st < n)].astype(int))
         if not len(st):

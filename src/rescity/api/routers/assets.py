@@ -10,7 +10,7 @@ from rescity.api.schemas import AssetOut, AssetStatus, Page, StatusBatch, Status
 from rescity.api.security import Context, allows, context, require, via_grant_only
 from rescity.govern.departments import asset_resource
 from rescity.govern.principal import Principal
-from rescity.twin.model import SYSTEMS
+from rescity.twin.systems import systems as system_names
 
 router = APIRouter(tags=["assets"], responses=ERRORS)
 
@@ -20,7 +20,7 @@ STATUS_ONLY = ("asset_id", "system", "kind", "unit_id", "status", "status_at")
 def access_levels(request: Request, p: Principal) -> dict[str, str]:
     """``system -> 'full' | 'status'`` for the systems ``p`` may see at all."""
     out = {}
-    for s in SYSTEMS:
+    for s in system_names():
         if allows(request, p, asset_resource(s), "read"):
             out[s] = "full"
         elif allows(request, p, asset_resource(s), "read_status"):
@@ -62,7 +62,7 @@ def list_assets(
     levels = access_levels(request, p)
     if system is not None and system not in levels:
         raise ApiError(403, f"department {p.department!r} may not see {system} assets")
-    systems = system if system is not None else (None if len(levels) == len(SYSTEMS) else list(levels))
+    systems = system if system is not None else (None if len(levels) == len(system_names()) else list(levels))
     found, total = ctx.store.asset_rows(
         twin, system=systems, kind=kind, unit_id=unit_id, status=status, limit=limit, offset=offset
     )

@@ -13,7 +13,7 @@ from rescity.api.schemas import Health, Me, TokenOut
 from rescity.api.security import Context, context, principal
 from rescity.govern import auth
 from rescity.govern.principal import Principal
-from rescity.twin.model import SYSTEMS
+from rescity.twin.systems import systems
 
 router = APIRouter(tags=["auth"])
 
@@ -22,7 +22,7 @@ OBJECTS: dict[str, tuple[str, ...]] = {
     "twins": ("read", "write"),
     "units": ("read",),
     "assets": ("read", "write_status"),
-    **{f"assets/{s}": ("read", "read_status", "write_status") for s in SYSTEMS},
+    **{f"assets/{s}": ("read", "read_status", "write_status") for s in systems()},
     "population/aggregate": ("read",),
     "population/microdata": ("read",),
     "runs": ("read", "write"),

@@ -22,6 +22,7 @@ from rescity.govern.departments import asset_resource
 from rescity.govern.principal import Principal
 from rescity.hazard.registry import as_table as hazard_table
 from rescity.store.base import NotFound, clean
+from rescity.twin.systems import systems as system_names
 from rescity.web import feed, geo, layers, plain
 
 router = APIRouter(tags=["dashboard"], responses=ERRORS)
@@ -330,7 +331,7 @@ def assets_view(
     twin: TwinName,
     bbox: Annotated[str, Query(max_length=120, pattern=r"^[-0-9.,eE ]+$")] = "-180,-90,180,90",
     zoom: Annotated[float, Query(ge=0, le=24)] = 7,
-    system: Annotated[list[Literal["power", "water", "road", "telecom", "facility"]] | None, Query()] = None,
+    system: Annotated[list[str] | None, Query(description="systems (see rescity.twin.systems)")] = None,
     status: StatusFilter | None = None,
     max_points: Annotated[int, Query(ge=0, le=5000)] = 2000,
     p: Principal = Depends(require("assets", "read")),
@@ -342,6 +343,9 @@ def assets_view(
     box = _bbox(bbox)
     levels = access_levels(request, p)
     if system:
+        unknown = sorted(set(system) - set(system_names()))
+        if unknown:
+            raise ApiError(422, f"unknown system (use {', '.join(system_names())})", field="system", value=unknown[0])
         bad = sorted(set(system) - set(levels))
         if bad:
             raise ApiError(403, f"department {p.department!r} may not see {', '.join(bad)} assets")
