@@ -28,7 +28,7 @@ def small(monkeypatch):
     """The small twin as the default twin, and the small simulation as the pipeline."""
     tw = make_twin()
     monkeypatch.setattr(cli_fc, "load_twin", lambda path, seed: tw)
-    monkeypatch.setattr(iss, "pipeline_member", toy_member)
+    monkeypatch.setattr(iss, "member_indicators", toy_member)
     return tw
 
 
@@ -43,7 +43,7 @@ def forecast_dir(tmp_path_factory):
     tw = make_twin()
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(cli_fc, "load_twin", lambda path, seed: tw)
-        mp.setattr(iss, "pipeline_member", toy_member)
+        mp.setattr(iss, "member_indicators", toy_member)
         for issued in ("2019-08-08T12:00Z", "2019-08-08T18:00Z"):
             argv = ["forecast", "run", "--track", str(trf), "--issued", issued, "--members", "6", "-n", "12"]
             with pytest.raises(SystemExit) as e:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 # Text that any store column takes: no NUL or other C0 control characters except tab and
 # newline in free text, and no lone surrogates.
@@ -36,7 +36,18 @@ Department = Literal[
     "meteorology",
 ]
 Role = Literal["viewer", "analyst", "operator", "admin", "sensor"]
-System = Literal["power", "water", "road", "telecom", "facility"]
+
+
+def _registered_system(name: str) -> str:
+    from rescity.twin.systems import systems
+
+    if name not in systems():
+        raise ValueError(f"unknown system {name!r}; registered: {', '.join(systems())}")
+    return name
+
+
+#: A lifeline system of :mod:`rescity.twin.systems` (checked against the registry at request time).
+System = Annotated[str, AfterValidator(_registered_system)]
 Level = Literal["province", "prefecture", "county", "cell"]
 AssetStatus = Literal["up", "down", "unknown"]
 AlertLevel = Literal["blue", "yellow", "orange", "red"]

@@ -425,7 +425,7 @@ def pipeline_storm_simulator(twin, realisations: int, seed: int):
     """``simulate(params, storm)`` for :func:`rescity.forecast.calibrate.fit`: the pipeline on the
     packaged best track of ``storm``, summed to the observed regions (fixed seed: common random numbers)."""
     from rescity.engine.aggregate import rollup
-    from rescity.forecast.issuance import pipeline_member
+    from rescity.forecast.issuance import member_indicators
     from rescity.forecast.verify import METRICS, match_regions
 
     try:
@@ -440,7 +440,7 @@ def pipeline_storm_simulator(twin, realisations: int, seed: int):
     def simulate(params: dict, storm: str) -> dict:
         if storm not in tracks:
             tracks[storm] = packaged_track(storm)
-        out = pipeline_member(twin, tracks[storm], realisations, seed, params)
+        out = member_indicators(twin, tracks[storm], realisations, seed, params)
         return {k: rollup(twin, v).mean(axis=0) for k, v in out.items()}
 
     def for_obs(observations: dict[str, pd.DataFrame]):

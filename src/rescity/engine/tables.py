@@ -8,16 +8,14 @@ import pandas as pd
 
 from rescity.hazard.registry import summary_columns
 from rescity.twin.model import Twin
+from rescity.twin.systems import service_outputs
 
-#: Quantities reported per unit, with their unit of measure.
-QUANTITIES: dict[str, str] = {
-    "affected": "people",
-    "no_power": "people",
-    "no_water": "people",
-    "no_telecom": "people",
-    "no_road": "people",
-    "homes_damaged": "households",
-}
+
+def quantities() -> dict[str, str]:
+    """Quantities reported per unit, with their unit of measure: affected people, the service
+    output of every registered system (:mod:`rescity.twin.systems`), homes damaged."""
+    return {"affected": "people", **{o: "people" for o in service_outputs()}, "homes_damaged": "households"}
+
 
 #: Hazard summary columns always present in ``units.csv`` (NaN when the run lacks the hazard).
 ALWAYS_HAZARD_COLUMNS: tuple[str, ...] = ("wind_max_ms", "gust_max_ms", "rain_mm")
@@ -61,7 +59,7 @@ def unit_table(
     u = twin.units
     base = u[["unit_id", "level", "parent_id", "name_zh", "name_en", "population"]].reset_index(drop=True)
     cols: dict[str, np.ndarray] = {}
-    for name in QUANTITIES:
+    for name in quantities():
         a = np.asarray(getattr(sim, name), dtype=np.float64)
         cols[f"{name}_mean"] = a.mean(axis=0)
         lo, hi = np.quantile(a, q, axis=0)

@@ -14,7 +14,7 @@ mean for the same lead, unit and indicator (empty for the first issuance).
 
 The per-member simulation is a parameter (``simulate_member``): a function ``(twin, track,
 realisations, seed, params) -> {indicator: (R, n_units)}`` with values on base-level rows; the
-default, :func:`pipeline_member`, runs the hazard and the engine of the rescity pipeline. Seeds
+default, :func:`member_indicators`, runs the hazard and the engine of the scenario run. Seeds
 are drawn per (issuance, member) from ``numpy.random.SeedSequence``, the same for every lead, so
 that longer windows reuse the same damage draws and results do not depend on ``workers``.
 """
@@ -38,6 +38,7 @@ from rescity.forecast.indicators import (
     indicators_from_result,
     rollup,
 )
+from rescity.seeds import DEFAULT_SEED
 
 #: Lead windows (hours after issuance) computed where the forecast reaches them.
 LEADS_H: tuple[int, ...] = (24, 48, 72)
@@ -61,7 +62,7 @@ COLUMNS: tuple[str, ...] = (
 MemberFn = Callable[..., dict[str, np.ndarray]]
 
 
-def pipeline_member(
+def member_indicators(
     twin, track: pd.DataFrame, realisations: int, seed: int, params: dict | None = None
 ) -> dict[str, np.ndarray]:
     """Indicators of one member track with the rescity pipeline (hazard → engine → indicators).
@@ -140,7 +141,7 @@ def simulate_issuance(
     *,
     leads: Sequence[int] = LEADS_H,
     realisations: int = 4,
-    seed: int = 20190809,
+    seed: int = DEFAULT_SEED,
     simulate_member: MemberFn | None = None,
     params: dict | None = None,
     workers: int = 1,
@@ -155,7 +156,7 @@ def simulate_issuance(
     ts = ens._to_utc(issued)
     if realisations < 1:
         raise InputError("realisations must be at least 1", field="realisations", value=realisations)
-    fn = pipeline_member if simulate_member is None else simulate_member
+    fn = member_indicators if simulate_member is None else simulate_member
     lead_list = _leads_reached(tracks, ts, leads)
     tasks = []
     for L in lead_list:
@@ -285,7 +286,7 @@ def run_issuance(
     *,
     leads: Sequence[int] = LEADS_H,
     realisations: int = 4,
-    seed: int = 20190809,
+    seed: int = DEFAULT_SEED,
     simulate_member: MemberFn | None = None,
     params: dict | None = None,
     previous: pd.DataFrame | None = None,
@@ -311,7 +312,7 @@ def run_issuance(
     seed:
         Seed of every random stream.
     simulate_member:
-        Per-member simulation (default :func:`pipeline_member`).
+        Per-member simulation (default :func:`member_indicators`).
     params:
         Calibration / indicator parameters (:class:`IndicatorParams` fields and
         :data:`ENGINE_PARAMS`).
@@ -440,7 +441,7 @@ def hindcast(
     members: int = 50,
     leads: Sequence[int] = LEADS_H,
     realisations: int = 4,
-    seed: int = 20190809,
+    seed: int = DEFAULT_SEED,
     errors: str | ens.ErrorTable = "cma",
     simulate_member: MemberFn | None = None,
     params: dict | None = None,

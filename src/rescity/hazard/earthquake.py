@@ -25,10 +25,10 @@ import numpy as np
 import pandas as pd
 
 from rescity.errors import InputError
+from rescity.geo import EARTH_RADIUS_KM
 from rescity.hazard import gmpe as gmpe_models
 from rescity.seeds import DEFAULT_SEED
 
-EARTH_RADIUS_KM = 6371.0
 #: Intensity measures produced, in this order.
 MEASURES: tuple[str, ...] = ("pga_g", "pgv_cms", "sa03_g", "sa10_g")
 DEPTH_MAX_KM = 35.0  # shallow crustal events only (BSSA14)
