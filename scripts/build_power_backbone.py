@@ -103,12 +103,24 @@ def build(data: Path, out: Path) -> dict[str, int]:
     tagged = pd.concat(
         [
             pd.DataFrame(
-                {"source": "osm", "ref": "", "name": o_sub["name"], "voltage_kv": o_sub["kv"],
-                 "lon": o_sub["lon"], "lat": o_sub["lat"]}
+                {
+                    "source": "osm",
+                    "ref": "",
+                    "name": o_sub["name"],
+                    "voltage_kv": o_sub["kv"],
+                    "lon": o_sub["lon"],
+                    "lat": o_sub["lat"],
+                }
             )[o_sub["kv"].to_numpy() >= 220],
             pd.DataFrame(
-                {"source": "gridkit", "ref": g_sub["v_id"].astype(str), "name": g_sub["name"],
-                 "voltage_kv": g_sub["kv"], "lon": g_sub["lon"], "lat": g_sub["lat"]}
+                {
+                    "source": "gridkit",
+                    "ref": g_sub["v_id"].astype(str),
+                    "name": g_sub["name"],
+                    "voltage_kv": g_sub["kv"],
+                    "lon": g_sub["lon"],
+                    "lat": g_sub["lat"],
+                }
             )[g_sub["kv"].to_numpy() >= 220],
         ],
         ignore_index=True,
@@ -295,9 +307,9 @@ def build(data: Path, out: Path) -> dict[str, int]:
     # -- lines: GridKit links between sites, joints contracted -------------------------------
     site_of_v = np.full(len(gv), -1, np.int64)
     sub_sites = sites[sites["gridkit_id"] != ""]
-    site_of_v[pos.reindex(sub_sites["gridkit_id"].astype(np.int64).to_numpy()).to_numpy().astype(np.int64)] = (
-        sub_sites.index.to_numpy()
-    )
+    site_of_v[
+        pos.reindex(sub_sites["gridkit_id"].astype(np.int64).to_numpy()).to_numpy().astype(np.int64)
+    ] = sub_sites.index.to_numpy()
     # GridKit plant vertices: the site of the nearest plant within MERGE_M
     is_plant = (gv["typ"] == "plant").to_numpy()
     pl_rows = np.flatnonzero(sites["kind"].isin(["plant", "converter"]).to_numpy())
@@ -332,8 +344,16 @@ def build(data: Path, out: Path) -> dict[str, int]:
             sa, sb = site_of_v[x], site_of_v[y]
             if sa >= 0 and sb >= 0 and sa != sb:
                 rows.append(
-                    (int(sa), int(sb), line_kv[k], length[k], int(gl["circuits"].iat[k]),
-                     shapely.get_x(mid[k]), shapely.get_y(mid[k]), str(gl["l_id"].iat[k]))
+                    (
+                        int(sa),
+                        int(sb),
+                        line_kv[k],
+                        length[k],
+                        int(gl["circuits"].iat[k]),
+                        shapely.get_x(mid[k]),
+                        shapely.get_y(mid[k]),
+                        str(gl["l_id"].iat[k]),
+                    )
                 )
             continue
         c = find(y) if terminal[x] else find(x)
@@ -363,8 +383,16 @@ def build(data: Path, out: Path) -> dict[str, int]:
         for i, j, f in zip(t.row.tolist(), t.col.tolist(), w_.tolist(), strict=True):
             sa, sb = ends[i], ends[j]
             rows.append(
-                (sa, sb, cl["kv"], share * f, cl["circ"], 0.5 * (sll[sa, 0] + sll[sb, 0]),
-                 0.5 * (sll[sa, 1] + sll[sb, 1]), "+".join(cl["ids"]))
+                (
+                    sa,
+                    sb,
+                    cl["kv"],
+                    share * f,
+                    cl["circ"],
+                    0.5 * (sll[sa, 0] + sll[sb, 0]),
+                    0.5 * (sll[sa, 1] + sll[sb, 1]),
+                    "+".join(cl["ids"]),
+                )
             )
     lines = pd.DataFrame(
         rows, columns=["a", "b", "voltage_kv", "length_km", "circuits", "mid_lon", "mid_lat", "gridkit_ids"]
@@ -376,8 +404,19 @@ def build(data: Path, out: Path) -> dict[str, int]:
     lines["mid_lat"] = lines["mid_lat"].round(6)
     lines["source"] = "gridkit"
     lines = lines[lines["voltage_kv"] >= 220]
-    lines = lines[["site_a", "site_b", "voltage_kv", "length_km", "circuits", "mid_lon", "mid_lat", "source",
-                   "gridkit_ids"]]
+    lines = lines[
+        [
+            "site_a",
+            "site_b",
+            "voltage_kv",
+            "length_km",
+            "circuits",
+            "mid_lon",
+            "mid_lat",
+            "source",
+            "gridkit_ids",
+        ]
+    ]
     lines.insert(0, "line_id", [f"ZJL-{i:04d}" for i in range(len(lines))])
 
     out.mkdir(parents=True, exist_ok=True)

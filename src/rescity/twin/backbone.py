@@ -117,7 +117,9 @@ def infer_voltage(
     return kv, rule
 
 
-def merge_nearby(xy: np.ndarray, rule: np.ndarray, area_m2: np.ndarray, radius_m: float = MERGE_M) -> np.ndarray:
+def merge_nearby(
+    xy: np.ndarray, rule: np.ndarray, area_m2: np.ndarray, radius_m: float = MERGE_M
+) -> np.ndarray:
     """Mask of sites to drop by proximity: a site whose voltage came from its area alone is part
     of any site with tag or line evidence within ``radius_m`` (a switchyard, a second polygon of
     one substation); of area-inferred sites closer than ``radius_m`` the largest stands for all."""
@@ -161,7 +163,9 @@ def _pairs(a: np.ndarray, b: np.ndarray) -> set[tuple[int, int]]:
     return set(zip(np.minimum(a, b).tolist(), np.maximum(a, b).tolist(), strict=True))
 
 
-def add_backbone(b: _Builder, p: LifelineParams, rng: np.random.Generator, bb: Backbone) -> dict[str, np.ndarray]:
+def add_backbone(
+    b: _Builder, p: LifelineParams, rng: np.random.Generator, bb: Backbone
+) -> dict[str, np.ndarray]:
     """Put the real ≥ 220 kV grid into the builder ``b`` and complete it; returns the positions of
     ``plants``, ``s500``, ``s220``, ``l500``, ``l220`` (as the generated grid does)."""
     r = b.r
@@ -186,22 +190,45 @@ def add_backbone(b: _Builder, p: LifelineParams, rng: np.random.Generator, bb: B
     ip = np.flatnonzero(np.isin(kind, ["plant", "converter"]))
     fuel = S["fuel"].to_numpy(object)[ip]
     mw = S["capacity_mw"].to_numpy(float)[ip]
-    fclass = np.where(fuel == "uhvdc_converter", "converter_station", "plant_" + fuel.astype(str)).astype(object)
+    fclass = np.where(fuel == "uhvdc_converter", "converter_station", "plant_" + fuel.astype(str)).astype(
+        object
+    )
     cost = mw * 1000.0 * pd.Series(fuel).map(_COST_PER_KW).fillna(3500.0).to_numpy()
     plants = b.add(
-        "power", "power_plant", sx[ip], sy[ip], scell[ip], fclass, mw / 0.9, "MVA", cost,
-        is_source=True, name=names[ip], source=src[ip],
+        "power",
+        "power_plant",
+        sx[ip],
+        sy[ip],
+        scell[ip],
+        fclass,
+        mw / 0.9,
+        "MVA",
+        cost,
+        is_source=True,
+        name=names[ip],
+        source=src[ip],
     )
     site_pos[ip] = plants
 
     # -- 500 kV (and 1000 kV UHV AC) substations: real, then generated up to the per-prefecture count
     i5 = np.flatnonzero((kind == "substation") & (kv >= 500))
     cap5 = np.where(
-        kv[i5] >= 1000, UHV_MVA, rng.choice(np.asarray(CAP_500KV_MVA), size=len(i5), p=np.asarray(P_CAP_500KV))
+        kv[i5] >= 1000,
+        UHV_MVA,
+        rng.choice(np.asarray(CAP_500KV_MVA), size=len(i5), p=np.asarray(P_CAP_500KV)),
     )
     real5 = b.add(
-        "power", "substation_500kv", sx[i5], sy[i5], scell[i5], "substation_500kv_anchored", cap5, "MVA",
-        5.0e8 * (cap5 / 3000.0) ** 0.7, name=names[i5], source=src[i5],
+        "power",
+        "substation_500kv",
+        sx[i5],
+        sy[i5],
+        scell[i5],
+        "substation_500kv_anchored",
+        cap5,
+        "MVA",
+        5.0e8 * (cap5 / 3000.0) ** 0.7,
+        name=names[i5],
+        source=src[i5],
     )
     site_pos[i5] = real5
     k500 = np.maximum(2, np.round(pf["population"].to_numpy(float) / p.people_per_500kv)).astype(np.int64)
@@ -210,7 +237,14 @@ def add_backbone(b: _Builder, p: LifelineParams, rng: np.random.Generator, bb: B
     gx, gy = b.at_cells(sel, rng)
     gcap5 = rng.choice(np.asarray(CAP_500KV_MVA), size=len(sel), p=np.asarray(P_CAP_500KV))
     gen5 = b.add(
-        "power", "substation_500kv", gx, gy, sel, "substation_500kv_anchored", gcap5, "MVA",
+        "power",
+        "substation_500kv",
+        gx,
+        gy,
+        sel,
+        "substation_500kv_anchored",
+        gcap5,
+        "MVA",
         5.0e8 * (gcap5 / 3000.0) ** 0.7,
     )
     s500 = np.r_[real5, gen5]
@@ -220,9 +254,17 @@ def add_backbone(b: _Builder, p: LifelineParams, rng: np.random.Generator, bb: B
     cap2 = rng.choice(np.asarray(CAP_220KV_MVA), size=len(i2), p=np.asarray(P_CAP_220KV))
     anch = rng.random(len(i2)) < 0.85
     real2 = b.add(
-        "power", "substation_220kv", sx[i2], sy[i2], scell[i2],
-        np.where(anch, "substation_220kv_anchored", "substation_220kv_unanchored"), cap2, "MVA",
-        1.2e8 * (cap2 / 480.0) ** 0.7, name=names[i2], source=src[i2],
+        "power",
+        "substation_220kv",
+        sx[i2],
+        sy[i2],
+        scell[i2],
+        np.where(anch, "substation_220kv_anchored", "substation_220kv_unanchored"),
+        cap2,
+        "MVA",
+        1.2e8 * (cap2 / 480.0) ** 0.7,
+        name=names[i2],
+        source=src[i2],
     )
     site_pos[i2] = real2
     k220 = (1 + (cty_pop >= p.pop_220kv_second) + (cty_pop >= p.pop_220kv_third)).astype(np.int64)
@@ -232,8 +274,14 @@ def add_backbone(b: _Builder, p: LifelineParams, rng: np.random.Generator, bb: B
     gcap2 = rng.choice(np.asarray(CAP_220KV_MVA), size=len(sel2), p=np.asarray(P_CAP_220KV))
     ganch = rng.random(len(sel2)) < 0.85
     gen2 = b.add(
-        "power", "substation_220kv", gx2, gy2, sel2,
-        np.where(ganch, "substation_220kv_anchored", "substation_220kv_unanchored"), gcap2, "MVA",
+        "power",
+        "substation_220kv",
+        gx2,
+        gy2,
+        sel2,
+        np.where(ganch, "substation_220kv_anchored", "substation_220kv_unanchored"),
+        gcap2,
+        "MVA",
         1.2e8 * (gcap2 / 480.0) ** 0.7,
     )
     s220 = np.r_[real2, gen2]
@@ -253,8 +301,17 @@ def add_backbone(b: _Builder, p: LifelineParams, rng: np.random.Generator, bb: B
     ):
         lx, ly = L["x"].to_numpy(float)[m], L["y"].to_numpy(float)[m]
         pos = b.add(
-            "power", lkind, lx, ly, b.nearest_cell(lx, ly), cls, mva * circ[m], "MVA", per_km * km[m],
-            length_km=km[m], source=L["source"].to_numpy(object)[m],
+            "power",
+            lkind,
+            lx,
+            ly,
+            b.nearest_cell(lx, ly),
+            cls,
+            mva * circ[m],
+            "MVA",
+            per_km * km[m],
+            length_km=km[m],
+            source=L["source"].to_numpy(object)[m],
         )
         b.edge("power", la[m], pos)
         b.edge("power", pos, lb[m])
@@ -273,7 +330,9 @@ def add_backbone(b: _Builder, p: LifelineParams, rng: np.random.Generator, bb: B
     extra = np.array([(i, j) not in have for i, j in zip(da.tolist(), db.tolist(), strict=True)], bool)
     extra &= dl <= p.chord_factor * np.median(ring_len)
     a5, b5 = s500[np.r_[ra, da[extra]]], s500[np.r_[rb, db[extra]]]
-    new = np.array([(min(i, j), max(i, j)) not in linked for i, j in zip(a5.tolist(), b5.tolist(), strict=True)])
+    new = np.array(
+        [(min(i, j), max(i, j)) not in linked for i, j in zip(a5.tolist(), b5.tolist(), strict=True)]
+    )
     a5, b5 = a5[new], b5[new]
     # plants: two lines each to the two nearest substations of their class (≥ 1,000 MW: 500 kV)
     big = (mw >= 1000.0) | (fuel == "uhvdc_converter")
@@ -281,13 +340,27 @@ def add_backbone(b: _Builder, p: LifelineParams, rng: np.random.Generator, bb: B
     _, n5 = cKDTree(np.c_[x5, y5]).query(np.c_[X[plants], Y[plants]], k=2)
     _, na = cKDTree(np.c_[X[s_any], Y[s_any]]).query(np.c_[X[plants], Y[plants]], k=2)
     l500 = b.link(
-        "power", "line_500kv", np.r_[a5, plants[big], plants[big]], np.r_[b5, s500[n5[big, 0]], s500[n5[big, 1]]],
-        "tower_500kv", 2500.0, "MVA", 4.5e6, detour=1.15,
+        "power",
+        "line_500kv",
+        np.r_[a5, plants[big], plants[big]],
+        np.r_[b5, s500[n5[big, 0]], s500[n5[big, 1]]],
+        "tower_500kv",
+        2500.0,
+        "MVA",
+        4.5e6,
+        detour=1.15,
     )
     small = ~big
     lp2 = b.link(
-        "power", "line_220kv", np.r_[plants[small], plants[small]], np.r_[s_any[na[small, 0]], s_any[na[small, 1]]],
-        "tower_220kv", 500.0, "MVA", 1.6e6, detour=1.15,
+        "power",
+        "line_220kv",
+        np.r_[plants[small], plants[small]],
+        np.r_[s_any[na[small, 0]], s_any[na[small, 1]]],
+        "tower_220kv",
+        500.0,
+        "MVA",
+        1.6e6,
+        detour=1.15,
     )
     # ears: 220 kV substations, nearest to the 500 kV grid first, each joined to two distinct
     # substations already in the grid, counting its real lines to them (keeps it 2-connected)
@@ -319,8 +392,15 @@ def add_backbone(b: _Builder, p: LifelineParams, rng: np.random.Generator, bb: B
         core_x.append(x2[i])
         core_y.append(y2[i])
     l220 = b.link(
-        "power", "line_220kv", np.asarray(ea, np.int64), np.asarray(eb, np.int64), "tower_220kv", 500.0, "MVA",
-        1.6e6, detour=1.15,
+        "power",
+        "line_220kv",
+        np.asarray(ea, np.int64),
+        np.asarray(eb, np.int64),
+        "tower_220kv",
+        500.0,
+        "MVA",
+        1.6e6,
+        detour=1.15,
     )
     return {
         "plants": plants,

@@ -18,19 +18,20 @@ SUBSTATION_KINDS: tuple[str, ...] = ("substation_500kv", "substation_220kv", "su
 
 #: Published totals (State Grid Zhejiang Electric Power, as quoted in the project's source
 #: documents; population from the 7th national census, NBS 2021).
-PUBLISHED: dict[str, tuple[float, str, str]] = {
-    "line_km": (74_000.0, "km", "State Grid Zhejiang: lines at 35 kV and above"),
-    "substation_mva": (491_000.0, "MVA", "State Grid Zhejiang: substation capacity 491 million kVA"),
-    "population": (64_000_000.0, "people", "State Grid Zhejiang: people served (2020 census 64.57 M)"),
+PUBLISHED: dict[str, tuple[float, str, str, str]] = {
+    "line_km": (74_000.0, "km", "lines at 35 kV and above", "State Grid Zhejiang"),
+    "substation_mva": (491_000.0, "MVA", "substation capacity", "State Grid Zhejiang"),
+    "population": (64_000_000.0, "people", "people served", "State Grid Zhejiang; census 2020"),
 }
 #: The tolerance the default twin is held to (relative).
 TOLERANCE = 0.15
 
 
 def grid_stats(twin: Twin) -> pd.DataFrame:
-    """One row per published total: ``quantity``, ``twin``, ``published``, ``unit``,
-    ``ratio`` (twin / published), ``within_15pct``, ``source``; then the twin's breakdown rows
-    (``published`` NaN) by kind and by real vs modelled location."""
+    """One row per published total: ``quantity`` (id), ``label``, ``twin``, ``published``,
+    ``unit``, ``ratio`` (twin / published), ``within_15pct``, ``source``; then the twin's
+    breakdown rows (``published`` NaN; ``source`` holds the number of assets) by kind and by real
+    vs modelled location."""
     a = twin.assets
     kind = a["kind"].to_numpy(object)
     km = a["length_km"].to_numpy(float)
@@ -38,16 +39,19 @@ def grid_stats(twin: Twin) -> pd.DataFrame:
     lines = np.isin(kind, LINE_KINDS)
     subs = np.isin(kind, SUBSTATION_KINDS)
     cells = twin.units["level"] == "cell"
-    pop = float(twin.units.loc[cells, "population"].sum()) if cells.any() else float(
-        twin.units["population"].max()
+    pop = (
+        float(twin.units.loc[cells, "population"].sum())
+        if cells.any()
+        else float(twin.units["population"].max())
     )
     values = {"line_km": float(km[lines].sum()), "substation_mva": float(cap[subs].sum()), "population": pop}
     rows = []
-    for q, (pub, unit, src) in PUBLISHED.items():
+    for q, (pub, unit, label, src) in PUBLISHED.items():
         v = values[q]
         rows.append(
             {
                 "quantity": q,
+                "label": label,
                 "twin": v,
                 "published": pub,
                 "unit": unit,
@@ -58,23 +62,23 @@ def grid_stats(twin: Twin) -> pd.DataFrame:
         )
     source = a["source"].to_numpy(object) if "source" in a else np.full(len(a), "", dtype=object)
     real = np.isin(source, REAL_SOURCES)
-    for k in LINE_KINDS:
-        m = kind == k
-        for label, mm in (("real", m & real), ("modelled", m & ~real)):
-            rows.append(_part(f"{k} km ({label})", float(km[mm].sum()), "km", int(mm.sum())))
-    for k in SUBSTATION_KINDS:
-        m = kind == k
-        for label, mm in (("real", m & real), ("modelled", m & ~real)):
-            rows.append(_part(f"{k} MVA ({label})", float(cap[mm].sum()), "MVA", int(mm.sum())))
-    m = kind == "power_plant"
-    for label, mm in (("real", m & real), ("modelled", m & ~real)):
-        rows.append(_part(f"power_plant MVA ({label})", float(cap[mm].sum()), "MVA", int(mm.sum())))
+    for ks, values_, unit in (
+        (LINE_KINDS, km, "km"),
+        (SUBSTATION_KINDS, cap, "MVA"),
+        (("power_plant",), cap, "MVA"),
+    ):
+        for k in ks:
+            m = kind == k
+            for where, mm in (("real", m & real), ("modelled", m & ~real)):
+                rows.append(_part(k, where, float(values_[mm].sum()), unit, int(mm.sum())))
     return pd.DataFrame(rows)
 
 
-def _part(q: str, v: float, unit: str, n: int) -> dict:
+def _part(kind: str, where: str, v: float, unit: str, n: int) -> dict:
+    label = kind.replace("_", " ").replace("kv", " kV").replace("power plant", "plants")
     return {
-        "quantity": q,
+        "quantity": f"{kind}_{where}",
+        "label": f"  {label}, {where}",
         "twin": v,
         "published": np.nan,
         "unit": unit,

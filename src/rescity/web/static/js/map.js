@@ -168,6 +168,9 @@ export function setOutline(geojson) {
   }).addTo(m.map);
 }
 
+/** Where a real location comes from (the asset's ``source``); other sources are modelled. */
+const REAL_SOURCES = { osm: "OpenStreetMap", gridkit: "GridKit/OSM", wri: "WRI GPPD" };
+
 /** Assets in view: points (circle per asset) or counts per cell. */
 export function setAssets(fc) {
   if (m.assets) m.assets.remove();
@@ -187,7 +190,8 @@ export function setAssets(fc) {
         fillColor: STATUS_COLOURS[p.status] || "#bdbdbd",
         fillOpacity: 1,
       });
-      mk.bindTooltip(() => `${p.name || p.asset_id} · ${t(`sys_${p.system}`)} · ${p.kind} · ${t(`status_${p.status}`)}`);
+      const where = REAL_SOURCES[p.source] ? t("loc_real", { src: REAL_SOURCES[p.source] }) : p.source ? t("loc_modelled") : "";
+      mk.bindTooltip(() => `${p.name || p.asset_id} · ${t(`sys_${p.system}`)} · ${p.kind} · ${t(`status_${p.status}`)}${where ? " · " + where : ""}`);
       layers.push(mk);
     } else {
       const n = p.count;
