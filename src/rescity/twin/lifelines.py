@@ -1279,4 +1279,5 @@ def generate(region: Region, seed: int, params: LifelineParams | None = None, pr
     _facilities(b, p, streams[5], pw, wt)
     assets, edges, deps, svc = b.finish()
     tick("tables", 1.0)
-    return Generated(assets, edges, deps, svc, asdict(p))
+    params = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(p).items()}  # JSON-ready
+    return Generated(assets, edges, deps, svc, params)
