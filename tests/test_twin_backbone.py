@@ -242,3 +242,32 @@ def test_cli_stats_and_synthetic_build(tmp_path, monkeypatch, synthetic):
     assert rows["line_km"]["published"] == 74_000.0
     real = rows["substation_500kv_real"]["twin"]
     assert (real == 0) if synthetic else (real > 100_000)
+
+
+def test_store_and_map_carry_the_source(tmp_path, monkeypatch):
+    """A stored twin keeps each asset's source (schema migration 3, also from an older store), the
+    asset API row has it, and the map's points show it."""
+    import rescity.store.base as base
+    from rescity.store import SCHEMA_VERSION, open_store
+    from rescity.store.migrations import MIGRATIONS
+    from rescity.web import geo
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    monkeypatch.setattr(base, "MIGRATIONS", MIGRATIONS[:2])
+    monkeypatch.setattr(base, "SCHEMA_VERSION", 2)
+    open_store(url).close()  # a store made before assets had a source
+    monkeypatch.undo()
+    store = open_store(url)
+    try:
+        assert store.schema_version() == SCHEMA_VERSION >= 3
+        t = tiny()
+        t.assets["source"] = ["osm", *(["generated"] * (len(t.assets) - 1))]
+        store.put_twin("tiny", t)
+        assert store.get_asset("tiny", "PP")["source"] == "osm"
+        assert store.get_asset("tiny", "S1")["source"] == "generated"
+        idx = geo.asset_index(store, "tiny")
+        fc = geo.assets_in_view(idx, np.zeros(len(idx), np.int8), {"power": "full"}, (119, 29, 121, 31), 12)
+        src = {f["properties"]["asset_id"]: f["properties"]["source"] for f in fc["features"]}
+        assert src["PP"] == "osm" and src["S1"] == "generated"
+    finally:
+        store.close()
