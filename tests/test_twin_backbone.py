@@ -271,3 +271,14 @@ def test_store_and_map_carry_the_source(tmp_path, monkeypatch):
         assert src["PP"] == "osm" and src["S1"] == "generated"
     finally:
         store.close()
+
+
+def test_provenance_table_counts_real_and_modelled_assets():
+    from rescity.twin.stats import provenance_table
+
+    t = tiny()
+    t.assets["source"] = ["wri", "gridkit", *(["generated"] * (len(t.assets) - 2))]
+    p = provenance_table(t).set_index("kind")
+    assert p.at["power_plant", "wri"] == 1 and p.at["line_110kv", "gridkit"] == 1
+    assert p.at["feeder_10kv", "generated"] == 2
+    assert p.at["power_plant", "real location"] == 1.0 and p.at["feeder_10kv", "real location"] == 0.0

@@ -86,3 +86,25 @@ def _part(kind: str, where: str, v: float, unit: str, n: int) -> dict:
         "within_15pct": None,
         "source": f"{n:,} assets",
     }
+
+
+#: Attribution of the real locations, by source (shown wherever real locations are shown).
+ATTRIBUTION: dict[str, str] = {
+    "osm": "© OpenStreetMap contributors, ODbL 1.0",
+    "gridkit": "GridKit (Medjroubi et al. 2017), © OpenStreetMap contributors, ODbL 1.0",
+    "wri": "WRI Global Power Plant Database, CC BY 4.0",
+}
+
+
+def provenance_table(twin: Twin, system: str | None = "power") -> pd.DataFrame:
+    """Assets by kind and location source: ``kind``, one count column per source present
+    (``osm``, ``gridkit``, ``wri``, ``generated``, ``unknown``), ``real location`` (share, 0–1)."""
+    a = twin.assets if system is None else twin.assets[twin.assets["system"] == system]
+    src = a["source"] if "source" in a else pd.Series("", index=a.index)
+    src = src.fillna("").replace("", "unknown")
+    t = pd.crosstab(a["kind"], src)
+    order = [c for c in (*REAL_SOURCES, "generated", "unknown") if c in t.columns]
+    t = t[order + [c for c in t.columns if c not in order]]
+    real = t[[c for c in REAL_SOURCES if c in t.columns]].sum(axis=1)
+    t["real location"] = (real / t.sum(axis=1)).round(3)
+    return t.reset_index()
