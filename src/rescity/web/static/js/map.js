@@ -170,6 +170,7 @@ export function setOutline(geojson) {
 
 /** Where a real location comes from (the asset's ``source``); other sources are modelled. */
 const REAL_SOURCES = { osm: "OpenStreetMap", gridkit: "GridKit/OSM", wri: "WRI GPPD" };
+const SOURCES_CREDIT = "Power grid: © OpenStreetMap contributors (ODbL), GridKit, WRI GPPD (CC BY 4.0)";
 
 /** Assets in view: points (circle per asset) or counts per cell. */
 export function setAssets(fc) {
@@ -208,6 +209,10 @@ export function setAssets(fc) {
     }
   }
   m.assets = L.layerGroup(layers).addTo(m.map);
+  if (!m.creditedSources && fc.features.some((f) => REAL_SOURCES[f.properties.source])) {
+    m.map.attributionControl.addAttribution(SOURCES_CREDIT);
+    m.creditedSources = true;
+  }
 }
 
 /** A decision's features: assignment and flow lines, shelters and depots. */
