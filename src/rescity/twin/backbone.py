@@ -183,7 +183,20 @@ def add_backbone(
     kv = S["voltage_kv"].to_numpy(float)
     kind = S["kind"].to_numpy(object)
     src = S["source"].to_numpy(object)
-    names = np.where(S["name"].to_numpy(object) == "", None, S["name"].to_numpy(object))
+    # names: the OSM/WRI name, with the county (zh, en) and the class
+    codes = co["code"].to_numpy(object)
+    cty = pd.Series(co["name_zh"].to_numpy(object) + " " + co["name_en"].to_numpy(object), index=codes)
+    cty = cty.reindex(S["county_code"].astype(str).to_numpy()).fillna("").to_numpy(object)
+    label = np.where(
+        kind != "substation",
+        "power plant",
+        np.where(
+            kv >= 1000, "1000 kV substation", np.where(kv >= 500, "500 kV substation", "220 kV substation")
+        ),
+    )
+    raw = S["name"].to_numpy(object)
+    full = np.array([f"{n} ({c} {lb})" for n, c, lb in zip(raw, cty, label, strict=True)], dtype=object)
+    names = np.where(raw == "", None, np.where(kind == "converter", raw, full))
     site_pos = np.full(len(S), -1, np.int64)
 
     # -- plants and converter stations (sources) ---------------------------------------------
