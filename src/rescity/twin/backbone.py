@@ -36,7 +36,8 @@ AREA_500KV_M2 = 45_000.0
 AREA_220KV_M2 = 15_000.0
 
 #: Transformer capacity per substation class, MVA, from typical State Grid ratings (State Grid
-#: Corporation of China, *通用设计 Typical Design of Substations*, 2011 ed.): 1000 kV UHV AC 2 × 3,000;
+#: Corporation of China, 国家电网公司输变电工程通用设计 — general design of 110–500 kV substations,
+#: 2011 ed.; 1000 kV: the Zhebei (Anji) UHV substation of the Huainan–Shanghai line): 1000 kV UHV AC 2 × 3,000;
 #: 500 kV 2–4 × 1,000; 220 kV 2 × 180, 2 × 240 or 3 × 240; 110 kV (the generator's, in
 #: :class:`LifelineParams`) 2 × 31.5, 2 × 50 or 3 × 50.
 UHV_MVA = 6000.0
