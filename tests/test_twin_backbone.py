@@ -282,3 +282,12 @@ def test_provenance_table_counts_real_and_modelled_assets():
     assert p.at["power_plant", "wri"] == 1 and p.at["line_110kv", "gridkit"] == 1
     assert p.at["feeder_10kv", "generated"] == 2
     assert p.at["power_plant", "real location"] == 1.0 and p.at["feeder_10kv", "real location"] == 0.0
+
+
+def test_attribution_names_every_source_once():
+    from rescity.twin.stats import attribution
+
+    assert attribution(["generated"]) == ""
+    both = attribution(["osm", "gridkit", "generated"])
+    assert both.count("OpenStreetMap") == 1 and "GridKit" in both and "WRI" not in both
+    assert "CC BY 4.0" in attribution(["wri"]) and "OpenStreetMap" not in attribution(["wri"])

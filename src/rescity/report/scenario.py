@@ -186,10 +186,9 @@ def scenario_report(res: Any, path: Path, extra_sections: list[Section] | None =
         sections.extend(extra_sections)
 
     if "source" in twin.assets and (twin.assets["system"] == "power").any():
-        from rescity.twin.stats import ATTRIBUTION, provenance_table
+        from rescity.twin.stats import attribution, provenance_table
 
-        used = sorted(set(twin.assets["source"]) & set(ATTRIBUTION))
-        credit = "; ".join(ATTRIBUTION[s] for s in used)
+        credit = attribution(twin.assets["source"])
         sections.append(
             Section(
                 "Where the power grid comes from",

@@ -88,12 +88,17 @@ def _part(kind: str, where: str, v: float, unit: str, n: int) -> dict:
     }
 
 
-#: Attribution of the real locations, by source (shown wherever real locations are shown).
-ATTRIBUTION: dict[str, str] = {
-    "osm": "© OpenStreetMap contributors, ODbL 1.0",
-    "gridkit": "GridKit (Medjroubi et al. 2017), © OpenStreetMap contributors, ODbL 1.0",
-    "wri": "WRI Global Power Plant Database, CC BY 4.0",
-}
+def attribution(sources) -> str:
+    """Credit line for the real locations among ``sources`` (``""`` when there are none)."""
+    used = set(sources)
+    parts = []
+    if used & {"osm", "gridkit"}:
+        parts.append("© OpenStreetMap contributors (ODbL 1.0)")
+    if "gridkit" in used:
+        parts.append("GridKit (Medjroubi et al. 2017)")
+    if "wri" in used:
+        parts.append("WRI Global Power Plant Database (CC BY 4.0)")
+    return "; ".join(parts)
 
 
 def provenance_table(twin: Twin, system: str | None = "power") -> pd.DataFrame:
