@@ -217,6 +217,7 @@ class AssetOut(BaseModel):
     length_km: float | None = None
     is_source: bool | None = None
     name: str | None = None
+    source: str | None = None  # provenance of the location: osm, gridkit, wri (real) or generated
 
 
 class StatusIn(Model):

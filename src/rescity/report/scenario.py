@@ -197,6 +197,20 @@ def scenario_report(res: Any, path: Path, extra_sections: list[Section] | None =
     if extra_sections:
         sections.extend(extra_sections)
 
+    if "source" in twin.assets and (twin.assets["system"] == "power").any():
+        from rescity.twin.stats import attribution, provenance_table
+
+        credit = attribution(twin.assets["source"])
+        sections.append(
+            Section(
+                "Where the power grid comes from",
+                "<p>Assets by kind and by the source of their location: <i>osm</i>, <i>gridkit</i>, "
+                "<i>wri</i> are real locations from open data, <i>generated</i> ones are modelled.</p>"
+                + table_html(provenance_table(twin))
+                + (f"<p class='note'>Real locations: {html.escape(credit)}.</p>" if credit else ""),
+            )
+        )
+
     settings = {**st.as_dict(), "timings_s": {k: round(v, 2) for k, v in res.timings_s.items()}}
     sections.append(
         Section(

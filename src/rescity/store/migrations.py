@@ -324,6 +324,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         {},
         _seed_v2,
     ),
+    Migration(
+        3,
+        "asset provenance: the source of each asset's location (osm, gridkit, wri, generated)",
+        ("ALTER TABLE assets ADD COLUMN source TEXT NOT NULL DEFAULT ''",),
+    ),
 )
 
 #: The newest schema this code reads and writes.

@@ -290,7 +290,7 @@ def read_with_problems(path: str | Path) -> tuple[Twin, list[Problem]]:
     _require(ad, "assets", srcs["assets"])
     ag = _geom(ad)
     assets = pd.DataFrame({c: ad[c] for c in TABLE_COLUMNS["assets"] if c in ad.columns})
-    for c in ("asset_id", "system", "kind", "unit_id", "fragility_class", "capacity_unit", "name"):
+    for c in ("asset_id", "system", "kind", "unit_id", "fragility_class", "capacity_unit", "name", "source"):
         if c in assets:
             assets[c] = _ids(assets[c])
     for c in ("lon", "lat", "capacity", "replacement_cost_cny", "backup_h", "length_km"):

@@ -25,7 +25,7 @@ from scipy.spatial import Delaunay, cKDTree
 from rescity.twin.grid import systematic_pps
 
 #: Bump when the generator's output changes for a given seed (keys the cache).
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 #: Short prefixes of asset ids, by kind.
 ABBR: dict[str, str] = {
@@ -92,7 +92,12 @@ class LifelineParams:
     people_per_500kv: float = 2.0e6  # per prefecture, at least 2
     pop_220kv_second: float = 7.0e5  # county population for a 2nd 220 kV substation
     pop_220kv_third: float = 1.8e6  # … and a 3rd
-    people_per_110kv: float = 1.2e5  # per county, clipped to [2, 20]
+    people_per_110kv: float = 1.2e5  # per county, clipped to [2, max_110kv_per_county]
+    max_110kv_per_county: int = 20
+    cap_110kv_mva: tuple[float, ...] = (63.0, 100.0, 150.0)
+    p_cap_110kv: tuple[float, ...] = (0.3, 0.5, 0.2)
+    p_110kv_dual: float = 0.3  # P(second 110 kV feed) = p_110kv_dual + p_110kv_dual_urban × urban share
+    p_110kv_dual_urban: float = 0.6
     people_per_feeder: float = 5000.0
     chord_factor: float = 1.0  # extra 500 kV / core chords no longer than this × median ring edge
     # water
@@ -135,6 +140,8 @@ class Region:
     land: Any
     cell_m: float
     plants: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Real ≥ 220 kV grid (:class:`rescity.twin.backbone.Backbone`); ``None``: all generated.
+    backbone: Any = None
 
 
 @dataclass
@@ -186,6 +193,7 @@ class _Builder:
         backup_h=0.0,
         is_source=False,
         name=None,
+        source="generated",
     ) -> np.ndarray:
         x = np.asarray(x, float)
         n = len(x)
@@ -209,6 +217,7 @@ class _Builder:
                 "length_km": full(length_km),
                 "is_source": full(is_source, bool),
                 "name": None if name is None else full(name, object),
+                "source": full(source, object),
                 "n": n,
             }
         )
@@ -447,16 +456,28 @@ def _split_int(total: np.ndarray, group: np.ndarray, weight: np.ndarray) -> np.n
 # systems
 # ---------------------------------------------------------------------------------------------
 def _power(b: _Builder, p: LifelineParams, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """The power system: the ≥ 220 kV grid (generated, or the real backbone when the region has
+    one), then the generated 110 kV substations and 10 kV feeders attached to it."""
+    if b.r.backbone is None:
+        hv = _hv_generated(b, p, rng)
+    else:
+        from rescity.twin.backbone import add_backbone
+
+        hv = add_backbone(b, p, rng, b.r.backbone)
+    return _subtransmission(b, p, rng, hv)
+
+
+def _hv_generated(b: _Builder, p: LifelineParams, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Plants in their counties, 500 kV substations per prefecture on a ring, 220 kV ones per
+    county joined as ears."""
     r = b.r
     cells, co, pf = r.cells, r.counties, r.prefectures
     cpop = cells["population"].to_numpy(float)
     carea = cells["area_km2"].to_numpy(float)
-    cdens = cpop / np.maximum(carea, 1e-6)
     ccounty = cells["county"].to_numpy(np.int64)
     cpref = co["prefecture"].to_numpy(np.int64)[ccounty]
     hil = cells["hilbert"].to_numpy()
     cty_pop = co["population"].to_numpy(float)
-    cty_area = co["area_km2"].to_numpy(float)
 
     # -- sources: named plants, at an area-weighted cell of their county
     pl = r.plants
@@ -567,13 +588,32 @@ def _power(b: _Builder, p: LifelineParams, rng: np.random.Generator) -> dict[str
     l220 = b.link(
         "power", "line_220kv", np.r_[ea, ea], np.r_[eb1, eb2], "tower_220kv", 500.0, "MVA", 1.6e6, detour=1.15
     )
+    return {"plants": plants, "s500": s500, "s220": s220, "l500": l500, "l220": l220}
+
+
+def _subtransmission(
+    b: _Builder, p: LifelineParams, rng: np.random.Generator, hv: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """110 kV substations fed from the nearest 220 kV ones, and 10 kV feeders per cell."""
+    r = b.r
+    cells, co = r.cells, r.counties
+    cpop = cells["population"].to_numpy(float)
+    carea = cells["area_km2"].to_numpy(float)
+    cdens = cpop / np.maximum(carea, 1e-6)
+    ccounty = cells["county"].to_numpy(np.int64)
+    hil = cells["hilbert"].to_numpy()
+    cty_pop = co["population"].to_numpy(float)
+    cty_area = co["area_km2"].to_numpy(float)
+    s220 = hv["s220"]
+    X, Y = b.xy()
+    x2, y2 = X[s220], Y[s220]
 
     # -- 110 kV: several per county, weighted 70 % by people and 30 % by area
-    k110 = _counts(cty_pop, p.people_per_110kv, 2, 20)
+    k110 = _counts(cty_pop, p.people_per_110kv, 2, p.max_110kv_per_county)
     w110 = 0.7 * cpop / cty_pop[ccounty] + 0.3 * carea / cty_area[ccounty]
     sel1, _ = systematic_pps(ccounty, hil, w110, k110, rng)
     x1, y1 = b.at_cells(sel1, rng)
-    cap1 = rng.choice([63.0, 100.0, 150.0], size=len(sel1), p=[0.3, 0.5, 0.2])
+    cap1 = rng.choice(np.asarray(p.cap_110kv_mva), size=len(sel1), p=np.asarray(p.p_cap_110kv))
     anch1 = rng.random(len(sel1)) < 0.7
     s110 = b.add(
         "power",
@@ -588,7 +628,7 @@ def _power(b: _Builder, p: LifelineParams, rng: np.random.Generator) -> dict[str
     )
     d12, n12 = cKDTree(np.c_[x2, y2]).query(np.c_[x1, y1], k=2)
     urb = co["urban_share"].to_numpy(float)[ccounty[sel1]]
-    dual = rng.random(len(sel1)) < 0.3 + 0.6 * urb
+    dual = rng.random(len(sel1)) < p.p_110kv_dual + p.p_110kv_dual_urban * urb
     fa = np.r_[s110, s110[dual]]
     fb = np.r_[s220[n12[:, 0]], s220[n12[dual, 1]]]
     dense_end = np.r_[cdens[sel1], cdens[sel1[dual]]] > 5000.0
@@ -631,16 +671,12 @@ def _power(b: _Builder, p: LifelineParams, rng: np.random.Generator) -> dict[str
     b.edge("power", s110[sub], feeders)
     b.serve(feeders, fcell, "power", cpop[fcell] / nf[fcell])
     return {
-        "plants": plants,
-        "s500": s500,
-        "s220": s220,
+        **hv,
         "s110": s110,
         "feeders": feeders,
         "feeder_cell": fcell,
         "feeder_j": fj,
         "nf": nf,
-        "l500": l500,
-        "l220": l220,
         "l110": l110,
     }
 
@@ -1243,4 +1279,5 @@ def generate(region: Region, seed: int, params: LifelineParams | None = None, pr
     _facilities(b, p, streams[5], pw, wt)
     assets, edges, deps, svc = b.finish()
     tick("tables", 1.0)
-    return Generated(assets, edges, deps, svc, asdict(p))
+    params = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(p).items()}  # JSON-ready
+    return Generated(assets, edges, deps, svc, params)

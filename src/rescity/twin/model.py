@@ -20,7 +20,9 @@ assets
     ``MVA``, ``m3/d``, ``beds``, ``people``, ``subscribers``, ``vehicles/h``), ``replacement_cost_cny``,
     ``backup_h`` (hours an asset runs on its own backup — battery or generator — when a supplier is
     lost), ``length_km`` (links; 0 for point assets), ``is_source`` (bool: plant, treatment works,
-    core switch, county seat road hub), ``name``.
+    core switch, county seat road hub), ``name``, ``source`` (provenance of the asset's location:
+    ``osm``, ``gridkit``, ``wri`` for real locations from open data, ``generated`` for modelled
+    ones; ``""`` when unknown, e.g. imported layers without the column).
 edges
     Network topology, undirected, between assets of one system: ``system``, ``src``, ``dst``
     (int positions in ``assets``). A link asset (line, road segment, bridge, main) is a node of the
@@ -86,7 +88,12 @@ ASSET_COLUMNS: dict[str, str] = {
     "length_km": "float64",
     "is_source": "bool",
     "name": "object",
+    "source": "object",
 }
+#: Values of the assets' ``source`` column: real locations from open data, or modelled.
+ASSET_SOURCES: tuple[str, ...] = ("osm", "gridkit", "wri", "generated")
+#: Sources that mean "real location" (the rest are modelled).
+REAL_SOURCES: tuple[str, ...] = ("osm", "gridkit", "wri")
 EDGE_COLUMNS: dict[str, str] = {"system": "object", "src": "int64", "dst": "int64"}
 DEPENDENCY_COLUMNS: dict[str, str] = {
     "dependent": "int64",

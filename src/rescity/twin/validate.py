@@ -17,7 +17,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
-from rescity.twin.model import KINDS, LEVELS, TABLE_COLUMNS, Twin
+from rescity.twin.model import ASSET_SOURCES, KINDS, LEVELS, TABLE_COLUMNS, Twin
 from rescity.twin.systems import network_systems, service_systems, systems
 
 #: Kinds that are links between two nodes and should have a length.
@@ -91,6 +91,10 @@ def _num(df: pd.DataFrame, col: str) -> np.ndarray:
     return pd.to_numeric(df[col], errors="coerce").to_numpy(float)
 
 
+#: Columns a twin may lack (older saved twins, importers' tables): filled with defaults on load.
+_OPTIONAL: frozenset[tuple[str, str]] = frozenset({("assets", "source")})
+
+
 def validate(twin: Twin | str | Path, *, reachability: bool = True) -> list[Problem]:
     """Every problem of a twin.
 
@@ -123,7 +127,7 @@ def validate(twin: Twin | str | Path, *, reachability: bool = True) -> list[Prob
     tables = {name: getattr(twin, name) for name in TABLE_COLUMNS}
     ok_cols: dict[str, bool] = {}
     for name, cols in TABLE_COLUMNS.items():
-        missing = [c for c in cols if c not in tables[name].columns]
+        missing = [c for c in cols if c not in tables[name].columns and (name, c) not in _OPTIONAL]
         for c in missing:
             out.append(Problem("error", name, c, None, "missing column"))
         ok_cols[name] = not missing
@@ -204,6 +208,17 @@ def validate(twin: Twin | str | Path, *, reachability: bool = True) -> list[Prob
 
     # -- assets ------------------------------------------------------------------------------
     sys_of = np.full(n_assets, "", dtype=object)
+    if ok_cols["assets"] and "source" in a.columns:
+        src = a["source"].fillna("").astype(str).to_numpy(object)
+        _each(
+            out,
+            "warning",
+            "assets",
+            "source",
+            (src != "") & ~_isin(src, ASSET_SOURCES),
+            src,
+            f"unknown source (use {', '.join(ASSET_SOURCES)})",
+        )
     if ok_cols["assets"]:
         aid = a["asset_id"].astype(str).to_numpy(object)
         _each(out, "error", "assets", "asset_id", a["asset_id"].duplicated(), aid, "duplicate asset id")

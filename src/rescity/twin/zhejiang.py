@@ -1,6 +1,8 @@
 """The default twin: Zhejiang province, 91 counties, 2020 census, grid cells and lifelines.
 
-``build_zhejiang()`` builds it from packaged data in a few seconds; :func:`default_twin` keeps a
+``build_zhejiang()`` builds it from packaged data in a few seconds: the power grid at 220 kV and
+above from open data (:mod:`rescity.twin.backbone`), everything else generated
+(:mod:`rescity.twin.lifelines`); ``synthetic=True`` generates the whole grid. :func:`default_twin` keeps a
 built copy as GeoParquet under ``$RESCITY_HOME/cache`` (default ``~/.rescity``).
 """
 
@@ -44,7 +46,12 @@ def _to_wgs84(geoms: np.ndarray, proj: Projector) -> np.ndarray:
     )
 
 
-def build_zhejiang(seed: int = DEFAULT_SEED, cell_km: float = 5.0, progress: Progress | None = None) -> Twin:
+def build_zhejiang(
+    seed: int = DEFAULT_SEED,
+    cell_km: float = 5.0,
+    progress: Progress | None = None,
+    synthetic: bool = False,
+) -> Twin:
     """Build the Zhejiang twin.
 
     Parameters
@@ -56,6 +63,10 @@ def build_zhejiang(seed: int = DEFAULT_SEED, cell_km: float = 5.0, progress: Pro
         k0 = 1, so at most ``cell_km`` on the ground).
     progress:
         Optional ``callback(stage, fraction_done)``.
+    synthetic:
+        Generate the whole power grid from population and geography (the generator's rules,
+        :class:`LifelineParams` defaults) instead of the real backbone from open data; for tests
+        and places without data.
 
     Returns
     -------
@@ -203,11 +214,17 @@ def build_zhejiang(seed: int = DEFAULT_SEED, cell_km: float = 5.0, progress: Pro
         plants=plants,
     )
     shapely.prepare(region.land)
+    params = LifelineParams()
+    if not synthetic:
+        from rescity.twin.backbone import BACKBONE_PARAMS, load_backbone
+
+        region.backbone = load_backbone(proj)
+        params = BACKBONE_PARAMS
 
     def sub(stage: str, frac: float) -> None:
         tick(stage, 0.3 + 0.65 * frac)
 
-    g = generate(region, seed, LifelineParams(), progress=sub)
+    g = generate(region, seed, params, progress=sub)
     a = g.assets
     alon, alat = proj.to_lonlat(a["x"].to_numpy(), a["y"].to_numpy())
     a["lon"] = alon
@@ -228,6 +245,7 @@ def build_zhejiang(seed: int = DEFAULT_SEED, cell_km: float = 5.0, progress: Pro
             "generator_version": GENERATOR_VERSION,
             "seed": int(seed),
             "cell_km": float(cell_km),
+            "power_grid": "generated" if synthetic else "open-data backbone (rescity/data/odbl, ODbL 1.0)",
             "crs_grid": ZHEJIANG_TMERC,
             "population_method": {
                 "urban_density_per_km2": URBAN_DENSITY_PER_KM2,
@@ -235,7 +253,13 @@ def build_zhejiang(seed: int = DEFAULT_SEED, cell_km: float = 5.0, progress: Pro
                 "seat": "representative point of the county polygon",
             },
             "lifeline_params": g.params,
-            "sources": "NBS 2020 census by county; CTAmap 2021 boundaries; see rescity/data/SOURCES.md",
+            "sources": "NBS 2020 census by county; CTAmap 2021 boundaries; see rescity/data/SOURCES.md"
+            + (
+                ""
+                if synthetic
+                else "; power backbone © OpenStreetMap contributors (ODbL 1.0), GridKit (Medjroubi et al."
+                " 2017), WRI Global Power Plant Database (CC BY 4.0)"
+            ),
         },
         geometry=geometry,
     )
@@ -248,16 +272,20 @@ def rescity_home() -> Path:
     return Path(os.environ.get("RESCITY_HOME") or Path.home() / ".rescity")
 
 
-def default_twin(seed: int = DEFAULT_SEED, cell_km: float = 5.0, progress: Progress | None = None) -> Twin:
+def default_twin(
+    seed: int = DEFAULT_SEED, cell_km: float = 5.0, progress: Progress | None = None, synthetic: bool = False
+) -> Twin:
     """The Zhejiang twin, from the GeoParquet cache when present and current, else built and cached.
 
-    The cache lives in ``$RESCITY_HOME/cache/twin-zhejiang-s<seed>-c<cell_km>-v<version>``; a
-    cached copy whose generator version differs from :data:`GENERATOR_VERSION` is rebuilt.
+    The cache lives in ``$RESCITY_HOME/cache/twin-zhejiang-s<seed>-c<cell_km>-v<version>``
+    (``twin-zhejiang-synthetic-…`` for ``synthetic=True``); a cached copy whose generator version
+    differs from :data:`GENERATOR_VERSION` is rebuilt.
     """
     from rescity.twin.io import load, save
 
     cache = rescity_home() / "cache"
-    path = cache / f"twin-zhejiang-s{int(seed)}-c{cell_km:g}-v{GENERATOR_VERSION}"
+    name = "twin-zhejiang-synthetic" if synthetic else "twin-zhejiang"
+    path = cache / f"{name}-s{int(seed)}-c{cell_km:g}-v{GENERATOR_VERSION}"
     if (path / "meta.json").exists():
         try:
             twin = load(path)
@@ -265,7 +293,8 @@ def default_twin(seed: int = DEFAULT_SEED, cell_km: float = 5.0, progress: Progr
                 return twin
         except Exception:  # noqa: BLE001 - a broken cache is rebuilt
             pass
-    twin = build_zhejiang(seed=seed, cell_km=cell_km, progress=progress)
+    kw = {"synthetic": True} if synthetic else {}
+    twin = build_zhejiang(seed=seed, cell_km=cell_km, progress=progress, **kw)
     cache.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".twin-", dir=cache))
     try:

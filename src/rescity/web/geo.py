@@ -119,6 +119,7 @@ class AssetIndex:
     lat: np.ndarray
     unit_lon: np.ndarray  # centroid of the asset's unit (status-only systems are shown there)
     unit_lat: np.ndarray
+    source: np.ndarray | None = None  # provenance of the location (osm, gridkit, wri, generated, "")
 
     def __len__(self) -> int:
         return len(self.asset_id)
@@ -131,14 +132,17 @@ def asset_index(store, twin: str, units: pd.DataFrame | None = None) -> AssetInd
     """Read the assets of a stored twin into an :class:`AssetIndex`."""
     rows = _rows(
         store,
-        "SELECT asset_id, system, kind, name, unit_id, lon, lat FROM assets WHERE twin = ? ORDER BY pos",
+        "SELECT asset_id, system, kind, name, unit_id, lon, lat, source FROM assets WHERE twin = ? ORDER BY pos",
         (twin,),
     )
-    a = pd.DataFrame(rows, columns=["asset_id", "system", "kind", "name", "unit_id", "lon", "lat"])
+    a = pd.DataFrame(rows, columns=["asset_id", "system", "kind", "name", "unit_id", "lon", "lat", "source"])
     u = twin_units(store, twin) if units is None else units
     cu = u.set_index("unit_id")[["lon", "lat"]]
     ul = cu.reindex(a["unit_id"].to_numpy())
-    obj = {c: a[c].astype(str).to_numpy(dtype=object) for c in ("asset_id", "system", "kind", "unit_id")}
+    obj = {
+        c: a[c].fillna("").astype(str).to_numpy(dtype=object)
+        for c in ("asset_id", "system", "kind", "unit_id", "source")
+    }
     return AssetIndex(
         name=a["name"].fillna("").astype(str).to_numpy(dtype=object),
         lon=a["lon"].to_numpy(float),
@@ -198,7 +202,7 @@ def assets_in_view(
     -------
     A FeatureCollection with ``mode`` (``points`` | ``clusters`` | ``mixed``), ``total`` (assets
     in view) and features whose properties are either an asset (``asset_id``, ``system``, ``kind``,
-    ``status``, ``name``) or a cell (``count``, ``up``, ``down``, ``unknown``, ``by_system``,
+    ``status``, ``name``, ``source``: where its location comes from) or a cell (``count``, ``up``, ``down``, ``unknown``, ``by_system``,
     ``approx``: true when placed at unit centroids).
     """
     w, s, e, n = (float(x) for x in bbox)
@@ -227,6 +231,7 @@ def assets_in_view(
                     "kind": idx.kind[i],
                     "name": idx.name[i],
                     "status": STATUSES[status[i]],
+                    "source": "" if idx.source is None else idx.source[i],
                 },
             }
         )

@@ -168,6 +168,10 @@ export function setOutline(geojson) {
   }).addTo(m.map);
 }
 
+/** Where a real location comes from (the asset's ``source``); other sources are modelled. */
+const REAL_SOURCES = { osm: "OpenStreetMap", gridkit: "GridKit/OSM", wri: "WRI GPPD" };
+const SOURCES_CREDIT = "Power grid: © OpenStreetMap contributors (ODbL), GridKit, WRI GPPD (CC BY 4.0)";
+
 /** Assets in view: points (circle per asset) or counts per cell. */
 export function setAssets(fc) {
   if (m.assets) m.assets.remove();
@@ -187,7 +191,8 @@ export function setAssets(fc) {
         fillColor: STATUS_COLOURS[p.status] || "#bdbdbd",
         fillOpacity: 1,
       });
-      mk.bindTooltip(() => `${p.name || p.asset_id} · ${t(`sys_${p.system}`)} · ${p.kind} · ${t(`status_${p.status}`)}`);
+      const where = REAL_SOURCES[p.source] ? t("loc_real", { src: REAL_SOURCES[p.source] }) : p.source ? t("loc_modelled") : "";
+      mk.bindTooltip(() => `${p.name || p.asset_id} · ${t(`sys_${p.system}`)} · ${p.kind} · ${t(`status_${p.status}`)}${where ? " · " + where : ""}`);
       layers.push(mk);
     } else {
       const n = p.count;
@@ -204,6 +209,10 @@ export function setAssets(fc) {
     }
   }
   m.assets = L.layerGroup(layers).addTo(m.map);
+  if (!m.creditedSources && fc.features.some((f) => REAL_SOURCES[f.properties.source])) {
+    m.map.attributionControl.addAttribution(SOURCES_CREDIT);
+    m.creditedSources = true;
+  }
 }
 
 /** A decision's features: assignment and flow lines, shelters and depots. */
