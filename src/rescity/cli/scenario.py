@@ -193,6 +193,9 @@ PREFECTURE = typer.Option(
 TWIN_SEED = typer.Option(
     None, "--twin-seed", help="Seed of the default twin's generated lifelines (default: the default seed)."
 )
+SYNTHETIC = typer.Option(
+    False, "--synthetic", help="Default twin with a wholly generated power grid (no open-data backbone)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -209,6 +212,7 @@ def register(app: typer.Typer) -> None:
             1, "--workers", min=1, help="Worker processes; results do not depend on it."
         ),
         twin_seed: Optional[int] = TWIN_SEED,
+        synthetic: bool = SYNTHETIC,
         no_recovery: bool = NO_RECOVERY,
         scenario: Optional[Path] = SCENARIO,
         optimise_repairs: bool = OPTIMISE_REPAIRS,
@@ -220,7 +224,7 @@ def register(app: typer.Typer) -> None:
         seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
         cfg = RunConfig.from_options(
             sn="201910", realisations=n, seed=seed_, workers=workers, recovery=not no_recovery,
-            scenario=scenario, out=out_, twin_seed=DEFAULT_SEED if twin_seed is None else twin_seed,
+            scenario=scenario, out=out_, twin_seed=DEFAULT_SEED if twin_seed is None else twin_seed, synthetic=synthetic,
         )  # fmt: skip
         run_cli(cfg, optimise=optimise_repairs, prefecture=prefecture)
 
@@ -242,6 +246,7 @@ def register(app: typer.Typer) -> None:
             None, "--twin", help="A saved twin (rescity twin build); default: Zhejiang."
         ),
         twin_seed: Optional[int] = TWIN_SEED,
+        synthetic: bool = SYNTHETIC,
         horizon_h: float = typer.Option(
             12.0, "--horizon-h", min=0.0, help="Hours after the storm at which service is evaluated."
         ),
@@ -306,7 +311,7 @@ def register(app: typer.Typer) -> None:
             sn=sn, track=track, fmt=fmt, model=model, hazards=hazards if quake is None else DEFAULT_TYPHOON_HAZARDS,
             quake=quake, aftershocks=tuple(aftershock), quake_event=quake_event, vs30=_vs30(vs30), dem=dem,
             stations=stations, twin=twin, realisations=n, seed=seed_,
-            twin_seed=DEFAULT_SEED if twin_seed is None else twin_seed, workers=workers, horizon_h=horizon_h,
+            twin_seed=DEFAULT_SEED if twin_seed is None else twin_seed, synthetic=synthetic, workers=workers, horizon_h=horizon_h,
             recovery=not no_recovery, scenario=scenario, out=out_,
         )  # fmt: skip
         run_cli(cfg, print_tables=not quiet, optimise=optimise_repairs, prefecture=prefecture)

@@ -38,10 +38,15 @@ class TwinSpec(_Strict):
 
     path: Optional[Path] = Field(None, description="saved twin (rescity twin build); default: Zhejiang")
     seed: int = Field(DEFAULT_SEED, description="seed of the default twin's generated lifelines")
+    synthetic: bool = Field(
+        False, description="default twin only: generate the whole power grid instead of the open-data backbone"
+    )
 
     @property
     def label(self) -> str:
-        return str(self.path) if self.path is not None else "zhejiang (default)"
+        if self.path is not None:
+            return str(self.path)
+        return "zhejiang (synthetic grid)" if self.synthetic else "zhejiang (default)"
 
 
 class RecoverySpec(_Strict):
@@ -220,6 +225,7 @@ class RunConfig(_Strict):
         realisations: int = DEFAULT_REALISATIONS,
         seed: int = DEFAULT_SEED,
         twin_seed: int = DEFAULT_SEED,
+        synthetic: bool = False,
         workers: int = 1,
         horizon_h: float = 12.0,
         recovery: bool = True,
@@ -234,7 +240,7 @@ class RunConfig(_Strict):
             "sn": sn, "track_file": track, "track_format": fmt, "model": model, "hazards": hazards,
             "dem": dem, "stations": stations, "realisations": realisations, "seed": seed,
             "workers": workers, "horizon_h": horizon_h,
-            "twin": {"path": twin, "seed": twin_seed},
+            "twin": {"path": twin, "seed": twin_seed, "synthetic": synthetic},
             "recovery": {"enabled": recovery, "file": scenario},
             "outputs": {"dir": out},
         }  # fmt: skip
@@ -263,7 +269,7 @@ OPTION_NAMES: dict[str, str] = {
     "sn": "--sn", "track_file": "--track", "track_format": "--format", "model": "--model",
     "hazards": "--hazards", "dem": "--dem", "stations": "--stations", "realisations": "--realisations",
     "seed": "--seed", "workers": "--workers", "horizon_h": "--horizon-h", "quake": "--quake",
-    "source": "--quake", "twin.path": "--twin", "twin.seed": "--twin-seed", "recovery.file": "--scenario",
+    "source": "--quake", "twin.path": "--twin", "twin.seed": "--twin-seed", "twin.synthetic": "--synthetic", "recovery.file": "--scenario",
     "vs30": "--vs30", "mainshock": "--quake", "aftershocks": "--aftershock",
 }  # fmt: skip
 

@@ -70,7 +70,7 @@ def load_twin(config: RunConfig) -> Twin:
         return load(config.twin.path)
     from rescity.twin.zhejiang import default_twin
 
-    return default_twin(seed=config.twin.seed)
+    return default_twin(seed=config.twin.seed, synthetic=config.twin.synthetic)
 
 
 def run_scenario(
