@@ -107,12 +107,14 @@ def split_params(params: dict[str, float] | None) -> tuple[dict[str, Any], dict[
 
 
 def load_track(settings: ScenarioSettings) -> pd.DataFrame:
-    """The storm track the settings name: a file, or a storm id in the packaged JTWC best track."""
+    """The storm track the settings name: a file, or a storm (CMA number, JTWC number or name) in
+    the packaged best tracks — CMA by default, JTWC with ``extra["track_source"] = "jtwc"``."""
     from rescity.hazard.track import packaged_track, read_track
 
     if settings.track_file:
         return read_track(settings.track_file, fmt=settings.track_format, sn=settings.sn)
-    return packaged_track(str(settings.sn))
+    # track source (CMA default): call site of the CMA/JTWC choice
+    return packaged_track(str(settings.sn), source=str(settings.extra.get("track_source", "cma")))
 
 
 def cell_positions(twin: Twin) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

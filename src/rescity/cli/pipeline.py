@@ -242,8 +242,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def run(
         sn: Optional[str] = typer.Option(
-            None, "--sn", help="Storm id (JTWC SN, e.g. 201910) in the packaged best track or in --track."
+            None, "--sn", help="Storm: CMA number (1909), JTWC number (201910) or name (Lekima, "
+            "'Haitang 2005') in the packaged best tracks; with --track, the id within the file."
         ),
+        source: str = typer.Option("cma", "--source", help="Packaged best track for --sn: cma (default) or jtwc."),
         track: Optional[Path] = typer.Option(
             None, "--track", help="Track file (JTWC CSV, CMA text, IBTrACS CSV or generic CSV)."
         ),
@@ -343,7 +345,12 @@ def register(app: typer.Typer) -> None:
             stations=str(stations) if stations else None,
             recovery=not no_recovery,
             scenario_file=str(scenario) if scenario else None,
+            extra={"track_source": source},
         )
+        if sn is not None and track is None and quake is None:
+            from rescity.hazard.cma import resolve_storm
+
+            typer.echo(resolve_storm(sn, source=source).describe(), err=True)
         run_cli(st, out_, twin, print_tables=not quiet, optimise=optimise_repairs, prefecture=prefecture)
 
     def _vs30(text: Optional[str]):
