@@ -52,7 +52,7 @@ class ScenarioSettings:
     track_file: str | None = None
     track_format: str = "auto"
     model: str = "holland1980"
-    hazards: tuple[str, ...] = ("wind", "rain", "flood")
+    hazards: tuple[str, ...] = ("wind", "rain", "flood", "landslide")
     realisations: int = 500
     seed: int = 20190809
     horizon_h: float = 12.0
@@ -144,7 +144,7 @@ def event_hazard(
     twin: Twin,
     track: pd.DataFrame,
     model: str = "holland1980",
-    hazards: tuple[str, ...] = ("wind", "rain", "flood"),
+    hazards: tuple[str, ...] = ("wind", "rain", "flood", "landslide"),
     dt_h: float = 1.0,
     drainage_rp: float | None = None,
     sites: str = "assets",
@@ -175,7 +175,7 @@ def event_hazard(
         fields = typhoon_hazard(track, lon, lat, model=model, dt_h=dt_h)
     wanted = {"wind": ("wind_ms", "gust_ms"), "rain": ("rain_mm", "rain_rate_mmh")}
     keep = {m for h in hazards for m in wanted.get(h, ())}
-    if "flood" in hazards:
+    if "flood" in hazards or "landslide" in hazards:
         keep |= {"rain_mm", "rain_rate_mmh"}
     na = twin.n_assets
     asset_int: dict[str, np.ndarray] = {}
@@ -192,6 +192,18 @@ def event_hazard(
         fl = flood_depths(twin, asset_int, cell_int, drainage_rp=drainage_rp, dem=dem, stations=stations)
         asset_int.update(fl["asset"])
         cell_int.update(fl["cell"])
+    if "landslide" in hazards:  # rain-triggered landslides (rescity.hazard.landslide)
+        from rescity.hazard.landslide import landslide_hazard
+
+        ls_a = landslide_hazard(asset_int["rain_mm"], asset_int["rain_rate_mmh"],
+                                twin.assets["lon"].to_numpy(float), twin.assets["lat"].to_numpy(float),
+                                kind=twin.assets["kind"].to_numpy())
+        ls_c = landslide_hazard(cell_int["rain_mm"][cells], cell_int["rain_rate_mmh"][cells], clon, clat)
+        asset_int.update(ls_a)
+        for m, v in ls_c.items():
+            full = np.full(twin.n_units, np.nan)
+            full[cells] = v
+            cell_int[m] = full
     return asset_int, cell_int
 
 
@@ -237,6 +249,20 @@ def flood_depths(
     depth_c = np.asarray(res["flood_depth_m"], float)
     frac_c = np.asarray(res["flooded_fraction"], float)
     proxy = bool(res["proxy"])
+    # rivers and mountain torrents from the storm rain (rescity.hazard.flood.rain_river_depth):
+    # per cell, the source (pluvial or river) with the larger expected depth (fraction × depth)
+    from rescity.hazard.flood import rain_river_depth
+
+    rv = rain_river_depth(cell_int["rain_mm"][cells], cell_int["rain_rate_mmh"][cells], table)
+    use = rv["flooded_fraction"] * rv["flood_depth_m"] > frac_c * depth_c
+    depth_c = np.where(use, rv["flood_depth_m"], depth_c)
+    frac_c = np.where(use, rv["flooded_fraction"], frac_c)
+    use_a = use[where]
+    if res["proxy"]:
+        depth_a = np.where(use_a, rv["flood_depth_m"][where], depth_a)
+        frac_a = np.where(use_a, rv["flooded_fraction"][where], frac_a)
+    else:
+        depth_a = np.maximum(depth_a, np.where(use_a, rv["flood_depth_m"][where], 0.0))
     if stations is not None:
         st = _read_stations(stations)
         z_c = None if dem is None else sample_dem(dem, clon, clat)
@@ -393,7 +419,7 @@ def run_event(
     seed: int,
     *,
     model: str = "holland1980",
-    hazards: tuple[str, ...] = ("wind", "rain", "flood"),
+    hazards: tuple[str, ...] = ("wind", "rain", "flood", "landslide"),
     horizon_h: float = 12.0,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
@@ -413,6 +439,10 @@ def run_event(
         exposure["flood"] = asset_int.pop("flood_fraction")
     if "flood_fraction" in cell_int:
         cell_exposure["flood"] = cell_int.pop("flood_fraction")
+    if "landslide_share" in asset_int:
+        exposure["landslide"] = asset_int.pop("landslide_share")
+    if "landslide_share" in cell_int:
+        cell_exposure["landslide"] = cell_int.pop("landslide_share")
     return simulate(
         twin,
         asset_int,

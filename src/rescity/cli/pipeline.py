@@ -15,7 +15,7 @@ from rich.table import Table
 from rescity.cli._common import SETTINGS, console
 from rescity.errors import InputError
 
-HAZARDS = ("wind", "rain", "flood")
+HAZARDS = ("wind", "rain", "flood", "landslide")
 
 
 def _short(x: float) -> str:
@@ -252,7 +252,8 @@ def register(app: typer.Typer) -> None:
         fmt: str = typer.Option("auto", "--format", help="Track format: auto, jtwc, cma, ibtracs, generic."),
         model: str = typer.Option("holland1980", "--model", help="Wind profile: holland1980 or holland2008."),
         hazards: str = typer.Option(
-            "wind,rain,flood", "--hazards", help="Comma-separated hazards: wind, rain, flood."
+            "wind,rain,flood,landslide", "--hazards",
+            help="Comma-separated hazards: wind, rain, flood, landslide (rain-triggered)."
         ),
         twin: Optional[Path] = typer.Option(
             None, "--twin", help="A saved twin (rescity twin build); default: Zhejiang."

@@ -36,7 +36,7 @@ from rescity.fragility import DAMAGE_STATES
 from rescity.hazard import MEASURES
 
 #: Hazards a curve may belong to.
-HAZARDS: tuple[str, ...] = ("wind", "rain", "flood", "earthquake")
+HAZARDS: tuple[str, ...] = ("wind", "rain", "flood", "landslide", "earthquake")
 #: Number of damage states above "none".
 N_DS = len(DAMAGE_STATES) - 1
 #: ``curve_id`` that marks an asset as explicitly invulnerable to a hazard in a mapping row.

@@ -1,4 +1,4 @@
-"""Hazards: typhoon wind and rain, flood, earthquake.
+"""Hazards: typhoon wind and rain, flood, landslide, earthquake.
 
 Every hazard model returns intensities at sites as a ``dict[str, numpy.ndarray]`` keyed by an
 intensity measure from :data:`MEASURES`. An array has shape ``(n_sites,)`` (one deterministic
@@ -13,6 +13,7 @@ MEASURES: dict[str, str] = {
     "rain_mm": "storm total rainfall, mm",
     "rain_rate_mmh": "peak hourly rain rate, mm/h",
     "flood_depth_m": "peak flood depth above ground, m",
+    "landslide_ratio": "storm mean rain intensity over the landslide intensity-duration threshold of its duration, dimensionless",
     "pga_g": "peak ground acceleration, g",
     "pgv_cms": "peak ground velocity, cm/s",
     "sa03_g": "5 %-damped spectral acceleration at 0.3 s, g",

@@ -31,11 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from rescity.errors import InputError
 
-TYPHOON_HAZARDS: tuple[str, ...] = ("wind", "rain", "flood", "surge")
+TYPHOON_HAZARDS: tuple[str, ...] = ("wind", "rain", "flood", "landslide", "surge")
 
 
 def parse_hazards(text: Union[str, Sequence[str]]) -> list[str]:
-    """``"wind,rain,flood"`` → ``["wind", "rain", "flood"]``; flood brings rain with it."""
+    """``"wind,rain,flood"`` → ``["wind", "rain", "flood"]``; flood and landslide bring rain with them."""
     items = [t.strip().lower() for t in (text.split(",") if isinstance(text, str) else text) if t.strip()]
     if not items:
         raise InputError("give at least one hazard", field="hazards", value=text)
@@ -43,8 +43,9 @@ def parse_hazards(text: Union[str, Sequence[str]]) -> list[str]:
         if h not in TYPHOON_HAZARDS:
             raise InputError(f"unknown hazard; use any of {', '.join(TYPHOON_HAZARDS)}", field="hazards",
                              value=h)
-    if "flood" in items and "rain" not in items:
-        items.insert(items.index("flood"), "rain")
+    for needs_rain in ("flood", "landslide"):
+        if needs_rain in items and "rain" not in items:
+            items.insert(items.index(needs_rain), "rain")
     return list(dict.fromkeys(items))
 
 
