@@ -92,3 +92,12 @@ def test_cli_prints_the_choice(capsys):
     assert code == 0 and "JTWC 201910" in err and "JTWC best track" in err
     code, out, err = run(["wind", "--sn", "Nosuchstorm", "--at", "28.37,121.37"], capsys)
     assert code == 2 and "--sn" in err and len(err.strip().splitlines()) == 1
+
+
+def test_fitow_landfall_stronger_in_cma_than_jtwc():
+    # 2013-10-06 18 UTC, Fitow at the Zhejiang–Fujian coast: CMA 42 m/s 2-min, JTWC 55 kn 1-min
+    t = pd.Timestamp("2013-10-06 18:00", tz="UTC")
+    cma = packaged_track("Fitow 2013").set_index("time").loc[t, "vmax_ms"]
+    jt = packaged_track("Fitow 2013", source="jtwc").set_index("time").loc[t, "vmax_ms"]
+    assert cma == pytest.approx(42 * CMA_2MIN_TO_1MIN, abs=1e-9)
+    assert jt == pytest.approx(55 * 0.514444, abs=1e-6)

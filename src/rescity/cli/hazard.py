@@ -105,20 +105,42 @@ def rain(
     fmt: str = typer.Option("auto", "--format", "-f", help="auto, jtwc, cma, ibtracs or generic."),
     at: str = typer.Option(..., "--at", help=_AT_HELP),
     dt_h: float = typer.Option(1.0, "--dt-h", help="Time step of the interpolated track, hours."),
+    model: str = typer.Option(
+        "phram", "--model", "-m",
+        help="phram (R-CLIPER + shear + terrain, default) or rcliper (axisymmetric R-CLIPER alone).",
+    ),
 ) -> None:
-    """Storm-total rain (mm) and peak rain rate (mm/h) of a typhoon at points (R-CLIPER): CSV
+    """Storm-total rain (mm) and peak rain rate (mm/h) of a typhoon at points: CSV
     lat,lon,rain_mm,rain_rate_mmh."""
     from rescity.hazard.rain import storm_rain
 
     lat, lon = parse_at(at)
     tr = _load(track, sn, fmt, source)
-    out = storm_rain(tr, lon, lat, dt_h=dt_h)
+    out = storm_rain(tr, lon, lat, dt_h=dt_h, model=model.strip().lower())
     typer.echo("lat,lon,rain_mm,rain_rate_mmh")
     for la, lo, r, rr in zip(lat, lon, out["rain_mm"], out["rain_rate_mmh"], strict=True):
         typer.echo(f"{la:g},{lo:g},{_fmt(r)},{_fmt(rr)}")
 
 
+def rain_check(
+    storm: Optional[list[str]] = typer.Option(
+        None, "--storm", help="Storm name(s) to check (Lekima, Rananim, Haitang, Matsa, Krosa, Morakot); default all."
+    ),
+    model: str = typer.Option("phram", "--model", "-m", help="phram (default) or rcliper."),
+) -> None:
+    """Modelled storm-total rain against published totals in Zhejiang (cited table): CSV."""
+    from rescity.hazard.rain_check import rain_check as check
+
+    df = check(storm or None, model=model.strip().lower())
+    if df.empty:
+        raise InputError("no published totals for these storms", field="--storm", value=",".join(storm or []))
+    cols = ["storm", "year", "what", "place_en", "observed_mm", "model_mm", "ratio", "model_peak_mmh", "within",
+            "source_title"]
+    typer.echo(df[cols].to_csv(index=False), nl=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``wind`` and ``rain`` to the ``rescity`` command."""
+    """Add ``wind``, ``rain`` and ``rain-check`` to the ``rescity`` command."""
     app.command("wind")(wind)
     app.command("rain")(rain)
+    app.command("rain-check")(rain_check)
