@@ -158,7 +158,8 @@ def phram_block(
     ``vmax_ms``, ``rmax_km`` per step (column vectors broadcast against sites); ``slope`` (m/m),
     ``uphill_deg`` per site. See the module docstring for the three terms.
     """
-    base = rcliper_rate(r_km, vmax_ms) * p.scale
+    rc = rcliper_rate(r_km, vmax_ms)
+    base = rc * p.scale
     # shear: wavenumber-1, maximum downshear-left of the centre
     ex, ny = _unit(p.shear_from_deg + 180.0 - 90.0)
     asym = 1.0 + p.shear_amplitude * (re * ex + rn * ny)
@@ -171,7 +172,7 @@ def phram_block(
     ua = np.deg2rad(uphill_deg)
     w = slope * (ue * np.sin(ua) + vn * np.cos(ua))  # V·∇h, m/s of forced ascent
     tm = np.maximum(rcliper_parameters(vmax_ms)["Tm"], 1e-6)
-    moist = np.clip(rcliper_rate(r_km, vmax_ms) / tm, 0.0, 1.0)
+    moist = np.clip(rc / tm, 0.0, 1.0)
     topo = 3600.0 * p.cw_kg_m3 * np.maximum(w, 0.0) * moist
     return np.maximum(base * asym + topo, 0.0)
 

@@ -267,8 +267,9 @@ def flood_fields(
 
     ``rain_mm``/``rain_rate_mmh`` are the storm total and peak hourly rate per cell (from the
     typhoon rain model). Returns the :func:`rescity.hazard.flood.pluvial_depth` result with
-    ``flood_depth_m`` the maximum of pluvial and river depths, plus ``pluvial_depth_m`` and
-    ``river_depth_m``; ``proxy`` is True when either part used a proxy.
+    ``flood_depth_m`` the maximum of pluvial, gauged-river and rain-river
+    (:func:`rescity.hazard.flood.rain_river_depth`) depths, plus ``pluvial_depth_m``,
+    ``river_depth_m`` and ``rain_river_depth_m``; ``proxy`` is True when either part used a proxy.
     """
     from rescity.hazard import flood
 
@@ -285,7 +286,8 @@ def flood_fields(
         river = rv["flood_depth_m"]
         res["proxy"] = bool(res["proxy"] or rv["proxy"])
     res["river_depth_m"] = river
-    res["flood_depth_m"] = flood.combine_depths(res["pluvial_depth_m"], river)
+    res["rain_river_depth_m"] = flood.rain_river_depth(rain_mm, rain_rate_mmh, cells)["flood_depth_m"]
+    res["flood_depth_m"] = flood.combine_depths(res["pluvial_depth_m"], river, res["rain_river_depth_m"])
     return res
 
 
