@@ -474,10 +474,12 @@ def rain_river_depth(
     :data:`PROTECTION_RP_RURAL` to :data:`PROTECTION_RP_URBAN` by urban share). The storm, of
     total ``P`` and peak rate ``i``, lasts ``D = clip(2P/i, 6, 72)`` h (the triangular
     hyetograph of :func:`triangular_hyetograph`); the design storm of the same duration has
-    ``P_T = i(T, D)·D`` from the storm-intensity formula. Runoff above the design runoff,
-    ``ΔQ = Q_SCS(P) − Q_SCS(P_T)`` (mm over the cell), overtops the banks and stands on the
-    cell's floodplain share ``f_fp`` (:data:`FLOODPLAIN_SHARE` by terrain class): depth
-    ``ΔQ / f_fp``, flooded fraction ``f_fp``. Each cell is taken as its own catchment (no routing
+    ``P_T = i(T, D)·D`` from the storm-intensity formula. With runoff ``Q = Q_SCS(P)`` and
+    ``Q_T = Q_SCS(P_T)`` as triangular hydrographs of the same duration, the channel carries the
+    design peak throughout and the volume above it — the triangle cut at ``Q_T/Q`` of its height —
+    overtops the banks: ``V = (Q − Q_T)² / Q`` (mm over the cell). It stands on the cell's
+    floodplain share ``f_fp`` (:data:`FLOODPLAIN_SHARE` by terrain class): depth ``V / f_fp``,
+    flooded fraction ``f_fp``. Each cell is taken as its own catchment (no routing
     from upstream cells): a documented proxy where no river gauges or DEM are given.
 
     ``cells`` needs ``lon``, ``lat`` and optionally ``urban_share``, ``cn``, ``protection_rp``,
@@ -509,7 +511,9 @@ def rain_river_depth(
         raise InputError("floodplain share must lie in (0, 1]", field="floodplain_share", value=float(f.min()))
     dur = np.clip(np.where(i > 0, 2.0 * p / np.maximum(i, 1e-9), DURATION_BOUNDS_H[0]), *DURATION_BOUNDS_H)
     pt = design_rain_mm(rp, dur, formula)
-    over = np.maximum(scs_runoff_mm(p, cn_v) - scs_runoff_mm(pt, cn_v), 0.0)
+    q, qt = scs_runoff_mm(p, cn_v), scs_runoff_mm(pt, cn_v)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        over = np.where(q > qt, (q - qt) ** 2 / np.maximum(q, 1e-12), 0.0)
     depth = over / 1000.0 / f
     return {"flood_depth_m": depth, "flooded_fraction": np.where(over > 0, f, 0.0), "overflow_mm": over,
             "design_rain_mm": pt, "duration_h": dur, "proxy": True}
