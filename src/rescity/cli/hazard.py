@@ -65,6 +65,15 @@ _SN_HELP = ("Storm: CMA number (1909), JTWC number (201910) or name (Lekima, 利
 _SOURCE_HELP = "Packaged best track for --sn: cma (default; 2-min winds turned to 1-min) or jtwc."
 
 
+def _rain_model(model: str) -> str:
+    from rescity.hazard.rain import RAIN_MODELS
+
+    m = model.strip().lower()
+    if m not in RAIN_MODELS:
+        raise InputError(f"unknown rain model; use one of {', '.join(RAIN_MODELS)}", field="--model", value=model)
+    return m
+
+
 def _land(exposure: str) -> bool:
     e = exposure.strip().lower()
     if e not in ("land", "sea"):
@@ -115,8 +124,9 @@ def rain(
     from rescity.hazard.rain import storm_rain
 
     lat, lon = parse_at(at)
+    model = _rain_model(model)
     tr = _load(track, sn, fmt, source)
-    out = storm_rain(tr, lon, lat, dt_h=dt_h, model=model.strip().lower())
+    out = storm_rain(tr, lon, lat, dt_h=dt_h, model=model)
     typer.echo("lat,lon,rain_mm,rain_rate_mmh")
     for la, lo, r, rr in zip(lat, lon, out["rain_mm"], out["rain_rate_mmh"], strict=True):
         typer.echo(f"{la:g},{lo:g},{_fmt(r)},{_fmt(rr)}")
@@ -131,7 +141,7 @@ def rain_check(
     """Modelled storm-total rain against published totals in Zhejiang (cited table): CSV."""
     from rescity.hazard.rain_check import rain_check as check
 
-    df = check(storm or None, model=model.strip().lower())
+    df = check(storm or None, model=_rain_model(model))
     if df.empty:
         raise InputError("no published totals for these storms", field="--storm", value=",".join(storm or []))
     cols = ["storm", "year", "what", "place_en", "observed_mm", "model_mm", "ratio", "model_peak_mmh", "within",
