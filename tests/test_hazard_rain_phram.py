@@ -113,3 +113,24 @@ def test_storms_that_struck_fujian_rain_heavily_on_southern_zhejiang(check):
         assert row["model_mm"] > 200.0
     # hourly rates of tens of mm/h, not the 7–12 mm/h of R-CLIPER alone
     assert check["model_peak_mmh"].max() > 40.0
+
+
+def test_rain_check_cli(capsys):
+    from rescity.cli import main
+
+    def run(argv):
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as e:
+            code = e.code or 0
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    code, out, err = run(["rain-check", "--storm", "Haitang"])
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("storm,year,what,place_en,observed_mm,model_mm,ratio")
+    assert len(lines) == 2 and lines[1].startswith("Haitang,2005,station_max,Cangnan,654.0,")
+    code, out, err = run(["rain", "--sn", "1909", "--model", "nosuch", "--at", "28.37,121.37"])
+    assert code == 2 and "--model" in err and len(err.strip().splitlines()) == 1
