@@ -171,6 +171,8 @@ def _cma_year(number: str, year: int | None = None) -> int:
 
 
 def _rows_for_number(number: str) -> list[int]:
+    if number == "0000":  # unnumbered storms
+        return []
     idx = cma_index()
     yr = _cma_year(number)
     # a storm's number is that of the year it was named in; its first fix may be the year before

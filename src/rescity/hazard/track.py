@@ -396,7 +396,9 @@ def packaged_track(sn: Any, source: str = "cma") -> pd.DataFrame:
     like ``"Lekima"`` or ``"Haitang 2005"`` by name (see
     :func:`rescity.hazard.cma.resolve_storm`); winds are turned from 2-min to 1-min means
     (:data:`CMA_2MIN_TO_1MIN`). ``source="jtwc"``: the packaged JTWC best track 1945–2020.
-    The chosen storm is in ``attrs["storm"]`` (a :class:`rescity.hazard.cma.StormId`).
+    ``attrs["sn"]`` is the id as asked; the chosen storm is in ``attrs["storm"]`` (a
+    :class:`rescity.hazard.cma.StormId`), its CMA number in ``attrs["cma"]`` and its JTWC number,
+    when known, in ``attrs["jtwc"]``.
 
     Example: ``packaged_track("201910")`` is Lekima (利奇马), landfall at Wenling, Taizhou,
     2019-08-09 17:45 UTC, CMA 2-min wind 52 m/s at landfall.
@@ -405,7 +407,7 @@ def packaged_track(sn: Any, source: str = "cma") -> pd.DataFrame:
 
     sid = resolve_storm(str(sn), source=source)
     tr = cma_track(sid.cma) if sid.source == "cma" else packaged_jtwc_track(sid.jtwc)
-    tr.attrs["storm"] = sid
+    tr.attrs.update(sn=str(sn).strip(), storm=sid, cma=sid.cma, jtwc=sid.jtwc)
     return tr
 
 
