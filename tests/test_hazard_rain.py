@@ -59,11 +59,11 @@ def _track(tmp_path, rows, name="t.csv"):
 def test_stationary_storm_total(tmp_path):
     tr = _track(tmp_path, [("2020-01-01T00:00Z", 20, 130, 90), ("2020-01-01T06:00Z", 20, 130, 90)])
     lat = [20 + math.degrees(r / R_EARTH_KM) for r in (20.0, 80.0, 1200.0)]
-    out = storm_rain(tr, [130] * 3, lat)
+    out = storm_rain(tr, [130] * 3, lat, model="rcliper")
     ref = np.array([rcliper_by_hand(20.0, 90), rcliper_by_hand(80.0, 90), 0.0])
     np.testing.assert_allclose(out["rain_rate_mmh"], ref, rtol=1e-9)
     np.testing.assert_allclose(out["rain_mm"], 6.0 * ref, rtol=1e-9)  # 6 hours
-    out2 = storm_rain(tr, [130] * 3, lat, enhancement=[2.0, 1.0, 1.0])
+    out2 = storm_rain(tr, [130] * 3, lat, enhancement=[2.0, 1.0, 1.0], model="rcliper")
     assert out2["rain_mm"][0] == pytest.approx(2 * out["rain_mm"][0])
 
 
@@ -86,8 +86,8 @@ def test_passage_total_depends_on_translation_speed(tmp_path):
     fast = _passage(tmp_path, 96, "fast.csv")
     slow = _passage(tmp_path, 192, "slow.csv")
     d_km = R_EARTH_KM * math.radians(20.0)
-    out_fast = storm_rain(fast, 130.0, 20.0, dt_h=0.25)
-    out_slow = storm_rain(slow, 130.0, 20.0, dt_h=0.25)
+    out_fast = storm_rain(fast, 130.0, 20.0, dt_h=0.25, model="rcliper")
+    out_slow = storm_rain(slow, 130.0, 20.0, dt_h=0.25, model="rcliper")
     assert out_fast["rain_mm"][0] == pytest.approx(line_integral / (d_km / 96), rel=0.01)
     assert out_slow["rain_mm"][0] == pytest.approx(2 * out_fast["rain_mm"][0], rel=0.01)
     # the rain ring (r = rm, rate Tm) passes over; fixes every 0.25 h are ~6 km apart

@@ -8,18 +8,20 @@ import pytest
 from rescity.errors import InputError
 from rescity.hazard import MEASURES
 from rescity.hazard.registry import (
+    DEFAULT_TYPHOON_HAZARDS,
     FRAGILITY_HAZARDS,
     HAZARDS,
     TYPHOON_HAZARDS,
     as_table,
     display_columns,
+    exposure_measures,
     parse_hazards,
     summary_columns,
 )
 
 
 def test_every_hazard_declares_measures_sites_and_fragility():
-    assert set(HAZARDS) == {"wind", "rain", "flood", "surge", "earthquake"}
+    assert set(HAZARDS) == {"wind", "rain", "flood", "landslide", "surge", "earthquake"}
     for h in HAZARDS.values():
         assert h.measures and h.sites and h.description
         fm = (h.fragility_measure,) if isinstance(h.fragility_measure, str) else h.fragility_measure
@@ -29,12 +31,17 @@ def test_every_hazard_declares_measures_sites_and_fragility():
             assert need in HAZARDS
     assert HAZARDS["surge"].fragility_hazard == "flood" and HAZARDS["surge"].fragility_measure == "flood_depth_m"
     assert MEASURES["surge_depth_m"].endswith(", m")
+    ls = HAZARDS["landslide"]
+    assert ls.fragility_hazard == "landslide" and ls.fragility_measure == "landslide_ratio"
+    assert ls.needs == ("rain",) and ls.exposure == "landslide_share"
+    assert exposure_measures() == {"flood_fraction": "flood", "landslide_share": "landslide"}
+    assert DEFAULT_TYPHOON_HAZARDS == ("wind", "rain", "flood", "landslide")
 
 
 def test_fragility_library_reads_the_registry():
     from rescity.fragility import library
 
-    assert library.HAZARDS == FRAGILITY_HAZARDS == ("wind", "rain", "flood", "earthquake")
+    assert library.HAZARDS == FRAGILITY_HAZARDS == ("wind", "rain", "flood", "landslide", "earthquake")
     lib = library.load_library()
     for h in lib.hazards():
         registered = {m for x in HAZARDS.values() if x.fragility_hazard == h for m in x.measure_names}
@@ -43,7 +50,7 @@ def test_fragility_library_reads_the_registry():
 
 def test_parse_hazards():
     assert parse_hazards("wind, surge,wind") == ("wind", "surge")
-    assert TYPHOON_HAZARDS == ("wind", "rain", "flood", "surge")
+    assert TYPHOON_HAZARDS == ("wind", "rain", "flood", "landslide", "surge")
     with pytest.raises(InputError) as e:
         parse_hazards("wind,lava")
     assert e.value.value == "lava" and "surge" in e.value.message
@@ -68,7 +75,7 @@ def test_cli_help_lists_the_registered_hazards():
     from rescity.cli import app
 
     out = CliRunner().invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).output
-    assert "wind, rain, flood, surge" in " ".join(out.split())
+    assert "wind, rain, flood, landslide, surge" in " ".join(out.split())
 
 
 def test_registry_as_rows_for_the_api():

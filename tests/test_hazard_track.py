@@ -245,10 +245,12 @@ def test_unknown_format(tmp_path):
 
 # -- packaged Lekima --------------------------------------------------------------------------
 def test_packaged_lekima_landfall():
-    tr = packaged_track("201910")
+    jt = packaged_track("201910", source="jtwc")
+    # peak: 135 kn (JTWC 1-min), a super typhoon
+    assert jt["vmax_ms"].max() == pytest.approx(135 * KN)
+    tr = packaged_track("201910")  # CMA by default: 62 m/s 2-min peak, × 1.0216 to 1-min
     assert len(tr) > 30 and "Lekima" in tr.attrs["name"]
-    # peak: 135 kn (JTWC), a super typhoon
-    assert tr["vmax_ms"].max() == pytest.approx(135 * KN)
+    assert tr["vmax_ms"].max() == pytest.approx(62 * 1.0216, abs=0.01)
     ti = interpolate_track(tr, dt_h=0.25)
     at = ti[ti["time"] == pd.Timestamp("2019-08-09 17:45", tz="UTC")].iloc[0]
     # landfall at Wenling (28.37 N, 121.37 E): the centre within ~30 km, a category-2 typhoon

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from rescity.errors import InputError
@@ -25,7 +26,7 @@ def test_schema_is_exported_with_every_section():
     for key in ("sn", "quake", "hazards", "twin", "realisations", "seed", "recovery", "outputs", "params"):
         assert key in s["properties"], key
     assert s["additionalProperties"] is False
-    assert s["properties"]["hazards"]["items"]["enum"] == ["wind", "rain", "flood", "surge"]  # the registry
+    assert s["properties"]["hazards"]["items"]["enum"] == ["wind", "rain", "flood", "landslide", "surge"]  # the registry
     defs = s["$defs"]
     assert {"TwinSpec", "RecoverySpec", "EarthquakeScenario"} <= set(defs)
     assert defs["RecoverySpec"]["properties"]["mutual_aid"]["anyOf"][0]["maximum"] == 1
@@ -100,6 +101,7 @@ def test_cli_options_and_api_config_give_the_same_config():
         ({"sn": "201910", "recovery": {"horizon_days": -1}}, "config.recovery.horizon_days", -1),
         ({"sn": "201910", "params": {"magic": 1.0}}, "config.params.magic", "magic"),
         ({"sn": "201910", "model": "rankine"}, "config.model", "rankine"),
+        ({"sn": "201910", "track_source": "ibtracs"}, "config.track_source", "ibtracs"),
         ({"sn": "201910", "quake": "30,120,10,6"}, "config.quake", "30,120,10,6"),
         ({"quake": "30,120,10,9.9"}, "config.quake.Mw", None),
         ({}, "config.sn", None),
@@ -131,6 +133,22 @@ def test_cli_option_errors_name_the_option():
     with pytest.raises(InputError) as e:
         RunConfig.from_options(sn="201910", quake="30,120,10,6")
     assert e.value.field == "--quake"
+    with pytest.raises(InputError) as e:
+        RunConfig.from_options(sn="201910", source="ibtracs")
+    assert e.value.field == "--source" and e.value.value == "ibtracs"
+
+
+def test_track_source_picks_the_packaged_best_track():
+    from rescity.run.scenario import load_track
+
+    cfg = RunConfig.from_options(sn="201910")
+    assert cfg.track_source == "cma"
+    cma = load_track(cfg)
+    assert cma.attrs["cma"] == "1909" and cma.attrs["storm"].source == "cma"
+    jtwc = load_track(RunConfig.from_options(sn="Lekima 2019", source="JTWC"))
+    assert jtwc.attrs["storm"].source == "jtwc" and jtwc.attrs["jtwc"] == "201910"
+    # CMA records 2-min winds, turned to 1-min means; JTWC gives its own 1-min winds: not the same track
+    assert len(cma) != len(jtwc) or not np.allclose(cma["vmax_ms"].to_numpy(), jtwc["vmax_ms"].to_numpy())
 
 
 def test_recovery_settings_reach_the_engine():
@@ -148,7 +166,7 @@ def test_the_monte_carlo_seed_leaves_the_twin_alone(monkeypatch):
     from rescity.run.scenario import load_twin
 
     seen = []
-    monkeypatch.setattr(zj, "default_twin", lambda seed: seen.append(seed) or seed)
+    monkeypatch.setattr(zj, "default_twin", lambda seed, synthetic=False: seen.append(seed) or seed)
     load_twin(RunConfig(sn="201910", seed=7))
     load_twin(RunConfig(sn="201910", seed=7, twin={"seed": 5}))
     load_twin(RunConfig.from_options(sn="201910", seed=8, twin_seed=6))

@@ -42,17 +42,36 @@ def parse_at(text: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array(lats), np.array(lons)
 
 
-def _load(track: Optional[Path], sn: Optional[str], fmt: str):
+def _load(track: Optional[Path], sn: Optional[str], fmt: str, source: str = "cma"):
+    """The track of ``--track FILE`` or of ``--sn`` in the packaged best tracks; for ``--sn`` the
+    storm and source chosen are printed on stderr (stdout carries the CSV)."""
     from rescity.hazard.track import packaged_track, read_track
 
     if track is None:
         if not sn:
             raise InputError(
-                "give --track FILE, or --sn ID for the packaged JTWC best track (e.g. --sn 201910)",
+                "give --track FILE, or --sn for a packaged best track: a CMA number (1909), "
+                "a JTWC number (201910) or a name (Lekima, 'Haitang 2005')",
                 field="--track",
             )
-        return packaged_track(sn)
+        tr = packaged_track(sn, source=source)
+        typer.echo(tr.attrs["storm"].describe(), err=True)
+        return tr
     return read_track(track, fmt=fmt, sn=sn)
+
+
+_SN_HELP = ("Storm: CMA number (1909), JTWC number (201910) or name (Lekima, 利奇马, 'Haitang 2005'); "
+            "with --track, the id within the file.")
+_SOURCE_HELP = "Packaged best track for --sn: cma (default; 2-min winds turned to 1-min) or jtwc."
+
+
+def _rain_model(model: str) -> str:
+    from rescity.hazard.rain import RAIN_MODELS
+
+    m = model.strip().lower()
+    if m not in RAIN_MODELS:
+        raise InputError(f"unknown rain model; use one of {', '.join(RAIN_MODELS)}", field="--model", value=model)
+    return m
 
 
 def _land(exposure: str) -> bool:
@@ -67,10 +86,9 @@ def _fmt(x: float) -> str:
 
 
 def wind(
-    track: Optional[Path] = typer.Option(None, "--track", "-t", help="Track file (default: packaged JTWC)."),
-    sn: Optional[str] = typer.Option(
-        None, "--sn", help="Storm id: JTWC SN (201910), CMA id, IBTrACS SID or name."
-    ),
+    track: Optional[Path] = typer.Option(None, "--track", "-t", help="Track file (default: the packaged best track of --sn)."),
+    sn: Optional[str] = typer.Option(None, "--sn", help=_SN_HELP),
+    source: str = typer.Option("cma", "--source", help=_SOURCE_HELP),
     fmt: str = typer.Option("auto", "--format", "-f", help="auto, jtwc, cma, ibtracs or generic."),
     model: str = typer.Option("holland1980", "--model", "-m", help="holland1980 or holland2008."),
     at: str = typer.Option(..., "--at", help=_AT_HELP),
@@ -82,7 +100,7 @@ def wind(
 
     lat, lon = parse_at(at)
     land = _land(exposure)
-    tr = _load(track, sn, fmt)
+    tr = _load(track, sn, fmt, source)
     out = peak_wind(tr, lon, lat, model=model, dt_h=dt_h, land=land)
     typer.echo("lat,lon,wind_max_ms,gust_max_ms")
     for la, lo, w, g in zip(lat, lon, out["wind_ms"], out["gust_ms"], strict=True):
@@ -90,27 +108,49 @@ def wind(
 
 
 def rain(
-    track: Optional[Path] = typer.Option(None, "--track", "-t", help="Track file (default: packaged JTWC)."),
-    sn: Optional[str] = typer.Option(
-        None, "--sn", help="Storm id: JTWC SN (201910), CMA id, IBTrACS SID or name."
-    ),
+    track: Optional[Path] = typer.Option(None, "--track", "-t", help="Track file (default: the packaged best track of --sn)."),
+    sn: Optional[str] = typer.Option(None, "--sn", help=_SN_HELP),
+    source: str = typer.Option("cma", "--source", help=_SOURCE_HELP),
     fmt: str = typer.Option("auto", "--format", "-f", help="auto, jtwc, cma, ibtracs or generic."),
     at: str = typer.Option(..., "--at", help=_AT_HELP),
     dt_h: float = typer.Option(1.0, "--dt-h", help="Time step of the interpolated track, hours."),
+    model: str = typer.Option(
+        "phram", "--model", "-m",
+        help="phram (R-CLIPER + shear + terrain, default) or rcliper (axisymmetric R-CLIPER alone).",
+    ),
 ) -> None:
-    """Storm-total rain (mm) and peak rain rate (mm/h) of a typhoon at points (R-CLIPER): CSV
+    """Storm-total rain (mm) and peak rain rate (mm/h) of a typhoon at points: CSV
     lat,lon,rain_mm,rain_rate_mmh."""
     from rescity.hazard.rain import storm_rain
 
     lat, lon = parse_at(at)
-    tr = _load(track, sn, fmt)
-    out = storm_rain(tr, lon, lat, dt_h=dt_h)
+    model = _rain_model(model)
+    tr = _load(track, sn, fmt, source)
+    out = storm_rain(tr, lon, lat, dt_h=dt_h, model=model)
     typer.echo("lat,lon,rain_mm,rain_rate_mmh")
     for la, lo, r, rr in zip(lat, lon, out["rain_mm"], out["rain_rate_mmh"], strict=True):
         typer.echo(f"{la:g},{lo:g},{_fmt(r)},{_fmt(rr)}")
 
 
+def rain_check(
+    storm: Optional[list[str]] = typer.Option(
+        None, "--storm", help="Storm name(s) to check (Lekima, Rananim, Haitang, Matsa, Krosa, Morakot); default all."
+    ),
+    model: str = typer.Option("phram", "--model", "-m", help="phram (default) or rcliper."),
+) -> None:
+    """Modelled storm-total rain against published totals in Zhejiang (cited table): CSV."""
+    from rescity.hazard.rain_check import rain_check as check
+
+    df = check(storm or None, model=_rain_model(model))
+    if df.empty:
+        raise InputError("no published totals for these storms", field="--storm", value=",".join(storm or []))
+    cols = ["storm", "year", "what", "place_en", "observed_mm", "model_mm", "ratio", "model_peak_mmh", "within",
+            "source_title"]
+    typer.echo(df[cols].to_csv(index=False), nl=False)
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``wind`` and ``rain`` to the ``rescity`` command."""
+    """Add ``wind``, ``rain`` and ``rain-check`` to the ``rescity`` command."""
     app.command("wind")(wind)
     app.command("rain")(rain)
+    app.command("rain-check")(rain_check)

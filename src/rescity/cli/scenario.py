@@ -134,6 +134,10 @@ def run_cli(
     from rescity.run.scenario import run_scenario
 
     out = Path(config.outputs.dir)
+    if config.sn is not None and config.track_file is None and config.quake is None:
+        from rescity.hazard.cma import resolve_storm
+
+        typer.echo(resolve_storm(config.sn, source=config.track_source).describe(), err=True)
     with _progress() as prog:
         tasks: dict[str, int] = {}
 
@@ -231,8 +235,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def run(
         sn: Optional[str] = typer.Option(
-            None, "--sn", help="Storm id (JTWC SN, e.g. 201910) in the packaged best track or in --track."
+            None, "--sn", help="Storm: CMA number (1909), JTWC number (201910) or name (Lekima, "
+            "'Haitang 2005') in the packaged best tracks; with --track, the id within the file."
         ),
+        source: str = typer.Option("cma", "--source", help="Packaged best track for --sn: cma (default) or jtwc."),
         track: Optional[Path] = typer.Option(
             None, "--track", help="Track file (JTWC CSV, CMA text, IBTrACS CSV or generic CSV)."
         ),
@@ -282,7 +288,7 @@ def register(app: typer.Typer) -> None:
         optimise_repairs: bool = OPTIMISE_REPAIRS,
         prefecture: Optional[str] = PREFECTURE,
     ) -> None:
-        """Run a scenario for any storm (packaged JTWC id or a track file) or an earthquake."""
+        """Run a scenario for any storm (packaged CMA or JTWC best track, or a track file) or an earthquake."""
         from rescity.run.config import DEFAULT_SEED, RunConfig
 
         seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
@@ -308,7 +314,7 @@ def register(app: typer.Typer) -> None:
         elif event is not None:
             raise InputError("--event needs --catalogue", field="--event", value=event)
         cfg = RunConfig.from_options(
-            sn=sn, track=track, fmt=fmt, model=model, hazards=hazards if quake is None else DEFAULT_TYPHOON_HAZARDS,
+            sn=sn, source=source, track=track, fmt=fmt, model=model, hazards=hazards if quake is None else DEFAULT_TYPHOON_HAZARDS,
             quake=quake, aftershocks=tuple(aftershock), quake_event=quake_event, vs30=_vs30(vs30), dem=dem,
             stations=stations, twin=twin, realisations=n, seed=seed_,
             twin_seed=DEFAULT_SEED if twin_seed is None else twin_seed, synthetic=synthetic, workers=workers, horizon_h=horizon_h,

@@ -47,19 +47,23 @@ def simulate_event(
     simulate_kw: dict[str, Any] | None = None,
 ):
     """Damage, cascade and service for one event's ``(asset, cell)`` intensities over
-    ``realisations`` Monte Carlo draws; ``flood_fraction`` becomes the flood exposure.
+    ``realisations`` Monte Carlo draws. The registry's exposure measures
+    (:func:`rescity.hazard.registry.exposure_measures`: ``flood_fraction``, ``landslide_share``)
+    become the exposure of their fragility hazard (the probability that an asset is reached).
 
     Returns the engine's :class:`~rescity.engine.runner.SimulationResult`.
     """
     from rescity.engine.runner import simulate
+    from rescity.hazard.registry import exposure_measures
 
     asset_int, cell_int = intensities
     asset_int, cell_int = dict(asset_int), dict(cell_int)
     exposure, cell_exposure = {}, {}
-    if "flood_fraction" in asset_int:
-        exposure["flood"] = asset_int.pop("flood_fraction")
-    if "flood_fraction" in cell_int:
-        cell_exposure["flood"] = cell_int.pop("flood_fraction")
+    for measure, hazard in exposure_measures().items():
+        if measure in asset_int:
+            exposure[hazard] = asset_int.pop(measure)
+        if measure in cell_int:
+            cell_exposure[hazard] = cell_int.pop(measure)
     return simulate(
         twin,
         asset_int,

@@ -1,4 +1,4 @@
-"""Hazards: typhoon wind and rain, flood, storm surge, earthquake.
+"""Hazards: typhoon wind and rain, flood, storm surge, landslide, earthquake.
 
 Every hazard model returns intensities at sites as a ``dict[str, numpy.ndarray]`` keyed by an
 intensity measure from :data:`MEASURES`. An array has shape ``(n_sites,)`` (one deterministic

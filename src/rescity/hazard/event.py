@@ -1,8 +1,9 @@
 """Intensities of one event at a twin's sites: every asset and every cell centroid.
 
 ``typhoon_event``
-    wind, rain, flood (pluvial + rivers) and storm surge of a storm track, as the registry's
-    measures (:mod:`rescity.hazard.registry`); flood sources combine by the maximum depth.
+    wind, rain, flood (pluvial, rain-fed rivers and gauged rivers), rain-triggered landslides and
+    storm surge of a storm track, as the registry's measures (:mod:`rescity.hazard.registry`);
+    flood sources combine by the maximum depth.
 ``earthquake_event``
     sampled ground motion of a mainshock and its aftershocks, combined by the per-site maximum.
 """
@@ -64,8 +65,9 @@ def typhoon_event(
     With ``sites="assets"`` wind and rain are evaluated at the assets and the cells together in
     one pass; with ``sites="cells"`` only at the cell centroids (≤ 5 km apart), each asset taking
     its cell's values — about 15 times faster, for ensemble forecasts. Flood depth follows from
-    the rain (:mod:`rescity.hazard.flood`) when ``"flood"`` is among the hazards, storm surge
-    (:func:`add_surge`) when ``"surge"`` is; the measures kept are the registry's
+    the rain (:mod:`rescity.hazard.flood`) when ``"flood"`` is among the hazards, landslides
+    (:func:`add_landslide`) when ``"landslide"`` is, storm surge (:func:`add_surge`) when
+    ``"surge"`` is; the measures kept are the registry's
     (:mod:`rescity.hazard.registry`) for the hazards asked and the hazards they need.
     """
     from rescity.hazard.typhoon import typhoon_hazard
@@ -97,9 +99,29 @@ def typhoon_event(
         fl = flood_depths(twin, asset_int, cell_int, drainage_rp=drainage_rp, dem=dem, stations=stations)
         asset_int.update(fl["asset"])
         cell_int.update(fl["cell"])
+    if "landslide" in hazards:
+        add_landslide(twin, asset_int, cell_int)
     if "surge" in hazards:
         add_surge(twin, track, asset_int, cell_int, dt_h=dt_h, dem=dem)
     return asset_int, cell_int
+
+
+def add_landslide(twin: Twin, asset_int: dict[str, np.ndarray], cell_int: dict[str, np.ndarray]) -> None:
+    """Add ``landslide_ratio`` (exceedance of the Caine 1980 rainfall intensity–duration
+    threshold) and ``landslide_share`` (share of the site's assets a slide can reach, by terrain
+    class and, at assets, by kind) from the storm rain (:func:`rescity.hazard.landslide.landslide_hazard`)
+    at the assets and cells."""
+    from rescity.hazard.landslide import landslide_hazard
+
+    cells, clon, clat = cell_positions(twin)
+    ls_a = landslide_hazard(asset_int["rain_mm"], asset_int["rain_rate_mmh"], twin.assets["lon"].to_numpy(float),
+                            twin.assets["lat"].to_numpy(float), kind=twin.assets["kind"].to_numpy())
+    ls_c = landslide_hazard(cell_int["rain_mm"][cells], cell_int["rain_rate_mmh"][cells], clon, clat)
+    asset_int.update(ls_a)
+    for m, v in ls_c.items():
+        full = np.full(twin.n_units, np.nan)
+        full[cells] = v
+        cell_int[m] = full
 
 
 def add_surge(
@@ -146,8 +168,10 @@ def flood_depths(
     dem: str | Path | None = None,
     stations: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Flood from the storm rain (:func:`rescity.hazard.flood.pluvial_depth`) and, when a stations
-    file is given, from rivers above their warning stage (:func:`rescity.hazard.flood.river_depth`).
+    """Flood from the storm rain — pluvial ponding (:func:`rescity.hazard.flood.pluvial_depth`)
+    and rivers and mountain torrents fed by it (:func:`rescity.hazard.flood.rain_river_depth`) —
+    and, when a stations file is given, from rivers above their warning stage
+    (:func:`rescity.hazard.flood.river_depth`).
 
     Returns ``flood_depth_m`` and ``flood_fraction`` (the share of the place that floods) for the
     assets and the cells, as ``{"asset": {...}, "cell": {...}, "proxy": bool}``.
@@ -159,10 +183,13 @@ def flood_depths(
       it; an asset takes its cell's depth and the damage stage treats it as flooded with
       probability ``flood_fraction`` — each asset's exact marginal damage probability. ``proxy``
       is then True and the report says so.
+    * Rain-fed rivers: per cell, the source (pluvial or rain-river) with the larger expected
+      depth (fraction × depth) is kept; an asset follows its cell's choice (its own pluvial
+      depth with a DEM, raised to the river depth where the river wins).
     * River depths (CSV with ``lon, lat, water_level_m, warning_level_m``) are combined with the
       pluvial depth by the maximum; at assets they are evaluated at the asset's position.
     """
-    from rescity.hazard.flood import depth_at_sites, pluvial_depth, river_depth, sample_dem
+    from rescity.hazard.flood import depth_at_sites, pluvial_depth, rain_river_depth, river_depth, sample_dem
 
     cells, clon, clat = cell_positions(twin)
     table = twin.units.iloc[cells][["lon", "lat", "area_km2", "urban_share"]].reset_index(drop=True)
@@ -180,6 +207,16 @@ def flood_depths(
     depth_c = np.asarray(res["flood_depth_m"], float)
     frac_c = np.asarray(res["flooded_fraction"], float)
     proxy = bool(res["proxy"])
+    rv = rain_river_depth(cell_int["rain_mm"][cells], cell_int["rain_rate_mmh"][cells], table)
+    use = rv["flooded_fraction"] * rv["flood_depth_m"] > frac_c * depth_c
+    depth_c = np.where(use, rv["flood_depth_m"], depth_c)
+    frac_c = np.where(use, rv["flooded_fraction"], frac_c)
+    use_a = use[where]
+    if res["proxy"]:
+        depth_a = np.where(use_a, rv["flood_depth_m"][where], depth_a)
+        frac_a = np.where(use_a, rv["flooded_fraction"][where], frac_a)
+    else:
+        depth_a = np.maximum(depth_a, np.where(use_a, rv["flood_depth_m"][where], 0.0))
     if stations is not None:
         st = _read_stations(stations)
         z_c = None if dem is None else sample_dem(dem, clon, clat)

@@ -30,6 +30,12 @@ Pluvial
     at 0.4 of the duration (the peak position commonly used for Chicago design storms in China),
     or as a design storm from the storm-intensity formula.
 
+River from the storm rain (no gauges)
+    :func:`rain_river_depth`: runoff (SCS) above that of the design storm of the reach's flood
+    protection standard (GB 50201-2014; storm-intensity formula at the storm's duration) stands
+    on the cell's floodplain share. Mountain torrents (山洪) are the same mechanism on narrow
+    valley floors.
+
 River
     Where a gauging station's water level exceeds its warning stage (警戒水位), cells within the
     station's reach (default 5 km) whose ground lies below the water level are flooded to
@@ -429,6 +435,89 @@ def river_depth(
     z = np.asarray(elevation_m, dtype=float).ravel()
     depth = np.where(active & np.isfinite(z), np.maximum(level - z, 0.0), 0.0)
     return {"flood_depth_m": depth, "station": idx, "proxy": False}
+
+
+# -- rivers and mountain torrents from the storm rain (no gauges) -----------------------------
+#: Flood-protection standard (years) of rural and of urban river reaches, after GB 50201-2014
+#: 防洪标准 (Table 4.2.1: rural protection areas 10–20 years; Table 4.1.1: middle-sized cities
+#: 50–100 years): a cell's standard is ``rural + (urban − rural) · urban_share``.
+PROTECTION_RP_RURAL: float = 20.0
+PROTECTION_RP_URBAN: float = 50.0
+#: Share of a cell's land on the floodplain or valley floor where river water stands, by terrain
+#: class of :mod:`rescity.hazard.terrain` (rescity assumptions: narrow valley floors in the
+#: mountains, broad river plains and polders on the plain).
+FLOODPLAIN_SHARE: dict[str, float] = {"mountain": 0.08, "hilly": 0.12, "plain": 0.20}
+#: Bounds of the storm duration (h) used for the design rain: 2P/i from the triangular hyetograph.
+DURATION_BOUNDS_H: tuple[float, float] = (6.0, 72.0)
+
+
+def design_rain_mm(return_period_yr: Any, duration_h: Any,
+                   formula: Union[str, StormFormula] = DEFAULT_FORMULA) -> np.ndarray:
+    """Rain depth (mm) of the ``return_period_yr`` storm of ``duration_h`` hours from the
+    storm-intensity formula: ``i(P, t) · t`` with ``t = 60 · duration_h`` minutes."""
+    f = STORM_FORMULAS[formula] if isinstance(formula, str) else formula
+    t = 60.0 * np.asarray(duration_h, dtype=float)
+    return f.intensity_mm_per_min(return_period_yr, t) * t
+
+
+def rain_river_depth(
+    rain_mm: np.ndarray,
+    rain_rate_mmh: np.ndarray,
+    cells: pd.DataFrame,
+    protection_rp: Optional[np.ndarray] = None,
+    floodplain_share: Optional[np.ndarray] = None,
+    cn: Optional[np.ndarray] = None,
+    formula: Union[str, StormFormula] = DEFAULT_FORMULA,
+) -> dict[str, Any]:
+    """River and mountain-torrent (山洪) flood depth per cell from the storm rain, without gauges.
+
+    A cell's rivers are built to carry the flood of its protection standard ``T`` (years;
+    :data:`PROTECTION_RP_RURAL` to :data:`PROTECTION_RP_URBAN` by urban share). The storm, of
+    total ``P`` and peak rate ``i``, lasts ``D = clip(2P/i, 6, 72)`` h (the triangular
+    hyetograph of :func:`triangular_hyetograph`); the design storm of the same duration has
+    ``P_T = i(T, D)·D`` from the storm-intensity formula. With runoff ``Q = Q_SCS(P)`` and
+    ``Q_T = Q_SCS(P_T)`` as triangular hydrographs of the same duration, the channel carries the
+    design peak throughout and the volume above it — the triangle cut at ``Q_T/Q`` of its height —
+    overtops the banks: ``V = (Q − Q_T)² / Q`` (mm over the cell). It stands on the cell's
+    floodplain share ``f_fp`` (:data:`FLOODPLAIN_SHARE` by terrain class): depth ``V / f_fp``,
+    flooded fraction ``f_fp``. Each cell is taken as its own catchment (no routing
+    from upstream cells): a documented proxy where no river gauges or DEM are given.
+
+    ``cells`` needs ``lon``, ``lat`` and optionally ``urban_share``, ``cn``, ``protection_rp``,
+    ``floodplain_share``. Returns ``flood_depth_m``, ``flooded_fraction``, ``overflow_mm``,
+    ``design_rain_mm``, ``duration_h`` and ``proxy`` (True).
+    """
+    for col in ("lon", "lat"):
+        if col not in cells.columns:
+            raise InputError("cells table lacks a column", field=col)
+    n = len(cells)
+    p = np.broadcast_to(np.asarray(rain_mm, dtype=float), (n,))
+    i = np.broadcast_to(np.asarray(rain_rate_mmh, dtype=float), (n,))
+    if (p < 0).any() or (i < 0).any():
+        raise InputError("rain cannot be negative", field="rain_mm", value=float(min(p.min(), i.min())))
+    urban = _column(cells, "urban_share", None, 0.5)
+    cn_v = _column(cells, "cn", cn, None) if (cn is not None or "cn" in cells.columns) \
+        else curve_number_from_urban_share(urban)
+    rp = (_column(cells, "protection_rp", protection_rp, None)
+          if (protection_rp is not None or "protection_rp" in cells.columns)
+          else PROTECTION_RP_RURAL + (PROTECTION_RP_URBAN - PROTECTION_RP_RURAL) * np.clip(urban, 0, 1))
+    if floodplain_share is not None or "floodplain_share" in cells.columns:
+        f = _column(cells, "floodplain_share", floodplain_share, None)
+    else:
+        from rescity.hazard.terrain import terrain_class
+
+        cls = terrain_class(cells["lon"].to_numpy(float), cells["lat"].to_numpy(float))
+        f = np.vectorize(FLOODPLAIN_SHARE.get, otypes=[float])(cls)
+    if ((f <= 0) | (f > 1)).any():
+        raise InputError("floodplain share must lie in (0, 1]", field="floodplain_share", value=float(f.min()))
+    dur = np.clip(np.where(i > 0, 2.0 * p / np.maximum(i, 1e-9), DURATION_BOUNDS_H[0]), *DURATION_BOUNDS_H)
+    pt = design_rain_mm(rp, dur, formula)
+    q, qt = scs_runoff_mm(p, cn_v), scs_runoff_mm(pt, cn_v)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        over = np.where(q > qt, (q - qt) ** 2 / np.maximum(q, 1e-12), 0.0)
+    depth = over / 1000.0 / f
+    return {"flood_depth_m": depth, "flooded_fraction": np.where(over > 0, f, 0.0), "overflow_mm": over,
+            "design_rain_mm": pt, "duration_h": dur, "proxy": True}
 
 
 # -- storm surge ---------------------------------------------------------------------------------

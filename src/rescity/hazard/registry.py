@@ -42,7 +42,9 @@ class Hazard:
     evaluated (``assets+cells``: every asset and every cell centroid); ``needs``: hazards whose
     fields it is computed from; ``fragility_hazard``/``fragility_measure``: the fragility curves it
     feeds (the ``hazard``/``measure`` columns of the fragility library) — surge feeds the flood
-    depth–damage curves through ``flood_depth_m``.
+    depth–damage curves through ``flood_depth_m``; ``exposure``: the measure (share 0–1 of a site
+    that the hazard reaches, e.g. ``flood_fraction``) that the engine takes as the probability
+    that an asset is exposed to its fragility hazard, instead of an intensity.
     """
 
     name: str
@@ -54,6 +56,7 @@ class Hazard:
     sites: str = "assets+cells"
     needs: tuple[str, ...] = field(default_factory=tuple)
     colour: str = "#888888"
+    exposure: str | None = None
 
     @property
     def measure_names(self) -> tuple[str, ...]:
@@ -103,6 +106,25 @@ HAZARDS: dict[str, Hazard] = {
             "pluvial flood from the storm rain (SCS-CN runoff, drainage capacity) and rivers above warning stage",
             needs=("rain",),
             colour="#17becf",
+            exposure="flood_fraction",
+        ),
+        Hazard(
+            "landslide",
+            "typhoon",
+            (
+                Measure("landslide_ratio", "1",
+                        "storm mean rain intensity over the landslide intensity-duration threshold of its duration",
+                        "landslide_ratio_max",
+                        display=("landslide threshold exceedance I/I_c", 2, "Oranges")),
+                Measure("landslide_share", "1", "share of the site's assets that a triggered slide can reach"),
+            ),
+            "landslide",
+            "landslide_ratio",
+            "rain-triggered landslides and debris flows: Caine (1980) intensity-duration threshold, "
+            "susceptible share by terrain class (mountain, hilly, plain counties) and asset kind",
+            needs=("rain",),
+            colour="#8c564b",
+            exposure="landslide_share",
         ),
         Hazard(
             "surge",
@@ -138,7 +160,7 @@ HAZARDS: dict[str, Hazard] = {
 #: Hazards that follow from a typhoon track, in display order.
 TYPHOON_HAZARDS: tuple[str, ...] = tuple(n for n, h in HAZARDS.items() if h.family == "typhoon")
 #: Default hazards of a typhoon run.
-DEFAULT_TYPHOON_HAZARDS: tuple[str, ...] = ("wind", "rain", "flood")
+DEFAULT_TYPHOON_HAZARDS: tuple[str, ...] = ("wind", "rain", "flood", "landslide")
 #: Hazards a fragility curve may belong to (the ``hazard`` column of the fragility library).
 FRAGILITY_HAZARDS: tuple[str, ...] = tuple(dict.fromkeys(h.fragility_hazard for h in HAZARDS.values()))
 
@@ -166,6 +188,12 @@ def parse_hazards(text: Union[str, Sequence[str]], family: str = "typhoon", fiel
     return tuple(dict.fromkeys(items))
 
 
+def exposure_measures() -> dict[str, str]:
+    """Exposure measures → the fragility hazard whose exposure they are
+    (``{"flood_fraction": "flood", "landslide_share": "landslide"}``)."""
+    return {h.exposure: h.fragility_hazard for h in HAZARDS.values() if h.exposure}
+
+
 def measures() -> dict[str, Measure]:
     """Every intensity measure of every hazard, by name."""
     return {m.name: m for h in HAZARDS.values() for m in h.measures}
@@ -191,6 +219,7 @@ def as_table() -> list[dict[str, object]]:
             "sites": h.sites,
             "needs": list(h.needs),
             "fragility_hazard": h.fragility_hazard,
+            "exposure": h.exposure,
             "colour": h.colour,
             "measures": [
                 {"name": m.name, "unit": m.unit, "description": m.description, "column": m.column,

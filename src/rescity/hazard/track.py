@@ -21,7 +21,8 @@ A *track* is a :class:`pandas.DataFrame`, one row per fix, ordered in time, with
 ``pcen_estimated`` (number of fixes whose pressure came from the wind–pressure relation).
 
 Readers: :func:`read_track` (JTWC CSV as packaged, CMA/STI best-track text, IBTrACS v04 CSV, a
-generic CSV) and :func:`packaged_track` (the packaged JTWC western North Pacific best tracks).
+generic CSV) and :func:`packaged_track` (the packaged CMA best tracks 1949–2024 by default, or the
+packaged JTWC western North Pacific best tracks 1945–2020).
 :func:`interpolate_track` resamples to hourly (or finer) fixes and adds the storm's translation
 velocity and pressure tendency, which the wind and rain models need.
 """
@@ -367,16 +368,45 @@ def read_jtwc(path: str | Path, sn: Any = None) -> pd.DataFrame:
     )
 
 
-def packaged_track(sn: Any) -> pd.DataFrame:
-    """One storm of the packaged JTWC western North Pacific best tracks 1945–2020 by SN (YYYYCY).
-
-    Example: ``packaged_track("201910")`` is Lekima (利奇马), landfall at Wenling, Taizhou,
-    2019-08-09 17:45 UTC.
-    """
+def packaged_jtwc_track(sn: Any) -> pd.DataFrame:
+    """One storm of the packaged JTWC western North Pacific best tracks 1945–2020 by SN (YYYYCY)."""
     from rescity.data import path as data_path
 
     tr = read_jtwc(data_path(PACKAGED_JTWC), sn=sn)
     tr.attrs["source"] = "JTWC best track 1945–2020 (packaged)"
+    return tr
+
+
+def packaged_jtwc_ids() -> list[str]:
+    """Storm ids (``SN``) of the packaged JTWC file, in file order."""
+    from rescity.data import path as data_path
+
+    p = data_path(PACKAGED_JTWC)
+    st = p.stat()
+    df = _jtwc_table(str(p.resolve()), st.st_mtime, st.st_size)
+    return list(dict.fromkeys(df["SN"].str.strip()))
+
+
+def packaged_track(sn: Any, source: str = "cma") -> pd.DataFrame:
+    """A storm's packaged best track by CMA number, JTWC number or name.
+
+    ``source="cma"`` (default): the CMA best track 1949–2024 for every storm in the CMA set —
+    a JTWC ``sn`` like ``"201910"`` resolves to CMA 1909 Lekima by time and position, a name
+    like ``"Lekima"`` or ``"Haitang 2005"`` by name (see
+    :func:`rescity.hazard.cma.resolve_storm`); winds are turned from 2-min to 1-min means
+    (:data:`CMA_2MIN_TO_1MIN`). ``source="jtwc"``: the packaged JTWC best track 1945–2020.
+    ``attrs["sn"]`` is the id as asked; the chosen storm is in ``attrs["storm"]`` (a
+    :class:`rescity.hazard.cma.StormId`), its CMA number in ``attrs["cma"]`` and its JTWC number,
+    when known, in ``attrs["jtwc"]``.
+
+    Example: ``packaged_track("201910")`` is Lekima (利奇马), landfall at Wenling, Taizhou,
+    2019-08-09 17:45 UTC, CMA 2-min wind 52 m/s at landfall.
+    """
+    from rescity.hazard.cma import cma_track, resolve_storm
+
+    sid = resolve_storm(str(sn), source=source)
+    tr = cma_track(sid.cma) if sid.source == "cma" else packaged_jtwc_track(sid.jtwc)
+    tr.attrs.update(sn=str(sn).strip(), storm=sid, cma=sid.cma, jtwc=sid.jtwc)
     return tr
 
 

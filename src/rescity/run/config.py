@@ -102,7 +102,13 @@ class RunConfig(_Strict):
 
     name: str = ""
     # typhoon
-    sn: Optional[str] = Field(None, description="storm id (JTWC SN, e.g. 201910)")
+    sn: Optional[str] = Field(
+        None, description="storm in the packaged best tracks: CMA number (1909), JTWC number (201910) or name "
+        "(Lekima, 'Haitang 2005'); with track_file, the id within the file"
+    )
+    track_source: Literal["cma", "jtwc"] = Field(
+        "cma", description="packaged best track that sn is read from: CMA 1949-2024 (default) or JTWC 1945-2020"
+    )
     track_file: Optional[Path] = Field(None, description="track file (JTWC, CMA, IBTrACS or generic CSV)")
     track_format: Literal["auto", "jtwc", "cma", "ibtracs", "generic"] = "auto"
     model: Literal["holland1980", "holland2008"] = "holland1980"
@@ -130,6 +136,11 @@ class RunConfig(_Strict):
     @classmethod
     def _hazards(cls, v: Any) -> tuple[str, ...]:
         return parse_hazards(v)
+
+    @field_validator("track_source", mode="before")
+    @classmethod
+    def _track_source(cls, v: Any) -> Any:
+        return v.strip().lower() if isinstance(v, str) else v
 
     @field_validator("quake", mode="before")
     @classmethod
@@ -211,6 +222,7 @@ class RunConfig(_Strict):
         cls,
         *,
         sn: Optional[str] = None,
+        source: str = "cma",
         track: Optional[Path] = None,
         fmt: str = "auto",
         model: str = "holland1980",
@@ -234,10 +246,11 @@ class RunConfig(_Strict):
     ) -> RunConfig:
         """From the ``rescity run`` options (names as the options, errors name ``--option``).
 
-        ``quake_event``: the catalogue row (strike, dip, rake, mechanism, name) that completes
-        ``--quake``. ``scenario``: a recovery scenario file."""
+        ``source``: the packaged best track of ``sn`` (``--source cma|jtwc``). ``quake_event``: the
+        catalogue row (strike, dip, rake, mechanism, name) that completes ``--quake``.
+        ``scenario``: a recovery scenario file."""
         data: dict[str, Any] = {
-            "sn": sn, "track_file": track, "track_format": fmt, "model": model, "hazards": hazards,
+            "sn": sn, "track_source": source, "track_file": track, "track_format": fmt, "model": model, "hazards": hazards,
             "dem": dem, "stations": stations, "realisations": realisations, "seed": seed,
             "workers": workers, "horizon_h": horizon_h,
             "twin": {"path": twin, "seed": twin_seed, "synthetic": synthetic},
@@ -266,7 +279,7 @@ class RunConfig(_Strict):
 
 #: Field of :class:`RunConfig` → the ``rescity run`` option that sets it.
 OPTION_NAMES: dict[str, str] = {
-    "sn": "--sn", "track_file": "--track", "track_format": "--format", "model": "--model",
+    "sn": "--sn", "track_source": "--source", "track_file": "--track", "track_format": "--format", "model": "--model",
     "hazards": "--hazards", "dem": "--dem", "stations": "--stations", "realisations": "--realisations",
     "seed": "--seed", "workers": "--workers", "horizon_h": "--horizon-h", "quake": "--quake",
     "source": "--quake", "twin.path": "--twin", "twin.seed": "--twin-seed", "twin.synthetic": "--synthetic", "recovery.file": "--scenario",

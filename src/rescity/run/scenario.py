@@ -54,12 +54,13 @@ class RunResult:
 
 
 def load_track(config: RunConfig) -> pd.DataFrame:
-    """The storm track the configuration names: a file, or a storm id in the packaged best track."""
+    """The storm track the configuration names: a file, or a storm (CMA number, JTWC number or
+    name) in the packaged best tracks of ``config.track_source`` (CMA by default)."""
     from rescity.hazard.track import packaged_track, read_track
 
     if config.track_file:
         return read_track(config.track_file, fmt=config.track_format, sn=config.sn)
-    return packaged_track(str(config.sn))
+    return packaged_track(str(config.sn), source=config.track_source)
 
 
 def load_twin(config: RunConfig) -> Twin:

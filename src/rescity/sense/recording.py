@@ -77,7 +77,9 @@ def make_recording(
     tab = st.table
     wx = tab[tab["kind"] == "weather"].reset_index(drop=True)
     rv = tab[tab["kind"] == "river"].reset_index(drop=True)
-    track = packaged_track(sn)
+    # the packaged recording was made from the JTWC track and R-CLIPER rain: kept so that it can
+    # be made again line for line
+    track = packaged_track(sn, source="jtwc")
     dt_h = step_min / 60.0
     t0 = pd.Timestamp(start)
     times = pd.date_range(t0, t0 + pd.Timedelta(hours=hours), freq=f"{step_min}min")
@@ -86,12 +88,12 @@ def make_recording(
     ti, wind, gust = wind_timeseries(track, wx["lon"], wx["lat"], dt_h=dt_h)
     wind = _at(ti, wind, times) * rng.lognormal(0.0, 0.1, (len(times), len(wx)))
     gust = np.maximum(_at(ti, gust, times) * rng.lognormal(0.0, 0.1, (len(times), len(wx))), wind * 1.1)
-    tr, rate = rain_timeseries(track, wx["lon"], wx["lat"], dt_h=dt_h)
+    tr, rate = rain_timeseries(track, wx["lon"], wx["lat"], dt_h=dt_h, model="rcliper")
     rain = _at(tr, rate, times) * dt_h * rng.lognormal(-0.125, 0.5, (len(times), len(wx)))
     rain = np.round(rain, 1)
 
     # river stage: linear reservoir on the rain rate at the gauge, run from the track's start
-    tr2, rate_r = rain_timeseries(track, rv["lon"], rv["lat"], dt_h=dt_h)
+    tr2, rate_r = rain_timeseries(track, rv["lon"], rv["lat"], dt_h=dt_h, model="rcliper")
     tau, s = 6.0, np.zeros(len(rv))
     q = np.zeros_like(rate_r)
     for k in range(len(tr2)):
