@@ -219,7 +219,8 @@ def test_river_station_above_warning_floods_nearby_cells(tmp_path):
     far = cells & (d_km > 20)
     proxy = 2.0 * (1 - d_km / 8)  # (level − warning)·(1 − d/reach)
     assert near.any() and (c["flood_depth_m"][near] > 0.5).all()
-    np.testing.assert_allclose(c["flood_depth_m"][near], np.maximum(proxy, c0["flood_depth_m"])[near])
+    # rtol: the model's projection (R = 6371 km, about the sites' mean latitude) and this check's differ by < 0.01 %
+    np.testing.assert_allclose(c["flood_depth_m"][near], np.maximum(proxy, c0["flood_depth_m"])[near], rtol=1e-4)
     np.testing.assert_array_equal(c["flood_depth_m"][far], c0["flood_depth_m"][far])
     river = near & (proxy > c0["flood_depth_m"])
     assert river.any() and (c["flood_fraction"][river] == 1).all()
