@@ -222,7 +222,7 @@ def register(app: typer.Typer) -> None:
         optimise_repairs: bool = OPTIMISE_REPAIRS,
         prefecture: Optional[str] = PREFECTURE,
     ) -> None:
-        """Zhejiang twin + typhoon Lekima (JTWC 201910): hazard, damage, cascade, people without service, recovery."""
+        """Zhejiang twin + typhoon Lekima (CMA 1909, JTWC 201910): hazard, damage, cascade, people without service, recovery."""
         from rescity.run.config import DEFAULT_SEED, RunConfig
 
         seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
