@@ -188,3 +188,30 @@ def test_config_show_and_a_bad_file_on_the_command_line(tmp_path):
     assert p.returncode == 2 and "Traceback" not in p.stderr
     err = " ".join(p.stderr.split())
     assert "bad.toml" in err and "workers" in err and "0" in err
+
+
+def test_run_prints_the_storm_from_the_chosen_source(monkeypatch, capsys):
+    from typer.testing import CliRunner
+
+    import rescity.run.scenario as rs
+    from rescity.cli import app
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def fake_run(config, **kw):
+        seen.append(config.track_source)
+        raise Stop
+
+    monkeypatch.setattr(rs, "run_scenario", fake_run)
+    r = CliRunner().invoke(app, ["run", "--sn", "Lekima 2019", "--source", "jtwc", "-n", "2", "--no-recovery"])
+    assert isinstance(r.exception, Stop) and seen == ["jtwc"]
+    assert "JTWC 201910 Lekima" in r.output and "CMA 1909" in r.output
+    from rescity.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["run", "--sn", "201910", "--source", "bogus"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--source" in err and "bogus" in err and len(err.strip().splitlines()) == 1

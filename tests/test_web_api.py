@@ -478,7 +478,8 @@ def test_run_config_schema_and_hazards_are_served(env):
     s = ok(get(env, "/api/v1/runs/config-schema"))
     assert s["title"] == "RunConfig" and "recovery" in s["properties"]
     hz = {h["name"]: h for h in ok(get(env, "/api/v1/hazards"))}
-    assert set(hz) == {"wind", "rain", "flood", "surge", "earthquake"}
+    assert set(hz) == {"wind", "rain", "flood", "landslide", "surge", "earthquake"}
+    assert hz["landslide"]["exposure"] == "landslide_share" and hz["landslide"]["needs"] == ["rain"]
     assert hz["surge"]["measures"][0] == {
         "name": "surge_depth_m", "unit": "m", "description": "peak storm-surge depth above ground",
         "column": "surge_depth_max_m", "label": "peak storm-surge depth (m)",
