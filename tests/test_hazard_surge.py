@@ -32,7 +32,7 @@ def test_peak_surge_by_hand():
 def test_surge_depth_by_hand():
     """depth = max(η·exp(−(d/2Rmax)²) − 0.1·coast_km − z, 0)."""
     lat0, lon0, eta, rmax = 28.0, 121.5, 2.0, 30.0
-    km_per_deg_lon = 111.19 * math.cos(math.radians(lat0))
+    km_per_deg_lon = math.pi * 6371.0 / 180.0 * math.cos(math.radians(lat0))  # R = 6371.0 km
     lon = np.array([lon0, lon0 + 60.0 / km_per_deg_lon, lon0, lon0])  # at landfall, 60 km = 2 Rmax east
     lat = np.full(4, lat0)
     z = np.array([0.0, 0.0, 0.5, 3.0])

@@ -16,8 +16,8 @@ from importlib.resources import files
 import numpy as np
 import pandas as pd
 
-#: Kilometres per degree of latitude (mean Earth radius 6371.0 km).
-KM_PER_DEG = 6371.0 * np.pi / 180.0
+from rescity.geo import local_xy_km
+
 #: Reference latitude (°) of the local projection of the packaged coastline.
 LAT0 = 29.0
 _STEP_KM = 0.5
@@ -31,8 +31,7 @@ def coastline() -> pd.DataFrame:
 
 
 def _xy(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-    k = np.cos(np.deg2rad(LAT0)) * KM_PER_DEG
-    return np.c_[np.asarray(lon, float) * k, np.asarray(lat, float) * KM_PER_DEG]
+    return local_xy_km(lon, lat, LAT0)
 
 
 @functools.lru_cache(maxsize=1)
