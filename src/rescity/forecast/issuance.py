@@ -457,6 +457,8 @@ def hindcast(
     realisations: int = 4,
     seed: int = 20190809,
     errors: str | ens.ErrorTable = "cma",
+    official_seed: int | None = None,
+    decorrelation_h: float = ens.ISSUANCE_DECORRELATION_H,
     simulate_member: MemberFn | None = None,
     params: dict | None = None,
     thresholds: pd.DataFrame | None = None,
@@ -470,14 +472,29 @@ def hindcast(
     realisation (:func:`rescity.forecast.ensemble.official_forecast`), an ensemble of
     ``members`` tracks around it, and an issuance (:func:`run_issuance`) whose ``change`` refers
     to the previous one.
+
+    The official forecasts share one error evolving in issuance time (correlation
+    ``exp(−Δt / decorrelation_h)`` between forecasts ``Δt`` apart for the same valid time),
+    drawn with ``official_seed`` (default :data:`rescity.forecast.ensemble.OFFICIAL_SEED`): they
+    are part of the replayed scenario, like the best track, and ``seed`` only draws the
+    ensemble members and the damage samples. Each issuance depends on earlier times only: adding
+    later issuances, or starting earlier, leaves it unchanged (except for ``change``).
     """
     lf = landfall_time(best_track, land_geometry(twin)) if landfall is None else ens._to_utc(landfall)
     times = issuance_times(best_track, lf, start_h, end_h, step_h)
     tables: list[pd.DataFrame] = []
     tracks: list[pd.DataFrame] = []
     prev = None
+    off_seed = ens.OFFICIAL_SEED if official_seed is None else int(official_seed)
     for ts in times:
-        off = ens.official_forecast(best_track, ts, seed, errors, max_lead_h=float(max(leads)))
+        off = ens.official_forecast(
+            best_track,
+            ts,
+            off_seed,
+            errors,
+            max_lead_h=float(max(leads)),
+            decorrelation_h=decorrelation_h,
+        )
         e = ens.perturb_track(off, ts, members, seed, errors, max_lead_h=float(max(leads)))
         tab = run_issuance(
             twin,
@@ -509,6 +526,8 @@ def hindcast(
         "realisations": realisations,
         "errors": errors if isinstance(errors, str) else errors.name,
         "seed": seed,
+        "official_seed": off_seed,
+        "official_decorrelation_h": float(decorrelation_h),
         "leads_h": [int(x) for x in leads],
     }
     return Hindcast(pd.concat(tables, ignore_index=True), pd.concat(tracks, ignore_index=True), lf, meta)
