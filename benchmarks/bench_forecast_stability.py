@@ -66,7 +66,7 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--seed0", type=int, default=20190809, help="first seed; the others follow")
     ap.add_argument("--members", type=int, default=None, help="members (default: the package default)")
-    ap.add_argument("--samples", type=int, default=None, help="members × realisations (default: package)")
+    ap.add_argument("--samples", type=int, default=500, help="members × realisations (CLI default -n 500)")
     ap.add_argument("--official", choices=("fixed", "seed"), default="fixed")
     ap.add_argument("--leads", default="24,48,72")
     ap.add_argument("--workers", type=int, default=2)
@@ -85,7 +85,7 @@ def main() -> None:
     from rescity.twin.zhejiang import build_zhejiang
 
     members = a.members or getattr(iss, "DEFAULT_MEMBERS", 50)
-    samples = a.samples or getattr(iss, "DEFAULT_SAMPLES", 500)
+    samples = a.samples
     per = max(1, math.ceil(samples / members))
     leads = tuple(int(x) for x in a.leads.split(","))
     official_seed = getattr(ens, "OFFICIAL_SEED", 20190809)

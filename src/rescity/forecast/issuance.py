@@ -42,6 +42,9 @@ from rescity.forecast.indicators import (
 
 #: Lead windows (hours after issuance) computed where the forecast reaches them.
 LEADS_H: tuple[int, ...] = (24, 48, 72)
+#: Default ensemble members of an issuance: enough that the province means change by less than
+#: 10 % with the seed (measured with ``benchmarks/bench_forecast_stability.py``; docs/forecast.md).
+DEFAULT_MEMBERS = 50
 #: Column order of an issuance table.
 COLUMNS: tuple[str, ...] = (
     "issued",
@@ -452,7 +455,7 @@ def hindcast(
     start_h: float = 72.0,
     end_h: float = 0.0,
     step_h: float = 6.0,
-    members: int = 50,
+    members: int = DEFAULT_MEMBERS,
     leads: Sequence[int] = LEADS_H,
     realisations: int = 4,
     seed: int = 20190809,
