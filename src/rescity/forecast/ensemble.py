@@ -47,8 +47,9 @@ valid time ``T`` issued at ``t`` and ``t + 6 h`` have errors correlated by ``exp
 and within one forecast the errors along lead time keep the AR(1) correlation of the
 ensemble. ``τ_i = 24 h`` (:data:`ISSUANCE_DECORRELATION_H`) after the time consistency of
 successive western North Pacific track forecasts (Elsberry & Dobos 1990, *Mon. Wea. Rev.*
-118, 746–754: the category of a forecast's cross-track error carries little information on
-that of forecasts issued 24–48 h later). The forecast issued at ``t`` uses innovations of
+118, 746–754: successive cross-track errors are consistent in time, and a centre-tercile 24-h
+error is followed by equal chances of left, centre or right within 24–48 h; τ_i is our reading
+of those tercile transitions, see docs/forecast.md). The forecast issued at ``t`` uses innovations of
 hours ``≤ t`` only, so it does not change when later issuances are added.
 """
 
