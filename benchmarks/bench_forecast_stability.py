@@ -15,6 +15,11 @@ pooled samples (between-member variance ``s_b²`` and within-member variance ``s
 over the seeds): ``sqrt(s_b²/M + s_w²/(M R)) / x̄`` for ``M`` members and ``R`` realisations per
 member, for the setting run and for the ``--predict`` settings (``MxR``).
 
+``--jumps N`` prints instead, for N official seeds, how far the official forecast's position at
+landfall time moves between consecutive 6-hourly issuances (72 h before landfall to landfall),
+with the error evolving in issuance time (τ = 24 h) and with independent forecasts (τ = 0, as
+rescity drew them before): tracks only, no simulation.
+
 ``--official seed`` instead draws the official forecast from each seed too (the hindcast of
 rescity before the official forecast got its own seed): the spread then also holds the
 official forecast's error, which no number of members removes.
@@ -22,6 +27,7 @@ official forecast's error, which no number of members removes.
     python benchmarks/bench_forecast_stability.py                       # package defaults, 5 seeds
     python benchmarks/bench_forecast_stability.py --members 50 --samples 500 --official seed
     python benchmarks/bench_forecast_stability.py --predict 100x2,150x2 --json
+    python benchmarks/bench_forecast_stability.py --jumps 40
 
 The process is pinned to ``--cores`` CPUs (default 2), one BLAS thread per worker.
 """
@@ -59,6 +65,33 @@ def _decompose(x, members: int):
     return s_b2, s_w2
 
 
+def _jumps(best, lf, n_seeds: int) -> None:
+    """Mean distance between consecutive official forecasts' positions at landfall time, km."""
+    import numpy as np
+    import pandas as pd
+
+    from rescity.forecast import ensemble as ens
+    from rescity.forecast import issuance as iss
+
+    times = iss.issuance_times(best, lf, 72.0, 0.0, 6.0)
+    t_lf = lf.floor("h")
+    print(f"official forecast position at {t_lf:%Y-%m-%dT%H:%MZ}, {len(times)} issuances, {n_seeds} seeds")
+    print(f"{'τ (h)':>6}{'mean jump km':>14}{'median km':>11}  by issuance (first … last pair)")
+    for tau in (ens.ISSUANCE_DECORRELATION_H, 0.0):
+        jumps = []
+        for s in range(n_seeds):
+            pos = []
+            for ts in times:
+                off = ens.official_forecast(best, ts, seed=s, max_lead_h=72.0, decorrelation_h=tau)
+                h = (pd.to_datetime(off["time"], utc=True) - t_lf) / pd.Timedelta(hours=1)
+                pos.append((np.interp(0.0, h, off["lat"]), np.interp(0.0, h, off["lon"])))
+            p = np.asarray(pos)
+            jumps.append(ens.haversine_km(p[:-1, 0], p[:-1, 1], p[1:, 0], p[1:, 1]))
+        j = np.asarray(jumps)
+        by = " ".join(f"{v:.0f}" for v in j.mean(axis=0))
+        print(f"{tau:>6.0f}{j.mean():>14.0f}{np.median(j):>11.0f}  {by}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sn", default="201910", help="packaged best track (default Lekima)")
@@ -73,6 +106,9 @@ def main() -> None:
     ap.add_argument("--cores", type=int, default=2)
     ap.add_argument("--predict", default="", help="other settings to predict, e.g. 100x2,150x2")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--jumps", type=int, default=0, help="official-forecast jumps over N seeds (no simulation)"
+    )
     a = ap.parse_args()
     cpus = _pin(a.cores)
 
@@ -93,6 +129,9 @@ def main() -> None:
     twin = build_zhejiang(a.seed0)
     best = packaged_track(a.sn)
     lf = iss.landfall_time(best, iss.land_geometry(twin))
+    if a.jumps:
+        _jumps(best, lf, a.jumps)
+        return
     ts = (lf - pd.Timedelta(hours=a.before_h)).floor("6h")
     prov = int(np.flatnonzero(twin.units["level"].to_numpy(object) == "province")[0])
 
