@@ -140,6 +140,8 @@ def test_hindcast_needs_the_packaged_tracks_and_runs_with_them(tmp_path, capsys,
             "3",
             "--leads",
             "24",
+            "--official-seed",
+            "7",
             "--out",
             str(tmp_path),
         ],
@@ -150,6 +152,7 @@ def test_hindcast_needs_the_packaged_tracks_and_runs_with_them(tmp_path, capsys,
     assert sorted(t["issued"].unique()) == ["2019-08-08T18:00Z", "2019-08-09T00:00Z"]
     meta = json.loads((tmp_path / "forecast_meta.json").read_text(encoding="utf-8"))
     assert meta["landfall"] == "2019-08-09T00:00Z"
+    assert meta["official_seed"] == 7  # the official forecasts' own seed, recorded
     code, o, e = run(
         [
             "verify",

@@ -164,3 +164,93 @@ def test_bad_input():
         ens.perturb_track(tr, "2019-08-08 06:00", errors="nope")
     with pytest.raises(InputError, match="issuance time"):
         ens.perturb_track(tr, "not a time")
+
+
+# ---------------------------------------------------------------------------------------------
+# official forecasts of a hindcast: one error evolving in issuance time
+
+
+def _pooled_corr(x: np.ndarray, y: np.ndarray) -> float:
+    """Correlation of paired samples ``(n, k)`` pooled over the k components (each standardised)."""
+    zx = (x - x.mean(0)) / x.std(0)
+    zy = (y - y.mean(0)) / y.std(0)
+    return float(np.mean(zx * zy))
+
+
+def test_official_error_field_is_ar1_in_issuance_time_and_valid_time():
+    # corr(Z_t(T), Z_t'(T')) = exp(−|t − t'|/τ) · φ_6h^(|T − T'|/6): the separable field of the
+    # ensemble module, against the analytic values (1 200 pairs pooled over 3 components;
+    # standard errors 0.011 at 0.78, 0.025 at 0.37)
+    n, tau, phi6 = 400, ens.ISSUANCE_DECORRELATION_H, ens.PHI_6H
+    a = np.empty((n, 3, 2))
+    b6 = np.empty((n, 3))
+    b24 = np.empty((n, 3))
+    for s in range(n):
+        a[s] = ens.official_error_z(s, ISSUED, [24.0, 36.0])
+        b6[s] = ens.official_error_z(s, ISSUED + pd.Timedelta(hours=6), [18.0])[:, 0]
+        b24[s] = ens.official_error_z(s, ISSUED + pd.Timedelta(hours=24), [0.0])[:, 0]
+    assert a.std(axis=0).mean() == pytest.approx(1.0, abs=0.05)  # unit variance
+    # same valid time T = issued + 24 h, forecasts issued 6 h and 24 h apart
+    assert _pooled_corr(a[:, :, 0], b6) == pytest.approx(np.exp(-6.0 / tau), abs=0.05)  # 0.78
+    assert _pooled_corr(a[:, :, 0], b24) == pytest.approx(np.exp(-24.0 / tau), abs=0.09)  # 0.37
+    # one forecast, valid times 12 h apart: φ_6h² as along lead time in the ensemble
+    assert _pooled_corr(a[:, :, 0], a[:, :, 1]) == pytest.approx(phi6**2, abs=0.04)
+    # without memory in issuance time the forecasts are independent
+    ind = np.array(
+        [
+            ens.official_error_z(s, ISSUED + pd.Timedelta(hours=6), [18.0], decorrelation_h=0.0)[:, 0]
+            for s in range(n)
+        ]
+    )
+    assert abs(_pooled_corr(a[:, :, 0], ind)) < 0.1
+
+
+def _track_errors(off: pd.DataFrame, best: pd.DataFrame, t: pd.Timestamp) -> np.ndarray:
+    """Along-track, cross-track (km) and vmax (m/s) error of ``off`` at valid time ``t``."""
+    r = off[pd.to_datetime(off["time"], utc=True) == t].iloc[0]
+    h = (pd.to_datetime(best["time"], utc=True) - t) / pd.Timedelta(hours=1)
+    lat, lon = np.interp(0.0, h, best["lat"]), np.interp(0.0, h, best["lon"])
+    de = (r["lon"] - lon) * ens.KM_PER_DEG * np.cos(np.radians(lat))
+    dn = (r["lat"] - lat) * ens.KM_PER_DEG
+    # the straight test track's heading
+    ue, un = -0.08 * np.cos(np.radians(lat)), 0.15
+    ue, un = ue / np.hypot(ue, un), un / np.hypot(ue, un)
+    return np.array([de * ue + dn * un, de * un - dn * ue, r["vmax_ms"] - 45.0])
+
+
+def test_consecutive_official_forecasts_are_correlated_as_specified():
+    # the official forecasts issued at t and t + 12 h for the same valid time t + 36 h (a forecast
+    # node of both): errors correlated by exp(−12/τ) = 0.61 across seeds, and the 36-h error has
+    # the verification table's size (σ grows with lead: the 24-h forecast is the better one)
+    best = _official()
+    t1, t2 = ISSUED, ISSUED + pd.Timedelta(hours=12)
+    valid = ISSUED + pd.Timedelta(hours=36)
+    e1, e2 = [], []
+    for s in range(150):
+        e1.append(_track_errors(ens.official_forecast(best, t1, seed=s), best, valid))
+        e2.append(_track_errors(ens.official_forecast(best, t2, seed=s), best, valid))
+    e1, e2 = np.array(e1), np.array(e2)
+    assert _pooled_corr(e1, e2) == pytest.approx(np.exp(-12.0 / ens.ISSUANCE_DECORRELATION_H), abs=0.1)
+    s_at36, _ = ens.sigma_from_mean_distance(np.interp(36.0, [24, 48], [68.0, 120.0]))
+    s_at24, _ = ens.sigma_from_mean_distance(68.0)
+    assert e1[:, 0].std() == pytest.approx(float(s_at36), rel=0.2)
+    assert e2[:, 0].std() == pytest.approx(float(s_at24), rel=0.2)
+
+
+def test_official_forecast_uses_nothing_after_its_time_and_is_reproducible():
+    best = _official()  # ends 72 h after ISSUED
+    longer = straight_track(
+        "2019-08-07 00:00", lat0=20.0, lon0=128.0, dlat_per_h=0.15, dlon_per_h=-0.08, hours=240
+    )
+    a = ens.official_forecast(best, ISSUED, seed=3)
+    # a best track that goes on for a week more leaves the forecast unchanged
+    pd.testing.assert_frame_equal(a, ens.official_forecast(longer, ISSUED, seed=3), check_like=True)
+    pd.testing.assert_frame_equal(a, ens.official_forecast(best, ISSUED, seed=3))
+    other = ens.official_forecast(best, ISSUED, seed=4)
+    assert not np.allclose(a["lat"], other["lat"])
+    # the default seed is the fixed official seed
+    pd.testing.assert_frame_equal(
+        ens.official_forecast(best, ISSUED), ens.official_forecast(best, ISSUED, seed=ens.OFFICIAL_SEED)
+    )
+    with pytest.raises(InputError, match="decorrelation_h"):
+        ens.official_forecast(best, ISSUED, decorrelation_h=-1.0)

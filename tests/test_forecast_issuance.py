@@ -195,7 +195,11 @@ def test_issuance_through_the_real_pipeline(twin, track):
     pd.testing.assert_frame_equal(a, b)
     assert set(a["indicator"]) >= {"relocate", "homes_damaged", "economic_loss_cny", "composite"}
     prov = a[(a["level"] == "province") & (a["indicator"] == "homes_damaged")]
-    assert len(prov) == 1 and (prov["p05"] <= prov["mean"] + 1e-9).all() and (prov["mean"] <= prov["p95"] + 1e-9).all()
+    assert (
+        len(prov) == 1
+        and (prov["p05"] <= prov["mean"] + 1e-9).all()
+        and (prov["mean"] <= prov["p95"] + 1e-9).all()
+    )
 
 
 @pytest.mark.parametrize(
@@ -229,3 +233,62 @@ def test_land_geometry_prefers_the_twins_coarsest_shapes(twin):
     t.geometry = [shapely.box(120, 28, 122, 31) if lv == "province" else None for lv in t.units["level"]]
     assert iss.land_geometry(t).bounds == (120.0, 28.0, 122.0, 31.0)
     assert iss.land_geometry(None).bounds[0] == pytest.approx(118.0, abs=0.1)  # packaged Zhejiang
+
+
+def _hindcast(twin, best, **kw):
+    args = dict(
+        landfall="2019-08-09 00:00",
+        members=4,
+        realisations=1,
+        seed=3,
+        simulate_member=toy_member,
+        leads=(24,),
+    )
+    args.update(kw)
+    return iss.hindcast(twin, best, **args)
+
+
+def test_an_issuance_is_unchanged_by_later_or_earlier_issuances(twin):
+    """No look-ahead: an issuance is the same whether the hindcast stops there or goes on, and
+    whichever issuance it starts from (only ``change`` refers to the previous issuance)."""
+    best = straight_track("2019-08-07 00:00", lat0=24.0, lon0=121.1, dlat_per_h=0.1, hours=96)
+    short = _hindcast(twin, best, start_h=12, end_h=0)  # 12:00, 18:00, 00:00
+    long = _hindcast(twin, best, start_h=24, end_h=12)  # 00:00 … 12:00 next day
+    assert set(short.issuances["issued"]) < set(long.issuances["issued"])
+    cols = [c for c in iss.COLUMNS if c not in ("change", "warning_change")]
+    for issued in short.issuances["issued"].unique():
+        a = short.issuances[short.issuances["issued"] == issued][cols].reset_index(drop=True)
+        b = long.issuances[long.issuances["issued"] == issued][cols].reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b)
+        ta = short.tracks[short.tracks["issued"] == issued].reset_index(drop=True)
+        tb = long.tracks[long.tracks["issued"] == issued].reset_index(drop=True)
+        pd.testing.assert_frame_equal(ta, tb)
+    # and the official forecast at an issuance is the one official_forecast gives alone
+    ts = pd.Timestamp("2019-08-08 18:00", tz="UTC")
+    off = ens.official_forecast(best, ts, ens.OFFICIAL_SEED, max_lead_h=24.0)
+    got = short.tracks[(short.tracks["issued"] == "2019-08-08T18:00Z") & (short.tracks["member"] == -1)]
+    np.testing.assert_allclose(got["lat"].to_numpy(), off["lat"].to_numpy())
+
+
+def test_hindcast_determinism_by_seed_and_official_seed(twin):
+    best = straight_track("2019-08-07 00:00", lat0=24.0, lon0=121.1, dlat_per_h=0.1, hours=96)
+    a = _hindcast(twin, best, start_h=6)
+    b = _hindcast(twin, best, start_h=6)
+    pd.testing.assert_frame_equal(a.issuances, b.issuances)
+    pd.testing.assert_frame_equal(a.tracks, b.tracks)
+
+    def official(h):
+        return h.tracks[h.tracks["member"] == -1][["lat", "lon", "vmax_ms"]].to_numpy()
+
+    def members(h):
+        return h.tracks[h.tracks["member"] >= 0][["lat", "lon"]].to_numpy()
+
+    # another seed: other members and damage samples around the same official forecasts
+    c = _hindcast(twin, best, start_h=6, seed=4)
+    np.testing.assert_array_equal(official(a), official(c))
+    assert not np.allclose(members(a), members(c))
+    # another official seed: other official forecasts
+    d = _hindcast(twin, best, start_h=6, official_seed=11)
+    assert not np.allclose(official(a), official(d))
+    assert a.meta["official_seed"] == ens.OFFICIAL_SEED and d.meta["official_seed"] == 11
+    assert a.meta["official_decorrelation_h"] == ens.ISSUANCE_DECORRELATION_H

@@ -14,6 +14,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from rescity.errors import InputError
+from rescity.forecast.ensemble import OFFICIAL_SEED
+from rescity.forecast.issuance import DEFAULT_MEMBERS
 from rescity.hazard.scenario import as_input_error
 from rescity.seeds import DEFAULT_SEED
 
@@ -26,9 +28,10 @@ class ForecastJobConfig(BaseModel):
     sn: Optional[str] = None
     track: Optional[list[dict[str, Any]]] = None
     issued: Optional[str] = None
-    members: int = Field(50, ge=1)
+    members: int = Field(DEFAULT_MEMBERS, ge=1)
     realisations: int = Field(200, ge=1)
     seed: int = DEFAULT_SEED
+    official_seed: int = OFFICIAL_SEED
     leads: list[int] = Field(default_factory=lambda: [24, 48, 72])
     errors: str = "cma"
 
@@ -102,11 +105,13 @@ def forecast_job(twin, config: dict[str, Any], progress: Callable[..., None]) ->
     if "track" in c:
         official = read_generic("config.track", text=pd.DataFrame(c["track"]).to_csv(index=False))
     elif "sn" in c:
-        official = ens.official_forecast(packaged_track(c["sn"]), issued, seed, c.get("errors", "cma"))
+        official = ens.official_forecast(
+            packaged_track(c["sn"]), issued, c.get("official_seed", OFFICIAL_SEED), c.get("errors", "cma")
+        )
     else:
         raise InputError("a forecast needs a track (rows) or a storm id (sn)", field="config.track")
     progress(0.05, "ensemble")
-    members = c.get("members", 50)
+    members = c.get("members", DEFAULT_MEMBERS)
     e = ens.perturb_track(
         official, issued, members, seed, c.get("errors", "cma"), max_lead_h=float(max(leads))
     )

@@ -13,6 +13,7 @@ import typer
 
 from rescity.cli._common import SETTINGS, console
 from rescity.errors import InputError
+from rescity.forecast.issuance import DEFAULT_MEMBERS
 
 forecast_app = typer.Typer(
     help="Rolling risk forecasts from a typhoon forecast track: ensembles, warnings, hindcasts.",
@@ -143,7 +144,7 @@ def run_cmd(
     fmt: Optional[str] = typer.Option(
         None, "--format", help="Track format for rescity.hazard.track (generic, cma, jma …)."
     ),
-    members: int = typer.Option(50, "--members", min=1, help="Ensemble members to generate."),
+    members: int = typer.Option(DEFAULT_MEMBERS, "--members", min=1, help="Ensemble members to generate."),
     leads: str = typer.Option("24,48,72", "--leads", help="Lead windows, hours."),
     errors: str = typer.Option("cma", "--errors", help="Track/intensity error table (cma, hko2019)."),
     twin_path: Optional[Path] = typer.Option(None, "--twin", help="Saved twin (default: the Zhejiang twin)."),
@@ -242,9 +243,15 @@ def hindcast_cmd(
     start_h: float = typer.Option(72.0, "--start-h", help="First issuance this many hours before landfall."),
     end_h: float = typer.Option(0.0, "--end-h", help="Last issuance this many hours after landfall."),
     step_h: float = typer.Option(6.0, "--step-h", help="Hours between issuances."),
-    members: int = typer.Option(50, "--members", min=1),
+    members: int = typer.Option(DEFAULT_MEMBERS, "--members", min=1),
     leads: str = typer.Option("24,48,72", "--leads"),
     errors: str = typer.Option("cma", "--errors"),
+    official_seed: Optional[int] = typer.Option(
+        None,
+        "--official-seed",
+        help="Seed of the official forecasts' error, shared by all issuances (default: fixed; "
+        "--seed only draws the ensemble and damage samples).",
+    ),
     twin_path: Optional[Path] = typer.Option(None, "--twin"),
     calibration: Optional[str] = typer.Option(None, "--calibration"),
     workers: int = typer.Option(1, "--workers", min=1),
@@ -282,6 +289,7 @@ def hindcast_cmd(
         realisations=_per_member(total, members),
         seed=seed,
         errors=errors,
+        official_seed=official_seed,
         params=_params(calibration),
         workers=workers,
         progress=True,

@@ -30,6 +30,27 @@ members differ before issuance by nothing else.
 Intensity perturbations keep the Holland (1980) relation ``Δp ∝ vmax²`` between the pressure
 deficit and the maximum wind: ``pcen' = penv − (penv − pcen) (vmax'/vmax)²``. ``rmax_km`` is
 not perturbed.
+
+Official forecasts of a hindcast
+--------------------------------
+A hindcast's official forecasts share one evolving error. The normalised error ``Z_t(T)`` of
+the forecast issued at ``t`` for valid time ``T`` (three components: along, cross, vmax) is a
+Gaussian field on hourly grids of issuance and valid time:
+
+``Z_t(·) = a Z_{t−1h}(·) + sqrt(1 − a²) W_t(·)``, ``a = exp(−1 h / τ_i)``
+
+with ``W_t`` a fresh unit-variance AR(1) sequence along valid time (``φ_6h`` per 6 h, as along
+lead time above) whose white noise is a counter-based hash of ``(seed, hour t, valid time,
+component)``. Its covariance is separable,
+``corr(Z_t(T), Z_t'(T')) = exp(−|t − t'| / τ_i) · φ_6h^(|T − T'| / 6 h)``: the forecasts for
+valid time ``T`` issued at ``t`` and ``t + 6 h`` have errors correlated by ``exp(−6/τ_i)``,
+and within one forecast the errors along lead time keep the AR(1) correlation of the
+ensemble. ``τ_i = 24 h`` (:data:`ISSUANCE_DECORRELATION_H`) after the time consistency of
+successive western North Pacific track forecasts (Elsberry & Dobos 1990, *Mon. Wea. Rev.*
+118, 746–754: successive cross-track errors are consistent in time, and a centre-tercile 24-h
+error is followed by equal chances of left, centre or right within 24–48 h; τ_i is our reading
+of those tercile transitions, see docs/forecast.md). The forecast issued at ``t`` uses innovations of
+hours ``≤ t`` only, so it does not change when later issuances are added.
 """
 
 from __future__ import annotations
@@ -55,6 +76,12 @@ ALONG_CROSS_RATIO = 1.2
 NODE_H = 12.0
 #: Lowest maximum wind a perturbed member may have, m/s.
 VMAX_FLOOR_MS = 5.0
+#: e-folding time of the official forecast error in issuance time, hours (Elsberry & Dobos 1990;
+#: see the module docstring): consecutive 6-hourly forecasts' errors correlate by exp(−6/24) = 0.78.
+ISSUANCE_DECORRELATION_H = 24.0
+#: Seed of the official forecasts of a hindcast: one fixed draw, part of the replayed scenario
+#: like the best track, so that a hindcast's ``seed`` only changes the ensemble and damage samples.
+OFFICIAL_SEED = DEFAULT_SEED
 
 _REQUIRED = ("time", "lat", "lon", "vmax_ms")
 _INTERP = ("lat", "lon", "vmax_ms", "pcen_hpa", "penv_hpa", "rmax_km")
@@ -220,6 +247,24 @@ def _interp_matrix(x: np.ndarray, xp: np.ndarray) -> np.ndarray:
     return m
 
 
+def _nodes(leads_h: np.ndarray, node_h: float = NODE_H) -> np.ndarray:
+    """Forecast nodes (hours): every ``node_h`` hours from 0, and the last lead."""
+    last = float(leads_h[-1])
+    return np.unique(np.r_[np.arange(0.0, last + 1e-9, node_h), last])
+
+
+def _errors_from_z(
+    z: np.ndarray, nodes: np.ndarray, leads_h: np.ndarray, table: ErrorTable, ratio: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Along-track, cross-track (km) and vmax (m/s) errors ``(n, len(leads_h))`` from normalised
+    errors ``z`` ``(3, n, len(nodes))`` at the nodes, interpolated linearly in between."""
+    dpe, mae = table.at(nodes)
+    s_at, s_ct = sigma_from_mean_distance(dpe, ratio)
+    s_v = mae * np.sqrt(np.pi / 2.0)
+    w = _interp_matrix(np.asarray(leads_h, float), nodes).T  # (n_nodes, n_leads)
+    return (s_at * z[0]) @ w, (s_ct * z[1]) @ w, (s_v * z[2]) @ w
+
+
 def _draw_errors(
     rng: np.random.Generator,
     n: int,
@@ -235,16 +280,93 @@ def _draw_errors(
     interpolated linearly in between, as official forecasts give positions at fixed leads and
     the track between them is a straight line.
     """
-    last = float(leads_h[-1])
-    nodes = np.unique(np.r_[np.arange(0.0, last + 1e-9, node_h), last])
-    dpe, mae = table.at(nodes)
-    s_at, s_ct = sigma_from_mean_distance(dpe, ratio)
-    s_v = mae * np.sqrt(np.pi / 2.0)
-    w = _interp_matrix(np.asarray(leads_h, float), nodes).T  # (n_nodes, n_leads)
-    e_at = (s_at * _ar1(rng, n, nodes, phi6)) @ w
-    e_ct = (s_ct * _ar1(rng, n, nodes, phi6)) @ w
-    e_v = (s_v * _ar1(rng, n, nodes, phi6)) @ w
-    return e_at, e_ct, e_v
+    nodes = _nodes(leads_h, node_h)
+    z = np.stack([_ar1(rng, n, nodes, phi6) for _ in range(3)])
+    return _errors_from_z(z, nodes, leads_h, table, ratio)
+
+
+def _hour_key(ts: pd.Timestamp) -> int:
+    return int(ts.value // 3_600_000_000_000)  # whole hours since the epoch
+
+
+def _stationary_ar1(x: np.ndarray, r: float, axis: int) -> np.ndarray:
+    """Unit-variance AR(1) filter of white noise ``x`` along ``axis``: ``y_0 = x_0``,
+    ``y_k = r y_{k−1} + sqrt(1 − r²) x_k`` (causal: ``y_k`` uses ``x_0 … x_k`` only)."""
+    from scipy.signal import lfilter
+
+    s = np.sqrt(max(1.0 - r * r, 0.0))
+    x0 = np.take(x, [0], axis=axis)
+    y, _ = lfilter([s], [1.0, -r], x, axis=axis, zi=(1.0 - s) * x0)
+    return y
+
+
+#: Hours of innovations an official forecast error remembers, in decorrelation times: forecasts
+#: issued more than 4 τ apart (correlation exp(−4) < 2 %) are taken as independent.
+MEMORY_DECORRELATIONS = 4.0
+_MAX_MEMORY_H = 720
+_HOURS_1900 = pd.Timestamp("1900-01-01", tz="UTC")
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser (Steele, Lea & Flood 2014), element-wise on ``uint64`` (wrapping)."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _counter_normals(seed: int, counter: np.ndarray) -> np.ndarray:
+    """Standard normal numbers, one per ``counter`` value (counter-based: any subset, any order)."""
+    from scipy.special import ndtri
+
+    key = _splitmix64(np.array([int(seed) % 2**64], dtype=np.uint64))
+    x = _splitmix64(_splitmix64(counter.astype(np.uint64) ^ key))
+    u = ((x >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+    return ndtri(u)
+
+
+def official_error_z(
+    seed: int,
+    issued,
+    valid_h,
+    *,
+    phi6: float = PHI_6H,
+    decorrelation_h: float = ISSUANCE_DECORRELATION_H,
+) -> np.ndarray:
+    """Normalised official-forecast errors ``(3, len(valid_h))`` (along, cross, vmax) of the
+    forecast issued at ``issued`` for valid times ``issued + valid_h`` hours.
+
+    The field ``Z_t(T)`` of the module docstring on hourly grids of issuance and valid time
+    (issuance times taken to the hour): the innovation ``W_k`` of issuance hour ``k`` is an
+    AR(1) sequence along valid time ``T ≥ k`` with a stationary start at ``T = k``, its white
+    noise a counter-based hash of ``(seed, k, T − k, component)`` (SplitMix64, inverse normal
+    CDF), so it depends on nothing but those. ``Z_t`` runs the AR(1) in issuance time over the
+    ``4 τ`` hours before ``t`` (stationary start; ``τ = decorrelation_h``, 0: independent
+    forecasts). Unit variance; ``corr(Z_t(T), Z_t'(T')) = exp(−|t − t'|/τ) φ_6h^(|T − T'|/6)``
+    for ``|t − t'| < 4 τ`` (within ``exp(−2(4τ − |t − t'|)/τ)`` relative), 0 beyond.
+    The forecast issued at ``t`` uses innovations of hours ``≤ t`` only.
+    """
+    if decorrelation_h < 0:
+        raise InputError("decorrelation_h must be ≥ 0", field="decorrelation_h", value=decorrelation_h)
+    ts = _to_utc(issued)
+    t_h = ts.floor("h")
+    k_t = int((t_h - _HOURS_1900) // pd.Timedelta(hours=1))
+    vh = (ts - t_h) / pd.Timedelta(hours=1) + np.asarray(valid_h, float)
+    if vh.size and vh.min() < -1e-9:
+        raise InputError("valid times before the issuance", field="valid_h", value=float(vh.min()))
+    horizon = int(np.ceil(vh.max())) + 1 if vh.size else 1
+    memory = min(int(np.ceil(MEMORY_DECORRELATIONS * decorrelation_h)), _MAX_MEMORY_H)
+    a1 = float(np.exp(-1.0 / decorrelation_h)) if decorrelation_h > 0 else 0.0
+    k_rel = np.arange(memory + 1)  # issuance hours k_t − memory … k_t
+    d = np.arange(memory + horizon + 1)  # valid-time offsets from the issuance hour
+    c = np.arange(3)
+    counter = ((k_t - memory + k_rel)[:, None, None] * 4096 + d[None, :, None]) * 4 + c[None, None, :]
+    eps = _counter_normals(seed, counter)  # (memory + 1, len(d), 3)
+    w = _stationary_ar1(eps, phi6 ** (1.0 / 6.0), axis=1)  # AR(1) along valid time
+    tau = np.arange(horizon + 1)
+    g = w[k_rel[:, None], (memory - k_rel)[:, None] + tau[None, :], :]  # at valid t + τ
+    z = _stationary_ar1(g, a1, axis=0)[-1]  # AR(1) in issuance time: (horizon + 1, 3)
+    return np.stack([np.interp(vh, tau.astype(float), z[:, j]) for j in range(3)])
 
 
 def _apply(
@@ -306,7 +428,7 @@ def _long_table(
 
 def _stream(seed: int, issued: pd.Timestamp, purpose: int) -> np.random.Generator:
     """A random stream per (seed, issuance time, purpose): reproducible, independent of call order."""
-    key = int(issued.value // 3_600_000_000_000)  # whole hours since the epoch
+    key = _hour_key(issued)
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(key % (2**32), purpose)))
 
 
@@ -314,17 +436,15 @@ def _perturbed(
     track: pd.DataFrame,
     name: str,
     issued,
-    seed: int,
-    stream: int,
-    members: int,
+    draw_z,
     errors: str | ErrorTable,
     step_h: float,
     max_lead_h: float,
     ratio: float,
-    phi6: float,
 ) -> tuple[pd.Timestamp, ErrorTable, np.ndarray, dict[str, np.ndarray]]:
-    """The track on the forecast time grid around ``issued`` with ``members`` draws of error from
-    random stream ``stream``: ``(issued, error table, grid hours, fields (members, n_grid))``."""
+    """The track on the forecast time grid around ``issued`` with errors from
+    ``draw_z(t, issued, nodes) -> (3, n, len(nodes))`` (normalised, at the forecast nodes, ``t``
+    the checked track): ``(issued, error table, grid hours, fields (n, n_grid))``."""
     t = _check_track(track, name)
     ts = _to_utc(issued)
     t_h = _hours(t["time"], ts)
@@ -339,7 +459,8 @@ def _perturbed(
     grid = _grid(t_h, step_h, max_lead_h)
     base = _interp_track(t, t_h, grid)
     leads = grid[grid >= -1e-9]
-    e_at, e_ct, e_v = _draw_errors(_stream(seed, ts, stream), members, leads, table, ratio, phi6)
+    nodes = _nodes(leads)
+    e_at, e_ct, e_v = _errors_from_z(draw_z(t, ts, nodes), nodes, leads, table, ratio)
     return ts, table, grid, _apply(base, grid, e_at, e_ct, e_v)
 
 
@@ -387,9 +508,12 @@ def perturb_track(
         raise InputError("members must be at least 1", field="members", value=members)
     if step_h <= 0:
         raise InputError("step_h must be positive", field="step_h", value=step_h)
-    ts, table, grid, fields = _perturbed(
-        track, "track", issued, seed, 1, members, errors, step_h, max_lead_h, ratio, phi6
-    )
+
+    def draw_z(t, ts, nodes):
+        rng = _stream(seed, ts, 1)
+        return np.stack([_ar1(rng, members, nodes, phi6) for _ in range(3)])
+
+    ts, table, grid, fields = _perturbed(track, "track", issued, draw_z, errors, step_h, max_lead_h, ratio)
     attrs = {
         "issued": ts,
         "errors": table.name,
@@ -402,25 +526,35 @@ def perturb_track(
 def official_forecast(
     best_track: pd.DataFrame,
     issued,
-    seed: int = DEFAULT_SEED,
+    seed: int = OFFICIAL_SEED,
     errors: str | ErrorTable = "cma",
     *,
     step_h: float = 3.0,
     max_lead_h: float = 72.0,
     ratio: float = ALONG_CROSS_RATIO,
     phi6: float = PHI_6H,
+    decorrelation_h: float = ISSUANCE_DECORRELATION_H,
 ) -> pd.DataFrame:
     """The forecast an operational centre could have issued at ``issued`` (for hindcasts).
 
     Positions after ``issued`` are the best track plus one realisation of realistic forecast
     error, correlated along lead time — never the best track itself, so that a forecast made at
     ``T`` does not know the track after ``T``. Positions at or before ``issued`` are the best
-    track shifted by one analysis error.
+    track shifted by one analysis error. The error is the field ``Z_t(T)`` of the module
+    docstring (:func:`official_error_z`), shared by every issuance of a storm with the same
+    ``seed``: forecasts issued ``Δt`` apart have errors for the same valid time correlated by
+    ``exp(−Δt / decorrelation_h)`` (``decorrelation_h = 0``: independent forecasts).
 
     Returns a track table (``time, lat, lon, vmax_ms, …``) with ``attrs['issued']``.
     """
+    if decorrelation_h < 0:
+        raise InputError("decorrelation_h must be ≥ 0", field="decorrelation_h", value=decorrelation_h)
+
+    def draw_z(t, ts, nodes):
+        return official_error_z(seed, ts, nodes, phi6=phi6, decorrelation_h=decorrelation_h)[:, None, :]
+
     ts, table, grid, f = _perturbed(
-        best_track, "best_track", issued, seed, 0, 1, errors, step_h, max_lead_h, ratio, phi6
+        best_track, "best_track", issued, draw_z, errors, step_h, max_lead_h, ratio
     )
     out = pd.DataFrame({"time": (ts + pd.to_timedelta(grid, unit="h")).round("s")})
     for c in ("lat", "lon", "vmax_ms", "pcen_hpa", "penv_hpa", "rmax_km"):
