@@ -16,7 +16,7 @@ statistic                      operator
 转移/紧急转移安置              ``π_y Σ P (1 − exp(−(b_w w² + b_r r)))``
 relocated_or_evacuated
 直接经济损失 economic_loss_cny ``γ_y Σ P (ℓ_w w³ + ℓ_r r²)``   (CNY; ℓ in CNY per person)
-倒塌房屋 collapsed_houses      ``ρ Σ H (1 − u) [1 − (1 − Φ(ln(G/θ_w)/β_w)) (1 − Φ(ln(R/θ_r)/β_r))]``
+倒塌房屋 collapsed_houses      ``π_y ρ Σ H (1 − u) [1 − (1 − Φ(ln(G/θ_w)/β_w)) (1 − Φ(ln(R/θ_r)/β_r))]``
 停电户数 power_outage_hh       ``Σ no_power / (P / H)``  (engine outage at 12 h; no parameter)
 =============================  =================================================================
 
@@ -32,8 +32,9 @@ Assumptions
   *Nat. Hazards Rev.* 9, 29 normalise losses the same way).
 * Collapsed rooms: rural self-built houses (share ``1 − u``) collapse from wind or from rain
   (saturation, landslides, floods) with lognormal fragilities in gust and in storm rain;
-  ``ρ = 3`` rooms (间) per rural household (assumption; the statistic counts rooms), ``β_w = 0.4``
-  and ``β_r = 0.5`` (the spread of a mixed stock, wider than HAZUS single-building betas ≈ 0.1–0.2).
+  ``ρ = 3`` rooms (间) per rural household (assumption; the statistic counts rooms). The wind
+  median ``θ_w`` and dispersion ``β_w`` are fitted (a mixed stock spreads wider than HAZUS
+  single-building betas ≈ 0.1–0.2), the rain median ``θ_r`` too, with ``β_r = 0.5`` fixed.
 * Exponents are fixed a priori from the physics above, not fitted (13 storms cannot constrain them).
 """
 
@@ -49,7 +50,6 @@ from scipy.special import ndtr
 W_REF_MS = 30.0
 R_REF_MM = 100.0
 ROOMS_PER_HOUSEHOLD = 3.0
-BETA_WIND = 0.4
 BETA_RAIN = 0.5
 REFERENCE_YEAR = 2020
 
@@ -82,6 +82,7 @@ OPERATOR_PARAMS: dict[str, tuple[Param, ...]] = {
     ),
     "collapsed_houses": (
         Param("theta_w", 60.0, 15.0, 200.0, "m/s", "median peak gust collapsing a rural house"),
+        Param("beta_w", 0.4, 0.1, 3.0, "1", "lognormal dispersion of that wind fragility"),
         Param("theta_r", 600.0, 50.0, 5000.0, "mm", "median storm rain collapsing a rural house"),
     ),
 }
@@ -98,6 +99,7 @@ def economy_by_year() -> pd.DataFrame:
     return pd.read_csv(path("zhejiang_economy_by_year.csv"), comment="#")
 
 
+@lru_cache(maxsize=64)
 def year_index(year: int) -> tuple[float, float]:
     """``(π_y, γ_y)``: population and GDP of ``year`` relative to 2020 (nearest tabulated year)."""
     e = economy_by_year()
@@ -117,6 +119,15 @@ class Exposure:
     rain_mm: np.ndarray
     no_power: np.ndarray
     year: int
+    #: per-cell exposure indices overriding the year's (for several storms stacked)
+    pi: np.ndarray | None = None
+    gamma: np.ndarray | None = None
+
+    def indices(self) -> tuple[np.ndarray | float, np.ndarray | float]:
+        """``(π_y, γ_y)`` of the storm's year (or the per-cell arrays of a stack)."""
+        if self.pi is not None and self.gamma is not None:
+            return self.pi, self.gamma
+        return year_index(self.year)
 
     @classmethod
     def from_state(cls, state: pd.DataFrame, year: int) -> Exposure:
@@ -137,7 +148,7 @@ def per_cell(metric: str, ex: Exposure, theta: np.ndarray) -> np.ndarray:
     th = np.asarray(theta, float)
     w = np.asarray(ex.gust_ms, float) / W_REF_MS
     r = np.asarray(ex.rain_mm, float) / R_REF_MM
-    pi_y, gamma_y = year_index(ex.year)
+    pi_y, gamma_y = ex.indices()
     P, H = ex.population, ex.households
     t0, t1 = th[..., 0:1], th[..., 1:2]
     if metric == "affected_population" or metric == "relocated_or_evacuated":
@@ -145,12 +156,13 @@ def per_cell(metric: str, ex: Exposure, theta: np.ndarray) -> np.ndarray:
     if metric == "economic_loss_cny":
         return gamma_y * P * (t0 * w**3 + t1 * r**2)
     if metric == "collapsed_houses":
-        pw = ndtr(np.log(np.maximum(ex.gust_ms, 1e-6) / t0) / BETA_WIND)
-        pr = ndtr(np.log(np.maximum(ex.rain_mm, 1e-6) / t1) / BETA_RAIN)
+        bw, t_r = t1, th[..., 2:3]
+        pw = ndtr(np.log(np.maximum(ex.gust_ms, 1e-6) / t0) / bw)
+        pr = ndtr(np.log(np.maximum(ex.rain_mm, 1e-6) / t_r) / BETA_RAIN)
         return pi_y * ROOMS_PER_HOUSEHOLD * H * (1 - ex.urban_share) * (1 - (1 - pw) * (1 - pr))
     if metric == "power_outage_households":
         size = np.where(H > 0, P / np.maximum(H, 1e-9), 1.0)
-        return np.broadcast_to(ex.no_power / size, np.shape(w))
+        return np.broadcast_to(ex.no_power / size, np.broadcast_shapes(np.shape(w), np.shape(size)))
     raise KeyError(metric)
 
 
@@ -166,3 +178,23 @@ def exposed_people(ex: Exposure, gust_ms: float = 17.2, rain_mm: float = 100.0) 
     pi_y, _ = year_index(ex.year)
     hit = (np.asarray(ex.gust_ms) >= gust_ms) | (np.asarray(ex.rain_mm) >= rain_mm)
     return float(pi_y * ex.population[hit].sum())
+
+
+def stack(exposures: list[Exposure]) -> tuple[Exposure, np.ndarray]:
+    """Several storms' province exposure as one: ``(stacked, storm index of every cell)``."""
+    cat = np.concatenate
+    idx = cat([np.full(len(e.population), i) for i, e in enumerate(exposures)])
+    pi = cat([np.full(len(e.population), e.indices()[0]) for e in exposures])
+    gamma = cat([np.full(len(e.population), e.indices()[1]) for e in exposures])
+    ex = Exposure(
+        cat([e.population for e in exposures]),
+        cat([e.households for e in exposures]),
+        cat([e.urban_share for e in exposures]),
+        cat([e.gust_ms for e in exposures]),
+        cat([e.rain_mm for e in exposures]),
+        cat([e.no_power for e in exposures]),
+        0,
+        pi,
+        gamma,
+    )
+    return ex, idx
