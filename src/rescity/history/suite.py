@@ -125,6 +125,8 @@ def loso(
             fit = None
             if m in op.OPERATOR_PARAMS and len(tr_obs) > len(op.OPERATOR_PARAMS[m]) + 1:
                 fit = cal.fit_metric(m, best, tr_obs)
+            if m in op.OPERATOR_PARAMS and fit is None:
+                continue  # too few training storms to fit this operator
             clim = float(np.median(list(tr_obs.values()))) if tr_obs else np.nan
             rate = _exposure_rate(best, tr_obs)
             sig_fallback = 1.0
