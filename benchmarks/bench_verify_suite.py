@@ -50,9 +50,13 @@ def main() -> None:
     s = res["summary"]
     rows = res["rows"]
     best = s[s["scenario"] == "best_track"].set_index("metric")
-    prov = rows[(rows["region"] == "330000") & (rows["scenario"] == "best_track") & rows["metric"].isin(
-        ["affected_population", "relocated_or_evacuated", "economic_loss_cny", "collapsed_houses"]
-    )]
+    prov = rows[
+        (rows["region"] == "330000")
+        & (rows["scenario"] == "best_track")
+        & rows["metric"].isin(
+            ["affected_population", "relocated_or_evacuated", "economic_loss_cny", "collapsed_houses"]
+        )
+    ]
     goals = []
 
     def goal(name, value, target, ok):
@@ -74,10 +78,18 @@ def main() -> None:
                 goal(f"skill vs {b} {m}", float(v), "> 0", v > 0)
     goal("wall time, s", round(wall, 1), "≤ 900", wall <= 900)
     if a.json:
-        print(json.dumps({"goals": goals, "summary": s.to_dict(orient="records"), "meta": res["meta"]}, indent=1, default=str))
+        print(
+            json.dumps(
+                {"goals": goals, "summary": s.to_dict(orient="records"), "meta": res["meta"]},
+                indent=1,
+                default=str,
+            )
+        )
         return
-    print(f"rescity verify suite — {len(res['meta']['storms'])} storms, tracks {res['meta']['track_source']}, "
-          f"leads {list(leads)}, {a.members} members, {a.draws} draws, {a.cores} cores")
+    print(
+        f"rescity verify suite — {len(res['meta']['storms'])} storms, tracks {res['meta']['track_source']}, "
+        f"leads {list(leads)}, {a.members} members, {a.draws} draws, {a.cores} cores"
+    )
     print(f"{'goal':58s} {'value':>9s} {'target':>8s}  met")
     for g in goals:
         v = g["value"]

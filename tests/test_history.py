@@ -140,7 +140,10 @@ def _synthetic(n_storms=7, n_cells=40, seed=1):
 def test_the_fit_recovers_known_parameters():
     data = _synthetic()
     truth = np.array([0.3, 0.05, 1.5])
-    obs = {s: float(op.predict("affected_population", d.exposure, truth, d.regions[:1])[0]) for s, d in data.items()}
+    obs = {
+        s: float(op.predict("affected_population", d.exposure, truth, d.regions[:1])[0])
+        for s, d in data.items()
+    }
     f = cal.fit_metric("affected_population", data, obs)
     assert f.theta == pytest.approx(truth, rel=1e-3)
     assert f.sigma_model < 1e-3  # exact data: no model error, in or out of sample
@@ -148,8 +151,16 @@ def test_the_fit_recovers_known_parameters():
 
 def _obs_table(data, values):
     rows = [
-        {"sn": s, "storm": s, "region": "330000", "level": "province", "metric": "affected_population",
-         "value": v, "lower_bound": False, "source": "test"}
+        {
+            "sn": s,
+            "storm": s,
+            "region": "330000",
+            "level": "province",
+            "metric": "affected_population",
+            "value": v,
+            "lower_bound": False,
+            "source": "test",
+        }
         for s, v in values.items()
     ]
     return pd.DataFrame(rows)
@@ -160,11 +171,14 @@ def test_loso_never_uses_the_held_out_storm():
     rng = np.random.default_rng(3)
     truth = np.array([0.3, 0.05, 1.5])
     values = {
-        s: float(op.predict("affected_population", d.exposure, truth, d.regions[:1])[0]) * rng.lognormal(0, 0.3)
+        s: float(op.predict("affected_population", d.exposure, truth, d.regions[:1])[0])
+        * rng.lognormal(0, 0.3)
         for s, d in data.items()
     }
     held = "202003"
-    base = suite.loso(data, metrics=("affected_population",), draws=200, observations=_obs_table(data, values))
+    base = suite.loso(
+        data, metrics=("affected_population",), draws=200, observations=_obs_table(data, values)
+    )
     pert = dict(values, **{held: values[held] * 10})
     moved = suite.loso(data, metrics=("affected_population",), draws=200, observations=_obs_table(data, pert))
     a = base.set_index("sn")

@@ -12,7 +12,9 @@ import typer
 
 from rescity.cli._common import SETTINGS, console
 
-history_app = typer.Typer(help="Past typhoons and what they did in Zhejiang (official figures).", no_args_is_help=True)
+history_app = typer.Typer(
+    help="Past typhoons and what they did in Zhejiang (official figures).", no_args_is_help=True
+)
 
 
 @history_app.command("list")
@@ -36,7 +38,15 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
 
     t = Table(title="Zhejiang typhoons 2004–2019: official province figures")
     cols = ["affected_population", "relocated_or_evacuated", "economic_loss_cny", "collapsed_houses"]
-    for c in ("sn", "storm", "landfall (UTC)", "affected", "relocated/evacuated", "loss (bn CNY)", "collapsed (间)"):
+    for c in (
+        "sn",
+        "storm",
+        "landfall (UTC)",
+        "affected",
+        "relocated/evacuated",
+        "loss (bn CNY)",
+        "collapsed (间)",
+    ):
         t.add_column(c)
     for r in st.itertuples(index=False):
         v = prov.loc[r.sn] if r.sn in prov.index else None
@@ -78,7 +88,9 @@ def show_cmd(
     for c in ("region", "level", "metric", "value", "lower bound", "source"):
         t.add_column(c)
     for r in o.itertuples(index=False):
-        t.add_row(r.region, r.level, r.metric, f"{r.value:,.0f}", "≥" if r.lower_bound else "", str(r.source)[:70])
+        t.add_row(
+            r.region, r.level, r.metric, f"{r.value:,.0f}", "≥" if r.lower_bound else "", str(r.source)[:70]
+        )
     console.print(t)
     if sources:
         h = records.history_rows()
@@ -121,7 +133,12 @@ def summary_table(summary, title: str):
     for c in cols:
         t.add_column(c.replace("_", " "))
     for r in summary.itertuples(index=False):
-        t.add_row(*[f"{getattr(r, c):.3f}" if isinstance(getattr(r, c), float) else str(getattr(r, c)) for c in cols])
+        t.add_row(
+            *[
+                f"{getattr(r, c):.3f}" if isinstance(getattr(r, c), float) else str(getattr(r, c))
+                for c in cols
+            ]
+        )
     return t
 
 
@@ -144,7 +161,9 @@ def calibrate_storms(
 
     sns = records.select_storms(storms)
     tw = load_twin(twin_path, seed)
-    best, _, source = suite.load_storms(tw, sns, leads=(), members=0, realisations=realisations or st.DEFAULT_REALISATIONS)
+    best, _, source = suite.load_storms(
+        tw, sns, leads=(), members=0, realisations=realisations or st.DEFAULT_REALISATIONS
+    )
     rows = suite.loso(best)
     summ = suite.summarise(rows)
     scores = {
@@ -152,7 +171,9 @@ def calibrate_storms(
         "summary": summ.replace({np.nan: None}).to_dict(orient="records"),
         "plain_words": suite.plain_words(summ, {"storms": sns}),
     }
-    calib = cal.build(best, sns, twin_fingerprint=st.twin_fingerprint(tw), track_source=source, scores=scores, name=name)
+    calib = cal.build(
+        best, sns, twin_fingerprint=st.twin_fingerprint(tw), track_source=source, scores=scores, name=name
+    )
     from rescity.forecast.calibrate import calibrations_dir
 
     path = Path(out) if out else calibrations_dir() / "operators" / f"{name}.json"
@@ -169,12 +190,18 @@ def calibrate_storms(
 
 def verify_suite_cmd(
     storms: str = typer.Option("all", "--storms", help="all, or sns/names separated by commas."),
-    leads: str = typer.Option("48,24,12", "--leads", help="Hindcast issuances, hours before landfall ('' for none)."),
+    leads: str = typer.Option(
+        "48,24,12", "--leads", help="Hindcast issuances, hours before landfall ('' for none)."
+    ),
     members: int = typer.Option(8, "--members", help="Ensemble members per hindcast issuance."),
     draws: int = typer.Option(400, "--draws", help="Predictive draws per storm and metric."),
-    realisations: Optional[int] = typer.Option(None, "--realisations", "-n", help="Engine realisations per storm (default 20)."),
+    realisations: Optional[int] = typer.Option(
+        None, "--realisations", "-n", help="Engine realisations per storm (default 20)."
+    ),
     seed: Optional[int] = typer.Option(None, "--seed"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output folder (default <out>/verify-suite)."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", "-o", help="Output folder (default <out>/verify-suite)."
+    ),
     twin_path: Optional[Path] = typer.Option(None, "--twin"),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:

@@ -162,7 +162,9 @@ def _least_squares(
     return np.exp(best.x), cov, float(np.sqrt(np.mean(res**2))) if len(res) else np.nan, sns
 
 
-def fit_metric(metric: str, data: dict[str, StormData], obs: dict[str, float], nested: bool = True) -> MetricFit:
+def fit_metric(
+    metric: str, data: dict[str, StormData], obs: dict[str, float], nested: bool = True
+) -> MetricFit:
     """Fit ``metric``'s operator on the storms in ``obs`` (all must be in ``data``).
 
     ``sigma_model`` is the RMS of the nested leave-one-out log residuals over those storms

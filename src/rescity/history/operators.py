@@ -110,7 +110,9 @@ def year_index(year: int) -> tuple[float, float]:
     e = economy_by_year()
     ref = e.loc[e["year"] == REFERENCE_YEAR].iloc[0]
     row = e.iloc[int(np.argmin(np.abs(e["year"].to_numpy() - int(year))))]
-    return float(row["population_10k"] / ref["population_10k"]), float(row["gdp_100m_cny"] / ref["gdp_100m_cny"])
+    return float(row["population_10k"] / ref["population_10k"]), float(
+        row["gdp_100m_cny"] / ref["gdp_100m_cny"]
+    )
 
 
 @dataclass

@@ -198,10 +198,12 @@ def observations() -> pd.DataFrame:
         }
     )
     h = _history_tidy()
-    extra = h[(h["level"] == "prefecture") | ((h["level"] == "province") & (h["metric"] == "collapsed_houses"))]
+    extra = h[
+        (h["level"] == "prefecture") | ((h["level"] == "province") & (h["metric"] == "collapsed_houses"))
+    ]
     obs = pd.concat([prov, extra], ignore_index=True)
     moved = []
-    for (sn, region), g in obs[obs["metric"].isin(["relocated", "evacuated"])].groupby(["sn", "region"]):
+    for _, g in obs[obs["metric"].isin(["relocated", "evacuated"])].groupby(["sn", "region"]):
         pick = g[g["metric"] == "relocated"] if (g["metric"] == "relocated").any() else g
         row = pick.iloc[0].copy()
         row["source"] = f"{row['metric']}: {row['source']}"

@@ -131,7 +131,9 @@ def loso(
             rate = _exposure_rate(best, tr_obs)
             sig_fallback = 1.0
             scen = [("best_track", best[s])] + [
-                (f"h{lead}", hind[(s, lead)]) for lead in sorted({k[1] for k in hind}, reverse=True) if (s, lead) in hind
+                (f"h{lead}", hind[(s, lead)])
+                for lead in sorted({k[1] for k in hind}, reverse=True)
+                if (s, lead) in hind
             ]
             for name, sd in scen:
                 pred = cal.predictive(m, sd, fit, draws=draws, seed=seed, sigma_fallback=sig_fallback)
@@ -187,16 +189,17 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     |log ratio|, 90 % coverage, skill against both baselines."""
     out = []
     prov = rows[rows["region"] == records.PROVINCE]
+
+    def skill(g: pd.DataFrame, col: str) -> float:
+        b = g[col].to_numpy(float) if col in g else np.full(len(g), np.nan)
+        ok = np.isfinite(b)
+        if not ok.any():
+            return np.nan
+        lb = np.abs(np.log(np.maximum(b[ok], 1.0) / g["observed"].to_numpy(float)[ok])).mean()
+        return float(1 - np.abs(g["log_ratio"].to_numpy()[ok]).mean() / lb) if lb > 0 else np.nan
+
     for (scen, m), g in prov.groupby(["scenario", "metric"], sort=False):
         a_model = np.abs(g["log_ratio"]).mean()
-
-        def skill(col):
-            b = g[col].to_numpy(float)
-            ok = np.isfinite(b)
-            if not ok.any():
-                return np.nan
-            lb = np.abs(np.log(np.maximum(b[ok], 1.0) / g["observed"].to_numpy(float)[ok])).mean()
-            return float(1 - np.abs(g["log_ratio"].to_numpy()[ok]).mean() / lb) if lb > 0 else np.nan
 
         out.append(
             {
@@ -209,8 +212,8 @@ def summarise(rows: pd.DataFrame) -> pd.DataFrame:
                 "median_abs_log_ratio": float(np.abs(g["log_ratio"]).median()),
                 "mean_abs_log_ratio": float(a_model),
                 "coverage_90": float(g["in_90"].mean()),
-                "skill_vs_climatology": skill("climatology"),
-                "skill_vs_exposure_only": skill("exposure_only"),
+                "skill_vs_climatology": skill(g, "climatology"),
+                "skill_vs_exposure_only": skill(g, "exposure_only"),
             }
         )
     return pd.DataFrame(out)
@@ -359,7 +362,9 @@ model {meta["model_version"]}; {meta["draws"]} predictive draws, {meta["members"
     last = _suite_home(home)
     last.mkdir(parents=True, exist_ok=True)
     (last / "last.json").write_text(
-        json.dumps({k: js[k] for k in ("meta", "summary", "plain_words")}, ensure_ascii=False, indent=1, default=str),
+        json.dumps(
+            {k: js[k] for k in ("meta", "summary", "plain_words")}, ensure_ascii=False, indent=1, default=str
+        ),
         encoding="utf-8",
     )
     return {"json": pj, "csv": pc, "html": ph}
@@ -380,3 +385,23 @@ def last_run(home=None) -> dict | None:
         return None
     sc = c.get("loso_scores") or {}
     return sc or None
+
+
+def track_record(home=None) -> dict | None:
+    """What reports and the dashboard show next to a forecast: how well the model did on past
+    storms, in plain words, and the calibration in use. ``None`` when nothing is known."""
+    last = last_run(home)
+    try:
+        calib = cal.describe(cal.load())
+    except Exception:  # noqa: BLE001 - no packaged calibration
+        calib = None
+    if not last and calib is None:
+        return None
+    words = (last or {}).get(
+        "plain_words"
+    ) or "Not yet verified against past storms (run 'rescity verify suite')."
+    return {
+        "plain_words": words,
+        "calibration": calib,
+        "verified": ((last or {}).get("meta") or {}).get("created"),
+    }
