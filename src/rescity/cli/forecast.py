@@ -512,7 +512,9 @@ def calibrate_cmd(
     if storms is not None:
         from rescity.cli.history import calibrate_storms
 
-        calibrate_storms(storms, name or "zhejiang-typhoons", out_file, ship, seed, realisations, twin_path, as_json)
+        calibrate_storms(
+            storms, name or "zhejiang-typhoons", out_file, ship, seed, realisations, twin_path, as_json
+        )
         return
     if not obs or not name:
         raise InputError("give --storms all, or --obs FILE … with --name NAME", field="--storms")
