@@ -113,31 +113,48 @@ def _params_table(calib: dict):
     return t
 
 
+_SHORT = {
+    "affected_population": "affected",
+    "relocated_or_evacuated": "moved",
+    "economic_loss_cny": "loss",
+    "collapsed_houses": "collapsed",
+    "power_outage_households": "no power",
+}
+
+
 def summary_table(summary, title: str):
-    """A rich table of a suite summary."""
+    """A rich table of a suite summary (short headers so that it fits 80 columns)."""
     from rich.table import Table
 
-    t = Table(title=title)
-    cols = (
-        "scenario",
+    t = Table(title=title, title_justify="left")
+    heads = (
+        "scen.",
         "metric",
-        "storms",
-        "median_accuracy",
-        "worst_accuracy",
-        "worst_storm",
-        "median_abs_log_ratio",
-        "coverage_90",
-        "skill_vs_climatology",
-        "skill_vs_exposure_only",
+        "n",
+        "median acc.",
+        "worst acc.",
+        "worst storm",
+        "in 90 %",
+        "skill clim.",
+        "skill expo.",
     )
-    for c in cols:
-        t.add_column(c.replace("_", " "))
+    for c in heads:
+        t.add_column(c, overflow="fold")
+
+    def f(x):
+        return "" if x is None or not np.isfinite(x) else f"{x:.2f}"
+
     for r in summary.itertuples(index=False):
         t.add_row(
-            *[
-                f"{getattr(r, c):.3f}" if isinstance(getattr(r, c), float) else str(getattr(r, c))
-                for c in cols
-            ]
+            r.scenario.replace("best_track", "best"),
+            _SHORT.get(r.metric, r.metric),
+            str(r.storms),
+            f(r.median_accuracy),
+            f(r.worst_accuracy),
+            str(r.worst_storm).split(" ")[0],
+            f(r.coverage_90),
+            f(r.skill_vs_climatology),
+            f(r.skill_vs_exposure_only),
         )
     return t
 
