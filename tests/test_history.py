@@ -146,7 +146,8 @@ def test_the_fit_recovers_known_parameters():
     }
     f = cal.fit_metric("affected_population", data, obs)
     assert f.theta == pytest.approx(truth, rel=1e-3)
-    assert f.sigma_model < 1e-3  # exact data: no model error, in or out of sample
+    assert f.rms_log < 1e-3  # exact data: no residual …
+    assert f.sigma_model == pytest.approx(cal.MIN_SIGMA)  # … so the model error is the reporting floor
 
 
 def _obs_table(data, values):
@@ -230,3 +231,17 @@ def test_predictive_interval_widens_with_the_model_error():
     assert (wide["p95"] / wide["p05"]) > 3 * (narrow["p95"] / narrow["p05"])
     # ±1.645 σ of the model error alone would give a ratio of e^3.29 ≈ 27
     assert wide["p95"] / wide["p05"] > 20
+
+
+def test_model_error_is_what_the_nested_residuals_show_beyond_the_spread():
+    data = _synthetic(n_storms=9)
+    rng = np.random.default_rng(5)
+    truth = np.array([0.3, 0.05, 1.5])
+    noise = rng.normal(0, 1.0, len(data))
+    obs = {
+        s: float(op.predict("affected_population", d.exposure, truth, d.regions[:1])[0]) * np.exp(z)
+        for (s, d), z in zip(data.items(), noise, strict=True)
+    }
+    f = cal.fit_metric("affected_population", data, obs)
+    # log-noise of σ = 1 on 9 storms: the nested estimate is of that order, above the floor
+    assert 0.5 < f.sigma_model < 2.0

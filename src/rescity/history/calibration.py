@@ -20,9 +20,11 @@ Each predictive draw ``d`` takes
   field × ``exp(σ_R z')`` (``σ_R = 0.30``: parametric storm-total rain against gauges, Lonfat et
   al. 2007, *Mon. Wea. Rev.* 135, 3086); in hindcasts, also a random ensemble member track;
 * operator parameters ``ln θ_d ~ N(ln θ̂, Cov)`` — fragility medians of rural houses included;
-* model error ``exp(σ_m ε)``, ``ε ~ N(0, 1)``, with ``σ_m`` the root-mean-square of the *nested*
-  leave-one-out log residuals of the training storms (each training storm predicted by a fit on
-  the other training storms), so the spread is fitted on training storms only.
+* model error ``exp(σ_m ε)``, ``ε ~ N(0, 1)``, with
+  ``σ_m² = max(mean(e_j²) − mean(v_j), 0.3²)``: ``e_j`` the *nested* leave-one-out log residuals of
+  the training storms (each predicted by a fit on the other training storms), ``v_j`` the variance
+  of ``ln ŷ_j`` that the hazard and parameter draws already give, and 0.3 the ±30 % disagreement
+  between reporting bodies. The spread is fitted on training storms only.
 
 The point forecast is the median of the draws (the central value under multiplicative error);
 the 90 % interval the 5th–95th percentiles.
@@ -46,6 +48,10 @@ from rescity.history import records
 #: Lognormal spreads of the hazard error per predictive draw (see the module doc).
 HAZARD_SPREAD: dict[str, float] = {"gust": 0.10, "rain": 0.30}
 DEFAULT_DRAWS = 400
+#: Draws used to measure the hazard and parameter spread of each nested prediction.
+SPREAD_DRAWS = 100
+#: Smallest model error (log): the ±30 % disagreement between reporting bodies.
+MIN_SIGMA = 0.3
 CALIBRATION_FILE = "calibration_zhejiang_typhoons.json"
 
 
@@ -177,12 +183,22 @@ def fit_metric(
     theta, cov, rms, sns = _least_squares(metric, data, obs)
     sigma = rms
     if nested and len(sns) > len(op.OPERATOR_PARAMS[metric]) + 1:
-        e = []
+        e, v = [], []
         for s in sns:
             rest = {k: v for k, v in obs.items() if k != s}
-            th_s, _, _, _ = _least_squares(metric, data, rest, starts=(0.0,), x0=theta)
+            th_s, cov_s, _, _ = _least_squares(metric, data, rest, starts=(0.0,), x0=theta)
             e.append(np.log(max(float(_province(metric, data[s], th_s)), 1.0) / obs[s]))
-        sigma = float(np.sqrt(np.mean(np.square(e))))
+            # the spread hazard error and parameter draws already give this storm's prediction
+            x = _draw_values(
+                metric,
+                data[s],
+                MetricFit(metric, th_s, cov_s, 0.0, [], 0.0),
+                SPREAD_DRAWS,
+                _rng(0, s, metric),
+            )
+            v.append(np.var(np.log(np.maximum(x[:, 0], 1.0))))
+        # model error: what the nested residuals show beyond that spread (at least MIN_SIGMA)
+        sigma = float(np.sqrt(max(np.mean(np.square(e)) - np.mean(v), MIN_SIGMA**2)))
     return MetricFit(metric, theta, cov, sigma, sorted(sns), rms)
 
 
@@ -192,6 +208,32 @@ def fit_all(data: dict[str, StormData], train: list[str], metrics=op.FITTED_METR
     for m in metrics:
         out[m] = fit_metric(m, data, observed_province(m, train))
     return out
+
+
+def _draw_values(metric: str, sd: StormData, fit: MetricFit | None, draws: int, rng) -> np.ndarray:
+    """``(draws, n_regions)`` values with hazard error, member tracks and parameter draws (no
+    model error)."""
+    ex = sd.exposure
+    zg, zr = rng.standard_normal((2, draws, 1))
+    if sd.members:
+        k = rng.integers(0, len(sd.members), draws)
+        g = np.stack([m[0] for m in sd.members])[k]
+        r = np.stack([m[1] for m in sd.members])[k]
+    else:
+        g, r = ex.gust_ms[None, :], ex.rain_mm[None, :]
+    gust = g * np.exp(HAZARD_SPREAD["gust"] * zg)
+    rain = r * np.exp(HAZARD_SPREAD["rain"] * zr)
+    pert = op.Exposure(ex.population, ex.households, ex.urban_share, gust, rain, ex.no_power, ex.year)
+    if fit is not None and len(fit.theta):
+        theta = np.exp(rng.multivariate_normal(np.log(fit.theta), fit.cov_log, size=draws, method="eigh"))
+    else:
+        theta = np.zeros((draws, 3))
+    return np.einsum("dc,rc->dr", op.per_cell(metric, pert, theta), sd.regions)
+
+
+def _rng(seed: int, sn: str, metric: str) -> np.random.Generator:
+    key = [int(x) for x in str(sn).encode()] + [int(x) for x in metric.encode()]
+    return np.random.default_rng(np.random.SeedSequence([seed, *key]))
 
 
 def predictive(
@@ -208,24 +250,8 @@ def predictive(
     Returns ``region, median, mean, p05, p95`` (draws described in the module doc). Streams are
     seeded from ``(seed, sn, metric)`` so results do not depend on the order storms are run in.
     """
-    key = [int(x) for x in str(sd.sn).encode()] + [int(x) for x in metric.encode()]
-    rng = np.random.default_rng(np.random.SeedSequence([seed, *key]))
-    ex = sd.exposure
-    zg, zr = rng.standard_normal((2, draws, 1))
-    if sd.members:
-        k = rng.integers(0, len(sd.members), draws)
-        g = np.stack([m[0] for m in sd.members])[k]
-        r = np.stack([m[1] for m in sd.members])[k]
-    else:
-        g, r = ex.gust_ms[None, :], ex.rain_mm[None, :]
-    gust = g * np.exp(HAZARD_SPREAD["gust"] * zg)
-    rain = r * np.exp(HAZARD_SPREAD["rain"] * zr)
-    pert = op.Exposure(ex.population, ex.households, ex.urban_share, gust, rain, ex.no_power, ex.year)
-    if fit is not None and len(fit.theta):
-        lt = rng.multivariate_normal(np.log(fit.theta), fit.cov_log, size=draws, method="eigh")
-        vals = np.einsum("dc,rc->dr", op.per_cell(metric, pert, np.exp(lt)), sd.regions)
-    else:
-        vals = np.einsum("dc,rc->dr", op.per_cell(metric, pert, np.zeros((draws, 3))), sd.regions)
+    rng = _rng(seed, sd.sn, metric)
+    vals = _draw_values(metric, sd, fit, draws, rng)
     sigma = fit.sigma_model if fit is not None and np.isfinite(fit.sigma_model) else sigma_fallback
     vals = vals * np.exp(sigma * rng.standard_normal((draws, 1)))
     return pd.DataFrame(
