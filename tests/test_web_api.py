@@ -189,6 +189,9 @@ def test_overview_lists_what_the_user_may_see(env):
         "facility": "status",
     }
     assert [f["id"] for f in j["forecasts"]] == [env["forecast"]]
+    # next to the forecasts: the calibration in use and how the model did on past storms
+    assert j["track_record"]["calibration"].startswith("calibration zhejiang-typhoons")
+    assert "past Zhejiang typhoons" in j["track_record"]["plain_words"]
     run = next(r for r in j["runs"] if r["id"] == env["run"])
     assert run["has_qt"] and set(run["results"]) == {"units", "qt"}
     d = next(d for d in j["decisions"] if d["id"] == env["decision"])

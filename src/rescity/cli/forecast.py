@@ -1,4 +1,4 @@
-"""``rescity forecast run|hindcast``, ``rescity verify`` and ``rescity calibrate``."""
+"""``rescity forecast run|hindcast``, ``rescity verify [suite]`` and ``rescity calibrate``."""
 
 from __future__ import annotations
 
@@ -330,9 +330,17 @@ def _summary(table: pd.DataFrame, issued: str) -> None:
 # verify
 
 
+verify_app = typer.Typer(
+    help="Score forecasts against observed impacts (--pred/--obs), or every past storm (suite).",
+    invoke_without_command=True,
+)
+
+
+@verify_app.callback()
 def verify_cmd(
-    pred: Path = typer.Option(..., "--pred", help="issuances.csv from rescity forecast."),
-    obs: Path = typer.Option(..., "--obs", help="Observations CSV: region, metric, value."),
+    ctx: typer.Context,
+    pred: Optional[Path] = typer.Option(None, "--pred", help="issuances.csv from rescity forecast."),
+    obs: Optional[Path] = typer.Option(None, "--obs", help="Observations CSV: region, metric, value."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     issued: Optional[str] = typer.Option(
         None, "--issued", help="Issuance to score (default: last before landfall)."
@@ -342,6 +350,13 @@ def verify_cmd(
     scope: str = typer.Option("largest", "--scope", help="largest (default) or all regions observed."),
 ) -> None:
     """Score forecasts against observed impacts: accuracy, warning hits/false alarms, skill per issuance."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if pred is None or obs is None:
+        raise InputError(
+            "give --pred ISSUANCES.csv and --obs OBSERVATIONS.csv, or run 'rescity verify suite'",
+            field="--pred" if pred is None else "--obs",
+        )
     from rescity.forecast.verify import read_issuances, read_observations, verify
 
     p = read_issuances(pred)
@@ -470,12 +485,23 @@ def pipeline_storm_simulator(twin, realisations: int, seed: int):
 
 
 def calibrate_cmd(
-    obs: list[Path] = typer.Option(
-        ...,
+    obs: Optional[list[Path]] = typer.Option(
+        None,
         "--obs",
         help="Observation files of past storms (one storm each; 'sn' column or YYYYNN file name).",
     ),
-    name: str = typer.Option(..., "--name", help="Name to save the calibration under."),
+    storms: Optional[str] = typer.Option(
+        None,
+        "--storms",
+        help="Fit the observation operators on the packaged storm history: 'all' or sns/names.",
+    ),
+    name: Optional[str] = typer.Option(None, "--name", help="Name to save the calibration under."),
+    out_file: Optional[Path] = typer.Option(
+        None, "--out-file", help="With --storms: where to write the calibration JSON."
+    ),
+    ship: bool = typer.Option(
+        False, "--ship", help="With --storms: also write it as the package's default calibration."
+    ),
     param: Optional[list[str]] = typer.Option(
         None,
         "--param",
@@ -490,10 +516,19 @@ def calibrate_cmd(
     ),
 ) -> None:
     """Fit documented parameters to observed impacts of past storms and save them as a named calibration."""
+    seed, _, _ = SETTINGS.pick(seed, None, None)
+    if storms is not None:
+        from rescity.cli.history import calibrate_storms
+
+        calibrate_storms(
+            storms, name or "zhejiang-typhoons", out_file, ship, seed, realisations, twin_path, as_json
+        )
+        return
+    if not obs or not name:
+        raise InputError("give --storms all, or --obs FILE … with --name NAME", field="--storms")
     from rescity.forecast.calibrate import DEFAULT_FIT, fit, save_calibration
     from rescity.forecast.verify import read_observations
 
-    seed, _, _ = SETTINGS.pick(seed, None, None)
     n = realisations or 50
     observations = {}
     for p in obs:
@@ -519,5 +554,8 @@ def calibrate_cmd(
 def register(app: typer.Typer) -> None:
     """Add ``forecast``, ``verify`` and ``calibrate`` to the ``rescity`` command."""
     app.add_typer(forecast_app, name="forecast")
-    app.command("verify")(verify_cmd)
+    from rescity.cli.history import verify_suite_cmd
+
+    verify_app.command("suite")(verify_suite_cmd)
+    app.add_typer(verify_app, name="verify")
     app.command("calibrate")(calibrate_cmd)

@@ -206,6 +206,14 @@ def write_report(
         "interval over the ensemble members and damage realisations. Move the slider to step through the "
         "issuances."
     )
+    from rescity.history.suite import track_record
+
+    rec = track_record()
+    if rec:
+        intro += " How well the model did on past storms: " + rec["plain_words"]
+        if rec["calibration"]:
+            intro += f" Official statistics use {rec['calibration']}."
+    intro = html.escape(intro)
     page = _PAGE.format(
         title=html.escape(title), intro=intro, nmax=max(len(data) - 1, 0), data=json.dumps(data)
     )

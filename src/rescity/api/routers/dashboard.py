@@ -143,8 +143,9 @@ def overview(
     ctx: Context = Depends(context),
 ) -> dict[str, Any]:
     """Counts of the twin, the asset systems you may see (``full`` or ``status``), the latest
-    forecasts, finished runs with their result names, and decisions with their map layers
-    (each list only when your role may read it)."""
+    forecasts (with ``track_record``: how well the model did on past storms, in plain words, and
+    the calibration in use), finished runs with their result names, and decisions with their map
+    layers (each list only when your role may read it)."""
     info = ctx.store.twin_info(twin)
     out: dict[str, Any] = {
         "twin": {k: info[k] for k in ("name", "n_units", "n_assets", "units_by_level")},
@@ -161,6 +162,9 @@ def overview(
             {k: r[k] for k in ("id", "title", "hazard", "issued_at", "valid_from", "valid_to", "run_id")}
             for r in rows
         ]
+        from rescity.history.suite import track_record
+
+        out["track_record"] = track_record()
     if allows(request, p, "runs", "read"):
         rows, _ = ctx.store.list_runs(twin=twin, status="done", limit=20)
         for r in rows:
