@@ -38,15 +38,17 @@ ALLOWED: dict[str, set[str]] = {
     "store": BASE | {"govern", "twin"},
     "sense": BASE | {"govern", "twin", "hazard", "fragility", "engine", "metrics", "store"},
     "web": BASE | {"govern", "twin", "hazard", "metrics", "report", "forecast", "store"},
+    # learning from past storms: history, observation operators, calibration, verification suite
+    "history": BASE | {"twin", "hazard", "engine", "forecast"},
     # the composition layer: everything below the user interfaces; nothing below imports it
     "run": BASE
-    | {"govern", "twin", "hazard", "fragility", "metrics", "engine", "report", "forecast", "decide"}
+    | {"govern", "twin", "hazard", "fragility", "metrics", "engine", "report", "forecast", "decide", "history"}
     | {"assess", "store", "sense"},
     "api": BASE
-    | {"govern", "twin", "hazard", "fragility", "metrics", "engine", "report", "forecast", "decide"}
+    | {"govern", "twin", "hazard", "fragility", "metrics", "engine", "report", "forecast", "decide", "history"}
     | {"assess", "store", "sense", "web", "run", "jobs"},
     "cli": BASE
-    | {"govern", "twin", "hazard", "fragility", "metrics", "engine", "report", "forecast", "decide"}
+    | {"govern", "twin", "hazard", "fragility", "metrics", "engine", "report", "forecast", "decide", "history"}
     | {"assess", "store", "sense", "web", "run", "api", "jobs"},
     "__main__": {"cli"},
     "__init__": set(),

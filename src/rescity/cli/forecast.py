@@ -120,6 +120,13 @@ def _per_member(total: int, members: int) -> int:
     return max(1, math.ceil(total / members))
 
 
+def _track_record() -> dict | None:
+    """The model's verified skill on past storms, for the report (``None`` when not known)."""
+    from rescity.history.suite import track_record
+
+    return track_record()
+
+
 def _write_meta(out: Path, meta: dict) -> None:
     p = out / "forecast_meta.json"
     old = json.loads(p.read_text(encoding="utf-8")) if p.exists() else {}
@@ -227,7 +234,7 @@ def run_cmd(
     # tracks of every issuance in the folder, for the maps
     tr_all = pd.concat([pd.read_csv(f) for f in sorted(out.glob("ensemble_*.csv"))], ignore_index=True)
     tr_all = tr_all[tr_all["issued"].isin(set(allt["issued"]))]
-    write_report(out, allt, twin=tw, tracks=tr_all, title="rescity risk forecast")
+    write_report(out, allt, twin=tw, tracks=tr_all, title="rescity risk forecast", track_record=_track_record())
     _summary(table, stamp)
     console.print(f"wrote {prev_path} and {out / 'report.html'}")
 
@@ -298,7 +305,10 @@ def hindcast_cmd(
     hc.tracks.to_csv(out / "tracks.csv", index=False)
     _write_meta(out, dict(hc.meta, calibration=calibration))
     name = best.attrs.get("name", "") or sn
-    write_report(out, hc.issuances, twin=tw, tracks=hc.tracks, title=f"rescity hindcast — {name} ({sn})")
+    write_report(
+        out, hc.issuances, twin=tw, tracks=hc.tracks, title=f"rescity hindcast — {name} ({sn})",
+        track_record=_track_record(),
+    )  # fmt: skip
     last = hc.issuances["issued"].max()
     _summary(hc.issuances[hc.issuances["issued"] == last], last)
     console.print(f"landfall {hc.meta['landfall']}; wrote {out / 'issuances.csv'} and {out / 'report.html'}")

@@ -174,8 +174,12 @@ def write_report(
     indicator: str = "composite",
     level: str = "county",
     title: str = "rescity risk forecast",
+    track_record: dict | None = None,
 ) -> Path:
-    """Write ``report.html`` (slider over issuances) and ``maps/<issued>.png`` into ``out_dir``."""
+    """Write ``report.html`` (slider over issuances) and ``maps/<issued>.png`` into ``out_dir``.
+
+    ``track_record``: how well the model did on past storms
+    (:func:`rescity.history.suite.track_record`), stated beside the forecast."""
     out = Path(out_dir)
     (out / "maps").mkdir(parents=True, exist_ok=True)
     shapes = unit_shapes(twin, level)
@@ -206,9 +210,7 @@ def write_report(
         "interval over the ensemble members and damage realisations. Move the slider to step through the "
         "issuances."
     )
-    from rescity.history.suite import track_record
-
-    rec = track_record()
+    rec = track_record
     if rec:
         intro += " How well the model did on past storms: " + rec["plain_words"]
         if rec["calibration"]:

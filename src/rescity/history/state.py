@@ -1,9 +1,9 @@
 """Model state of one storm: the model run once, summarised per cell, cached on disk.
 
-:func:`run_storm` is the one place that calls the scenario pipeline (hazard at the cell
+:func:`run_storm` is the one place that runs the model (hazard at the cell
 centroids, then the Monte Carlo engine with a modest number of realisations); everything fitted
 afterwards (operators, fragility medians, uncertainty) reads the per-cell table it returns, so a
-fit never re-runs the physics. When the pipeline changes, re-point :func:`run_storm` and refit
+fit never re-runs the physics. When the model changes, bump :data:`MODEL_VERSION` and refit
 (``rescity calibrate --storms all``); the cache key holds the twin fingerprint and
 :data:`MODEL_VERSION`, so stale states are never reused.
 
@@ -36,12 +36,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-#: Bump when the pipeline's physics changes so cached states are recomputed.
-MODEL_VERSION = "2026.12-1"
+from rescity.seeds import DEFAULT_SEED
+
+#: Bump when the model's physics changes so cached states are recomputed (2: CMA tracks, the
+#: PHRaM-type rain with terrain, rain-river floods and landslides, the open-data power backbone).
+MODEL_VERSION = "2026.12-2"
 #: Realisations of the engine per storm (the operators use means; damage sampling noise on a
 #: province total is well below 1 % at this size).
 DEFAULT_REALISATIONS = 20
-DEFAULT_SEED = 20190809
 
 STATE_COLUMNS = (
     "gust_ms",
@@ -94,26 +96,23 @@ def cell_frame(twin) -> pd.DataFrame:
 
 def hazard_fields(twin, track: pd.DataFrame) -> dict[str, np.ndarray]:
     """Peak gust, wind, storm rain (and flood) at the cell centroids, in cell order."""
-    from rescity.pipeline import event_hazard
+    from rescity.hazard.event import typhoon_event
 
-    _, cell_int = event_hazard(twin, track, sites="cells")
+    _, cell_int = typhoon_event(twin, track, sites="cells")
     mask = (twin.units["level"] == "cell").to_numpy()
     return {k: np.nan_to_num(np.asarray(v, float)[mask]) for k, v in cell_int.items()}
 
 
 def run_storm(twin, track: pd.DataFrame, realisations: int = DEFAULT_REALISATIONS, seed: int = DEFAULT_SEED):
-    """One storm through the current pipeline → the per-cell state table (see module doc).
-
-    The only coupling to :mod:`rescity.pipeline` and the engine; re-point it when the
-    composition layer changes.
-    """
+    """One storm through the model (the same functions :func:`rescity.run.run_scenario` wires:
+    :func:`rescity.hazard.event.typhoon_event` at the cell centroids, then
+    :func:`rescity.engine.event.simulate_event`) → the per-cell state table (see module doc)."""
+    from rescity.engine.event import simulate_event
     from rescity.forecast.indicators import indicators_from_result
-    from rescity.pipeline import event_hazard, run_event
+    from rescity.hazard.event import typhoon_event
 
-    asset_int, cell_int = event_hazard(twin, track, sites="cells")
-    res = run_event(
-        twin, track, realisations, seed, intensities=(asset_int, cell_int), simulate_kw={"keep_states": True}
-    )
+    asset_int, cell_int = typhoon_event(twin, track, sites="cells")
+    res = simulate_event(twin, (asset_int, cell_int), realisations, seed, simulate_kw={"keep_states": True})
     ind = indicators_from_result(twin, res, cell_int)
     mask = (twin.units["level"] == "cell").to_numpy()
     out = cell_frame(twin)
