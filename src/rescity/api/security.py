@@ -172,3 +172,46 @@ def annotate(router) -> None:
             "action": perm[1] if perm else None,
         }
         route.openapi_extra = extra
+
+
+def release_table(request: Request, p: Principal, df, resource: str, *, audit_always: bool = False):
+    """A per-unit table carrying population-derived counts as ``p`` may see it.
+
+    Grid-cell rows need ``population/microdata`` read; outside the owning department small
+    counts are withheld (:mod:`rescity.govern.release`). A release with grid-cell rows (or any
+    release, with ``audit_always``) is audited as ``read.restricted`` of ``resource``. Tables
+    without population counts pass unchanged.
+    """
+    from rescity.govern import release
+    from rescity.govern.departments import POPULATION_AGGREGATE, POPULATION_MICRODATA, owner_of
+
+    if not release.is_population_table(df):
+        return df
+    ctx: Context = request.app.state.ctx
+    if not allows(request, p, POPULATION_AGGREGATE, "read"):
+        raise ApiError(
+            403,
+            f"this result carries population counts, which department {p.department!r} may not read",
+        )
+    owner = owner_of(POPULATION_MICRODATA) or "planning"
+    r = release.release(
+        df,
+        microdata=allows(request, p, POPULATION_MICRODATA, "read"),
+        raw=p.department == owner,
+        k=ctx.privacy_k,
+    )
+    if r.restricted or audit_always:
+        ctx.store.audit(
+            p,
+            "read.restricted",
+            resource,
+            {
+                "object": POPULATION_MICRODATA if r.restricted else POPULATION_AGGREGATE,
+                "rows": len(r.table),
+                "cell_rows": r.cells_released,
+                "cell_rows_withheld": r.cells_removed,
+                "values_withheld": r.withheld,
+                "suppressed": r.suppressed,
+            },
+        )
+    return r.table
