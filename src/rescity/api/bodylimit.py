@@ -54,19 +54,24 @@ class BodyLimit:
             await self._refuse(send, declared)
             return
         seen = 0
-        started = False
+        started = refused = False
 
         async def limited_receive():
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > self.max_bytes and not refused:
+                    refused = True
+                    if not started:
+                        await self._refuse(send, None)
                     raise BodyTooLarge()
             return message
 
         async def tracking_send(message):
             nonlocal started
+            if refused:
+                return  # the 413 went out already; drop what the app answers to the cut-off body
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -74,5 +79,4 @@ class BodyLimit:
         try:
             await self.app(scope, limited_receive, tracking_send)
         except BodyTooLarge:
-            if not started:
-                await self._refuse(send, None)
+            pass

@@ -366,7 +366,10 @@ class JobRunner:
                         if code is not None and code < 0
                         else ""
                     )
-                    return "error", f"the worker process running it stopped unexpectedly (exit code {code}){hint}"
+                    return (
+                        "error",
+                        f"the worker process running it stopped unexpectedly (exit code {code}){hint}",
+                    )
                 if msg[0] == "progress":
                     self.store.progress_run(run_id, float(msg[1]), str(msg[2]))
                     continue

@@ -174,7 +174,9 @@ def annotate(router) -> None:
         route.openapi_extra = extra
 
 
-def release_table(request: Request, p: Principal, df, resource: str, *, audit_always: bool = False):
+def release_table(
+    request: Request, p: Principal, df, resource: str, *, audit_always: bool = False, cells: bool = False
+):
     """A per-unit table carrying population-derived counts as ``p`` may see it.
 
     Grid-cell rows need ``population/microdata`` read; outside the owning department small
@@ -194,9 +196,16 @@ def release_table(request: Request, p: Principal, df, resource: str, *, audit_al
             f"this result carries population counts, which department {p.department!r} may not read",
         )
     owner = owner_of(POPULATION_MICRODATA) or "planning"
+    micro = allows(request, p, POPULATION_MICRODATA, "read")
+    if cells and not micro:
+        raise ApiError(
+            403,
+            f"grid-cell population is restricted; department {p.department!r} may not read it. Ask {owner} "
+            "for access: POST /api/v1/grants with resource 'population/microdata'",
+        )
     r = release.release(
         df,
-        microdata=allows(request, p, POPULATION_MICRODATA, "read"),
+        microdata=micro,
         raw=p.department == owner,
         k=ctx.privacy_k,
     )

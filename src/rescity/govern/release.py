@@ -99,18 +99,37 @@ def release(df: pd.DataFrame, *, microdata: bool, raw: bool, k: int) -> Release:
     withheld = 0
     if not raw and len(out):
         cols = count_columns(out)
+        frame = [c for c in ("issued", "lead_h", "indicator", "member", "parent_id") if c in out.columns]
         if cols:
-            out, _, s = privacy.suppress(out, cols, k)
+            # siblings for secondary suppression: same parent within the same frame of a long table
+            grp = out[frame].astype(str).agg("|".join, axis=1) if frame else pd.Series("", index=out.index)
+            out, _, s = privacy.suppress(out.assign(_group=grp), cols, k, group="_group")
+            out = out.drop(columns="_group")
             withheld += s.total
         if "indicator" in out.columns:
             people = out["indicator"].astype(str).map(is_people_column).to_numpy()
             vals = [c for c in _LONG_VALUES if c in out.columns and c not in cols]
-            for c in vals:
-                x = pd.to_numeric(out[c], errors="coerce").astype(float)
-                hit = people & (x > 0).to_numpy() & (x < k).to_numpy()
-                withheld += int(hit.sum())
-                out[c] = x.mask(hit)
+            if vals and people.any():
+                # one frame = the rows sharing every key column; siblings = same frame and parent
+                keys = frame
+                sub = out.loc[people, [*keys, *vals]].copy()
+                for c in vals:
+                    sub[c] = pd.to_numeric(sub[c], errors="coerce").astype(float)
+                sub["_group"] = sub[keys].astype(str).agg("|".join, axis=1) if keys else ""
+                rel, _, s = privacy.suppress(sub, vals, k, group="_group")
+                withheld += s.total
+                for c in vals:
+                    col = pd.to_numeric(out[c], errors="coerce").astype(float).to_numpy().copy()
+                    col[people] = rel[c].to_numpy()
+                    out[c] = col
     return Release(out, removed, n_cells, withheld, not raw)
 
 
-__all__ = ["PEOPLE_QUANTITIES", "Release", "count_columns", "is_people_column", "is_population_table", "release"]
+__all__ = [
+    "PEOPLE_QUANTITIES",
+    "Release",
+    "count_columns",
+    "is_people_column",
+    "is_population_table",
+    "release",
+]

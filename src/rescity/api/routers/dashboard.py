@@ -231,6 +231,10 @@ def units_geojson(
     if not allows(request, p, "forecasts", "read"):
         raise ApiError(403, f"role {p.role!r} in department {p.department!r} may not read forecasts")
     _, t = _issuances(request, ctx, forecast_id)
+    if level == "cell":
+        t = release_table(request, p, t, f"forecasts/{forecast_id}/values/cell", cells=True)
+    else:
+        t = release_table(request, p, t[t["level"].astype(str) != "cell"], f"forecasts/{forecast_id}/values")
     vals = layers.issuance_values(
         t, issued=issued, lead_h=lead_h, indicator=indicator or "composite", level=level
     )
@@ -270,7 +274,7 @@ def forecast_values(
     ``lead_h`` (default its shortest); ``warning`` is none, blue, yellow, orange or red."""
     _, t = _issuances(request, ctx, forecast_id)
     if level == "cell":
-        t = release_table(request, p, t, f"forecasts/{forecast_id}/values/cell")
+        t = release_table(request, p, t, f"forecasts/{forecast_id}/values/cell", cells=True)
     else:
         t = release_table(request, p, t[t["level"].astype(str) != "cell"], f"forecasts/{forecast_id}/values")
     return layers.issuance_values(
@@ -293,9 +297,11 @@ def run_values(
     if not isinstance(units, pd.DataFrame):
         raise ApiError(404, f"the 'units' result of run {run_id} is not a table")
     if level == "cell":
-        units = release_table(request, p, units, f"runs/{run_id}/values/cell")
+        units = release_table(request, p, units, f"runs/{run_id}/values/cell", cells=True)
     else:
-        units = release_table(request, p, units[units["level"].astype(str) != "cell"], f"runs/{run_id}/values")
+        units = release_table(
+            request, p, units[units["level"].astype(str) != "cell"], f"runs/{run_id}/values"
+        )
     run = ctx.store.get_run(run_id)
     hh = None
     if run.get("twin"):

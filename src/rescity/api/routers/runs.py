@@ -9,10 +9,10 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from rescity.api.errors import ApiError
 from rescity.api.jobs import job_kinds
 from rescity.api.routers._common import ERRORS, Filter, IdText, Limit, Offset, RunId, page, records
 from rescity.api.schemas import JsonResult, Page, ResultInfo, RunIn, RunKindOut, RunOut, TableOut
-from rescity.api.errors import ApiError
 from rescity.api.security import Context, context, release_table, require
 from rescity.govern.principal import Principal
 
