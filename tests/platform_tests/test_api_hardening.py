@@ -16,6 +16,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from conftest import USERS
 from rescity.api import register_job
@@ -331,3 +332,71 @@ def test_oversize_bodies_are_refused_before_sign_in(sqlite_api):
     assert (
         c.post("/api/v1/runs", content=small, headers={"content-type": "application/json"}).status_code == 401
     )
+
+
+# -- sign-in ----------------------------------------------------------------------------------
+def test_login_throttle_backs_off_and_forgets():
+    from rescity.govern.throttle import LoginThrottle
+
+    t = [0.0]
+    th = LoginThrottle(free=3, base_s=2.0, max_s=60.0, window_s=600.0, address_free=100, clock=lambda: t[0])
+    for _ in range(3):
+        assert th.retry_after("user:a") == 0
+        th.failed("user:a", "addr:x")
+    assert th.retry_after("user:a") == 2.0 and th.retry_after("user:b") == 0
+    t[0] = 2.5
+    assert th.failed("user:a") == 4.0  # 2 s · 2^1
+    t[0] = 3.0
+    assert th.retry_after("user:a") == pytest.approx(3.5)
+    for _ in range(10):
+        th.failed("user:a")
+    assert th.retry_after("user:a") <= 60.0  # capped
+    th.succeeded("user:a")
+    assert th.retry_after("user:a") == 0
+
+
+def test_login_is_throttled_audited_and_equal_in_work(sqlite_api, monkeypatch):
+    c, st = sqlite_api.client, sqlite_api.store
+    from rescity.govern import auth
+
+    calls = []
+    real = auth.check_password
+    monkeypatch.setattr(auth, "check_password", lambda pw, stored: calls.append(stored) or real(pw, stored))
+    # unknown user, user without password, wrong password: the same scrypt work each time
+    for name in ("nobody-here", "water_viewer", "water_analyst"):
+        r = c.post("/api/v1/auth/token", data={"username": name, "password": "guess"})
+        assert r.status_code == 401
+    assert len(calls) == 3 and all(s and s.startswith("scrypt$") for s in calls)
+    failed = [e for e in st.audit_entries()[0] if e["action"] == "auth.login_failed"]
+    assert {e["resource"] for e in failed} >= {"users/nobody-here", "users/water_analyst"}
+    # more wrong guesses lock the account: then even the right password is refused, with Retry-After
+    for _ in range(5):
+        c.post("/api/v1/auth/token", data={"username": "water_analyst", "password": "guess"})
+    r = c.post("/api/v1/auth/token", data={"username": "water_analyst", "password": "water_analyst-password"})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    c.app.state.ctx.throttle.succeeded("user:water_analyst")
+    c.app.state.ctx.throttle.succeeded("addr:testclient")
+    r = c.post("/api/v1/auth/token", data={"username": "water_analyst", "password": "water_analyst-password"})
+    assert r.status_code == 200
+
+
+def test_tokens_stop_working_after_password_or_role_change(sqlite_api):
+    c, st = sqlite_api.client, sqlite_api.store
+    r = c.post("/api/v1/auth/token", data={"username": "water_analyst", "password": "water_analyst-password"})
+    jwt = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    api_token = {"Authorization": f"Bearer {st.add_token('water_analyst', label='t')['token']}"}
+    assert c.get("/api/v1/auth/me", headers=jwt).status_code == 200
+    assert c.get("/api/v1/auth/me", headers=api_token).status_code == 200
+    st.update_user("water_analyst", role="viewer")
+    assert c.get("/api/v1/auth/me", headers=jwt).status_code == 401
+    assert c.get("/api/v1/auth/me", headers=api_token).status_code == 401
+    r = c.post("/api/v1/auth/token", data={"username": "water_analyst", "password": "water_analyst-password"})
+    jwt = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    assert c.get("/api/v1/auth/me", headers=jwt).json()["role"] == "viewer"
+    st.update_user("water_analyst", password="a-new-long-password")
+    assert c.get("/api/v1/auth/me", headers=jwt).status_code == 401
+    # an unrelated change (the full name) keeps tokens valid
+    r = c.post("/api/v1/auth/token", data={"username": "water_analyst", "password": "a-new-long-password"})
+    jwt = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    st.update_user("water_analyst", full_name="Wang Wei")
+    assert c.get("/api/v1/auth/me", headers=jwt).status_code == 200

@@ -7,6 +7,7 @@ the login itself. The permission a route needs is attached to its dependency as
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from fastapi import Depends, Request
@@ -17,6 +18,7 @@ from rescity.api.jobs import JobRunner
 from rescity.govern import auth
 from rescity.govern.policy import Policy
 from rescity.govern.principal import Principal
+from rescity.govern.throttle import LoginThrottle
 from rescity.store import Store
 from rescity.store.base import Memo, NotFound
 
@@ -41,6 +43,11 @@ class Context:
     privacy_k: int
     jwt_ttl_s: int = 3600
     memo: Memo = field(default_factory=Memo)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    #: Password hashing runs here, off the event loop and off the threads serving other requests.
+    hasher: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="rescity-scrypt")
+    )
 
     def refresh_policy(self, version: int | None = None) -> Policy:
         """The policy with the approved grants of ``version`` (read from the store if not given)."""
@@ -83,6 +90,11 @@ def authenticate(request: Request, token: str | None) -> Principal:
             user = None
         if user is None or user["disabled"]:
             raise _unauthorized("the account of this access token no longer exists or is disabled")
+        if int(claims.get("cv", 0) or 0) != ctx.store.credentials_version(user["username"]):
+            raise _unauthorized(
+                "the access token was issued before the account's password, role or department changed; "
+                f"sign in again at POST {TOKEN_URL}"
+            )
         version = ctx.store.grants_version()
     p = Principal(user["username"], user["department"], user["role"])
     request.state.principal = p

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from rescity.api.errors import ApiError
 from rescity.api.jobs import job_kinds
-from rescity.api.routers._common import ERRORS, Filter, IdText, Limit, Offset, RunId, page, records
+from rescity.api.routers._common import ERRORS, TOO_MANY, Filter, IdText, Limit, Offset, RunId, page, records
 from rescity.api.schemas import JsonResult, Page, ResultInfo, RunIn, RunKindOut, RunOut, TableOut
 from rescity.api.security import Context, context, release_table, require
 from rescity.govern.principal import Principal
@@ -33,6 +33,7 @@ def kinds(p: Principal = Depends(require("runs", "read"))):
     "/runs",
     response_model=RunOut,
     status_code=202,
+    responses=TOO_MANY,
     summary="Start a run (scenario, forecast …) in the background",
     description="Returns at once with the queued run; poll GET /api/v1/runs/{id} for status and progress.",
 )
