@@ -39,14 +39,13 @@ def import_(
     if (pandapower is None) == (epanet is None):
         raise InputError("give one of --pandapower or --epanet", field="--pandapower")
     if pandapower is not None:
-        from rescity.twin.pandapower_io import _pp, import_pandapower
+        from rescity.twin.pandapower_io import import_pandapower, load_pandapower_json
 
-        pp = _pp()
         p = Path(pandapower)
         if p.suffix.lower() == ".json":
             if not p.exists():
                 raise InputError("pandapower file not found", file=p)
-            net = pp.from_json(str(p))
+            net = load_pandapower_json(p)
         else:
             import pandapower.networks as pn
 

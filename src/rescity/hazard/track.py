@@ -29,7 +29,6 @@ velocity and pressure tendency, which the wind and rain models need.
 from __future__ import annotations
 
 import difflib
-import gzip
 import io
 import re
 from functools import lru_cache
@@ -120,15 +119,11 @@ IBTRACS_AGENCY_AVERAGING_S: dict[str, float] = {
 
 # -- file reading -------------------------------------------------------------------------------
 def _read_text(path: Path) -> str:
-    path = Path(path)
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+    """Text of a track file: gzip allowed, size and decompressed size bounded, UTF-8/UTF-16/GBK
+    (:func:`rescity.safeio.read_text`)."""
+    from rescity.safeio import read_text
+
+    return read_text(Path(path))
 
 
 def detect_format(path: str | Path, text: str | None = None) -> str:
