@@ -295,8 +295,9 @@ def load_yaml(text: str, *, file: str | Path | None = None) -> Any:
     """YAML by the safe loader with bounded depth, aliases and expanded size."""
     import yaml
 
-    loader = _bounded_loader()(text)
+    loader = None
     try:
+        loader = _bounded_loader()(text)
         return loader.get_single_data()
     except _Bomb as e:
         raise InputError(str(e), file=file) from None
@@ -308,7 +309,8 @@ def load_yaml(text: str, *, file: str | Path | None = None) -> Any:
         problem = getattr(e, "problem", None) or type(e).__name__
         raise InputError(f"is not valid YAML: {excerpt(problem)}{where}", file=file) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_csv_table(path: str | Path, *, max_bytes: int | None = None, **kw: Any):

@@ -92,6 +92,13 @@ def input_failure(e: BaseException) -> str | None:
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the console script."""
     debug = os.environ.get("RESCITY_DEBUG") == "1"
+    if not debug:
+        import warnings
+
+        # numeric and parsing warnings of the libraries are no message for the user: the readers
+        # check the input and say what is wrong in one line
+        for cat in (RuntimeWarning, UserWarning, FutureWarning, DeprecationWarning):
+            warnings.filterwarnings("ignore", category=cat)
     try:
         app(args=argv, prog_name="rescity")
     except InputError as e:

@@ -148,9 +148,23 @@ def detect_format(path: str | Path, text: str | None = None) -> str:
     )
 
 
-def _csv(text: str) -> pd.DataFrame:
-    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+def _csv(text: str, file: Any = None) -> pd.DataFrame:
+    if not text.strip():
+        raise InputError("is empty; expected a track table with a header row", file=file)
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise InputError("has no columns; expected a track table with a header row", file=file) from None
+    except (pd.errors.ParserError, ValueError) as e:
+        msg = " ".join(str(e).split())[:160]
+        raise InputError(f"is not a well-formed CSV table: {msg}", file=file) from None
     df.columns = [str(c).strip() for c in df.columns]
+    low = [c.lower() for c in df.columns]
+    dup = sorted({c for c in low if low.count(c) > 1})
+    if dup:
+        raise InputError(
+            "names a column twice (column names are not case-sensitive)", file=file, field=dup[0]
+        )
     return df
 
 
@@ -290,7 +304,7 @@ def _make_track(
 # -- JTWC CSV (packaged format) -----------------------------------------------------------------
 @lru_cache(maxsize=4)
 def _jtwc_table(path: str, mtime: float, size: int) -> pd.DataFrame:
-    return _csv(_read_text(Path(path)))
+    return _csv(_read_text(Path(path)), Path(path))
 
 
 def read_jtwc(path: str | Path, sn: Any = None) -> pd.DataFrame:
@@ -508,7 +522,7 @@ def read_ibtracs(path: str | Path, sn: Any = None, text: str | None = None) -> p
     """
     path = Path(path)
     text = _read_text(path) if text is None else text
-    df = _csv(text)
+    df = _csv(text, path)
     _require(df, ["SID", "ISO_TIME", "LAT", "LON"], path)
     if "USA_WIND" not in df.columns and "WMO_WIND" not in df.columns:
         _require(df, ["USA_WIND"], path)
@@ -610,7 +624,7 @@ def read_generic(path: str | Path, sn: Any = None, text: str | None = None) -> p
     """
     path = Path(path)
     text = _read_text(path) if text is None else text
-    df = _csv(text)
+    df = _csv(text, path)
     df.columns = [c.lower() for c in df.columns]
     _require(df, ["time", "lat", "lon"], path)
     if "vmax_kn" not in df.columns and "vmax_ms" not in df.columns:
