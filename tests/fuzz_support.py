@@ -461,33 +461,36 @@ def targets() -> dict[str, tuple]:
     }
 
 
-def run_all(n: int, seed: int = 13) -> dict[str, Counter]:
-    """Draw ``n`` examples per target (reproducibly) and count the classes."""
+def _run_target(tmp: Path, n: int, seed: int, strategy, run) -> tuple[Counter, list[str]]:
     import random
 
     from hypothesis import HealthCheck, given, settings
 
+    c: Counter = Counter()
+    bad: list[str] = []
+
+    @settings(max_examples=n, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(strategy)
+    def one(ex):
+        cls, detail = run(tmp, ex)
+        c[cls] += 1
+        if cls != "ok" and len(bad) < 3:
+            bad.append(f"{cls}: {detail[:160]}")
+
+    random.seed(seed)
+    one()
+    return c, bad
+
+
+def run_all(n: int, seed: int = 13) -> dict[str, Counter]:
+    """Draw ``n`` examples per target (reproducibly) and count the classes."""
     counts: dict[str, Counter] = {}
     examples: dict[str, list[str]] = {}
     with tempfile.TemporaryDirectory() as t, memory_cap():
         tmp = Path(t)
         for name, (strategy, run) in targets().items():
-            c: Counter = Counter()
-            bad: list[str] = []
-
-            @settings(max_examples=n, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck))  # fmt: skip
-            @given(strategy)
-            def one(ex, run=run, c=c, bad=bad):
-                cls, detail = run(tmp, ex)
-                c[cls] += 1
-                if cls != "ok" and len(bad) < 3:
-                    bad.append(f"{cls}: {detail[:160]}")
-
-            random.seed(seed)
-            one()
-            counts[name] = c
-            examples[name] = bad
+            counts[name], examples[name] = _run_target(tmp, n, seed, strategy, run)
     run_all.examples = examples  # type: ignore[attr-defined]
     return counts
 

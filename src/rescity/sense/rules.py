@@ -159,9 +159,21 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     doc = load_yaml(text, file=file) or {}
     if not isinstance(doc, dict):
         raise InputError(f"must hold a mapping, not a {type(doc).__name__}", file=file)
+    for key, kind in (("sources", dict), ("families", dict), ("rules", list)):
+        if doc.get(key) is not None and not isinstance(doc.get(key), kind):
+            what = "a mapping" if kind is dict else "a list"
+            raise InputError(f"must be {what}", file=file, field=key, value=type(doc.get(key)).__name__)
     sources = {str(k): " ".join(str(v).split()) for k, v in (doc.get("sources") or {}).items()}
     fams: dict[str, Family] = {}
     for name, f in (doc.get("families") or {}).items():
+        if not isinstance(f, dict):
+            raise InputError("a family must be a mapping", file=file, field=f"families.{name}")
+        if (
+            f.get("advice") is not None
+            and not isinstance(f.get("advice"), dict)
+            or any(not isinstance(a, dict) for a in (f.get("advice") or {}).values())
+        ):
+            raise InputError("advice maps a level to {zh, en}", file=file, field=f"families.{name}.advice")
         for key in ("name_zh", "name_en", "category", "sub_category", "department"):
             if not f.get(key):
                 raise InputError("a family needs this field", file=file, field=f"families.{name}.{key}")
@@ -183,6 +195,8 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
     seen = set()
     for i, r in enumerate(doc.get("rules") or []):
         where = f"rules[{i}]"
+        if not isinstance(r, dict):
+            raise InputError("a rule must be a mapping", file=file, field=where)
         rid = str(r.get("id") or "")
         if not rid or rid in seen:
             raise InputError("each rule needs a unique id", file=file, field=f"{where}.id", value=rid)
@@ -213,7 +227,13 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
             raise InputError(
                 "sum and rise need window_h > 0", file=file, field=f"{where}.window_h", value=window
             )
-        pon, poff = int(r.get("persist_on", 1)), int(r.get("persist_off", 1))
+        pon = _num(r.get("persist_on", 1), f"{where}.persist_on", file)
+        poff = _num(r.get("persist_off", 1), f"{where}.persist_off", file)
+        if pon != int(pon) or poff != int(poff) or max(pon, poff) > 10_000:
+            raise InputError(
+                "persistence counts reports: a whole number ≤ 10000", file=file, field=f"{where}.persist_on"
+            )
+        pon, poff = int(pon), int(poff)
         if pon < 1 or poff < 1:
             raise InputError("persistence counts reports: ≥ 1", file=file, field=f"{where}.persist_on")
         rules.append(
