@@ -306,13 +306,14 @@ def _epanet_seed() -> bytes:
 
 
 def _twin_dir(tmp: Path) -> Path:
-    sys.path.insert(0, str(Path(__file__).parent / "platform_tests"))
-    from conftest import small_twin
+    sys.path.insert(0, str(Path(__file__).parent))
+    from twin_support import tiny
+
     from rescity.twin.io import save
 
     d = tmp / "twin"
     if not d.exists():
-        save(small_twin(), d)
+        save(tiny(), d)
     return d
 
 
