@@ -49,6 +49,10 @@ PENV_HPA: float = 1010.0
 #: Mean Earth radius, km.
 EARTH_RADIUS_KM: float = 6371.0
 
+#: Plausible radius of maximum wind, km: observed RMW of tropical cyclones span about 5–300 km
+#: (Kossin et al. 2007; Chavas & Knaff 2022); wider bounds leave room for odd but real storms.
+RMAX_KM_RANGE: tuple[float, float] = (2.0, 500.0)
+
 TRACK_COLUMNS: tuple[str, ...] = ("time", "lat", "lon", "vmax_ms", "pcen_hpa", "penv_hpa", "rmax_km")
 FORMATS: tuple[str, ...] = ("jtwc", "cma", "ibtracs", "generic")
 
@@ -281,6 +285,37 @@ def _make_track(
             file=file,
             field=fields.get("pcen_hpa", "pcen_hpa"),
             value=float(pc[i]),
+        )
+    pe = np.broadcast_to(np.asarray(penv_hpa, dtype=float), (n,))
+    bad = ~((pe > 950.0) & (pe < 1050.0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"line {lines[i]}: ambient (environmental) pressure out of range (950, 1050) hPa",
+            file=file,
+            field=fields.get("penv_hpa", "penv_hpa"),
+            value=float(pe[i]),
+        )
+    bad = ~np.isnan(pc) & (pc >= pe)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"line {lines[i]}: central pressure at or above the ambient pressure ({pe[i]:g} hPa): no "
+            "cyclone; a tropical cyclone's centre is a pressure low",
+            file=file,
+            field=fields.get("pcen_hpa", "pcen_hpa"),
+            value=float(pc[i]),
+        )
+    rm = np.broadcast_to(np.asarray(rmax_km, dtype=float), (n,))
+    bad = ~np.isnan(rm) & ~((rm >= RMAX_KM_RANGE[0]) & (rm <= RMAX_KM_RANGE[1]))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"line {lines[i]}: radius of maximum wind out of range [{RMAX_KM_RANGE[0]:g}, "
+            f"{RMAX_KM_RANGE[1]:g}] km (blank = estimate)",
+            file=file,
+            field=fields.get("rmax_km", "rmax_km"),
+            value=float(rm[i]),
         )
     missing = np.isnan(pc)
     pc[missing] = pressure_from_wind(vmax_ms[missing])
