@@ -307,9 +307,8 @@ def _epanet_seed() -> bytes:
 
 def _twin_dir(tmp: Path) -> Path:
     sys.path.insert(0, str(Path(__file__).parent))
-    from twin_support import tiny
-
     from rescity.twin.io import save
+    from twin_support import tiny
 
     d = tmp / "twin"
     if not d.exists():

@@ -61,6 +61,20 @@ def import_(
             lon0, lat0 = (float(x) for x in origin.split(","))
         except ValueError:
             raise InputError("origin must be lon,lat", field="--origin", value=origin) from None
+        if not (-180.0 <= lon0 <= 360.0 and -90.0 <= lat0 <= 90.0):  # also refuses nan and inf
+            raise InputError(
+                "origin must be lon,lat in degrees (lon −180…360, lat −90…90)", field="--origin", value=origin
+            )
+        if crs is not None:
+            try:
+                from pyproj import CRS
+
+                CRS.from_user_input(crs)
+            except Exception as e:  # noqa: BLE001 - pyproj's CRSError and friends
+                msg = " ".join(str(e).split())[:120]
+                raise InputError(
+                    f"not a coordinate reference system pyproj knows ({msg})", field="--crs", value=crs
+                ) from None
         twin = import_epanet(epanet, origin=(lon0, lat0), crs=crs)
     path = save(twin, Path(out_) / "twin")
     s = twin.summary()
