@@ -400,3 +400,88 @@ def test_tokens_stop_working_after_password_or_role_change(sqlite_api):
     jwt = {"Authorization": f"Bearer {r.json()['access_token']}"}
     st.update_user("water_analyst", full_name="Wang Wei")
     assert c.get("/api/v1/auth/me", headers=jwt).status_code == 200
+
+
+# -- audit chain ------------------------------------------------------------------------------
+def _forge_after_head(st, n: int = 2) -> None:
+    """What an intruder with database access but no key does: append entries with fresh hashes."""
+    from rescity.govern.audit import entry_hash
+
+    with st.write() as tx:
+        if st.backend == "sqlite":
+            tx.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+        else:
+            tx.execute("ALTER TABLE audit_log DISABLE TRIGGER USER")
+        seq, prev = tx.one("SELECT seq, hash FROM audit_head WHERE id = 1")
+        for _ in range(n):
+            seq = int(seq) + 1
+            args = (
+                seq,
+                "2030-01-01T00:00:00Z",
+                "admin",
+                "platform",
+                "user.create",
+                "users/mallory",
+                "{}",
+                prev,
+            )
+            h = entry_hash(*args)  # an unkeyed hash: the intruder has no key
+            tx.execute(
+                "INSERT INTO audit_log (seq, ts, actor, department, action, resource, detail, prev_hash, hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*args, h),
+            )
+            prev = h
+        tx.execute("UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", (seq, prev))
+
+
+def test_keyed_audit_chain_catches_entries_forged_after_the_head(tmp_path, monkeypatch):
+    from rescity.store import open_store
+
+    keyfile = tmp_path / "audit.key"
+    keyfile.write_text("k" * 32, encoding="utf-8")
+    monkeypatch.setenv("RESCITY_AUDIT_KEY_FILE", str(keyfile))
+    st = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    st.add_user("alice", "water_utility", "analyst")
+    head = st.audit_head()
+    assert head["hash"].startswith("k1:") and st.verify_audit().ok
+    _forge_after_head(st)
+    v = st.verify_audit()
+    assert not v.ok and {p["kind"] for p in v.problems} >= {"forged"}
+    st.close()
+    # the same forgery on an unkeyed chain verifies: what the key adds
+    monkeypatch.delenv("RESCITY_AUDIT_KEY_FILE")
+    st = open_store(f"sqlite:///{tmp_path / 'b.db'}")
+    st.add_user("alice", "water_utility", "analyst")
+    _forge_after_head(st)
+    assert st.verify_audit().ok
+    st.close()
+
+
+def test_keyed_entries_need_the_key_and_a_wrong_key_fails(tmp_path, monkeypatch):
+    from rescity.store import open_store
+
+    monkeypatch.setenv("RESCITY_AUDIT_KEY", "a-secret-of-sixteen-bytes-or-more")
+    st = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    st.add_user("alice", "water_utility", "analyst")
+    st.close()
+    monkeypatch.setenv("RESCITY_AUDIT_KEY", "another-secret-of-sixteen-bytes")
+    st = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    assert {p["kind"] for p in st.verify_audit().problems} == {"altered"}
+    st.close()
+    monkeypatch.delenv("RESCITY_AUDIT_KEY")
+    st = open_store(f"sqlite:///{tmp_path / 'a.db'}")
+    assert {p["kind"] for p in st.verify_audit().problems} == {"key"}
+    st.close()
+
+
+def test_a_non_numeric_seq_is_reported_not_a_crash():
+    from rescity.govern.audit import GENESIS, entry_hash, verify_chain
+
+    h1 = entry_hash(1, "t", "a", "d", "x", "r", "{}", GENESIS)
+    rows = [
+        (1, "t", "a", "d", "x", "r", "{}", GENESIS, h1),
+        ("two", "t", "a", "d", "x", "r", "{}", h1, "f" * 64),
+    ]
+    v = verify_chain(rows, (2, "f" * 64))
+    assert not v.ok and any("not a number" in p["message"] for p in v.problems)

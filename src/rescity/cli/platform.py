@@ -91,7 +91,8 @@ def audit_verify(
         problems = list(v.problems)
         if expect_head:
             seq_s, _, want = expect_head.partition(":")
-            if not seq_s.isdigit() or len(want) != 64:
+            digest = want[len("k1:") :] if want.startswith("k1:") else want
+            if not seq_s.isdigit() or len(digest) != 64:
                 raise InputError(
                     "--expect-head takes SEQ:HASH as printed by 'rescity audit head'", value=expect_head
                 )
