@@ -187,11 +187,10 @@ def nested(depth: int, kind: str) -> str:
 
 
 def alias_bomb(levels: int, key: str = "x", width: int = 9) -> str:
-    """A "billion laughs" document: ``width ** levels`` strings by aliases, under ``key``."""
-    lines = ["defs:", '  a0: &a0 ["lol"]']
+    """A "billion laughs" document: ``width ** levels`` strings by aliases, all under ``key``."""
+    lines = [f"{key}:", '  - &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     for i in range(1, levels + 1):
-        lines.append(f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]")
-    lines.append(f"{key}: *a{levels}")
+        lines.append(f"  - &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]")
     return "\n".join(lines) + "\n"
 
 
