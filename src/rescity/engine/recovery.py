@@ -204,6 +204,8 @@ class RecoveryConfig:
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any], file: str | Path | None = None) -> RecoveryConfig:
         """From a scenario mapping (the ``recovery`` table of a YAML/TOML file), validated."""
+        if isinstance(d, Mapping) and "recovery" in d and not isinstance(d["recovery"], Mapping):
+            raise InputError("the recovery settings must be a table", file=file, field="recovery")
         d = dict(d.get("recovery", d)) if isinstance(d, Mapping) else d
         if not isinstance(d, Mapping):
             raise InputError("the recovery settings must be a table", file=file, field="recovery")

@@ -108,6 +108,11 @@ def read_issuances(path) -> pd.DataFrame:
             raise InputError(f"issuances lack the {c!r} column", file=p, field=c)
     if not len(pred):
         raise InputError("has no issuances (only a header)", file=p)
+    t = pd.to_datetime(pred["issued"].astype(str).str.strip(), utc=True, errors="coerce", format="mixed")
+    if t.isna().any():
+        raise InputError(
+            "not a date and time", file=p, field="issued", value=str(pred.loc[t.isna(), "issued"].iloc[0])
+        )
     for c in ("mean", "p05", "p95"):
         if c in pred.columns:
             x = pd.to_numeric(pred[c], errors="coerce")
@@ -281,7 +286,7 @@ def verify(
     units = pred[["unit_id", "level"] + [c for c in ("name_zh", "name_en") if c in pred.columns]]
     reg = match_regions(o["region"].unique(), units, obs_path)
     o = o.merge(reg, on="region", how="left")
-    times = pd.to_datetime(pred["issued"], utc=True)
+    times = pd.to_datetime(pred["issued"], utc=True, format="mixed")
     all_times = sorted(times.unique())
     rule = []
     if issued is not None:

@@ -372,11 +372,28 @@ def load_pandapower_json(path: Any):
     check_pandapower_json(text, file=p)
     pp = _pp()
     try:
-        return pp.from_json_string(text)
+        net = pp.from_json_string(text)
     except Exception as e:  # noqa: BLE001 - pandapower raises many kinds on malformed tables
         raise InputError(
             f"is not a valid pandapower network ({type(e).__name__}: {str(e)[:160]})", file=p
         ) from None
+    for table in (
+        "bus",
+        "line",
+        "trafo",
+        "trafo3w",
+        "impedance",
+        "ext_grid",
+        "gen",
+        "sgen",
+        "load",
+        "switch",
+    ):
+        if table in net and not isinstance(net[table], pd.DataFrame):
+            raise InputError("must be a table (a pandas DataFrame)", file=p, field=table)
+    if not len(net.bus):
+        raise InputError("has no buses", file=p, field="bus")
+    return net
 
 
 def to_pandapower(twin: Twin, out: np.ndarray | None = None, *, people_per_mw: float = PEOPLE_PER_MW):
