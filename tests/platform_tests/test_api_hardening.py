@@ -485,3 +485,22 @@ def test_a_non_numeric_seq_is_reported_not_a_crash():
     ]
     v = verify_chain(rows, (2, "f" * 64))
     assert not v.ok and any("not a number" in p["message"] for p in v.problems)
+
+
+def test_password_hashing_runs_in_its_own_pool(sqlite_api, monkeypatch):
+    """scrypt runs on the hashing threads, not on the event loop or the request threads."""
+    import threading
+
+    from rescity.govern import auth
+
+    names = []
+    real = auth.check_password
+
+    def spy(pw, stored):
+        names.append(threading.current_thread().name)
+        return real(pw, stored)
+
+    monkeypatch.setattr(auth, "check_password", spy)
+    c = sqlite_api.client
+    c.post("/api/v1/auth/token", data={"username": "water_analyst", "password": "wrong-guess"})
+    assert names and all(n.startswith("rescity-scrypt") for n in names)
