@@ -107,7 +107,11 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys, small):
     bad = tmp_path / "obs.csv"
     bad.write_text("region,metric,value\n浙江省,fish_lost,3\n", encoding="utf-8")
     pred = tmp_path / "p.csv"
-    pred.write_text("issued,lead_h,unit_id,level,indicator,mean,p05,p95,warning\n", encoding="utf-8")
+    pred.write_text(
+        "issued,lead_h,unit_id,level,indicator,mean,p05,p95,warning\n"
+        "2019-08-09T06:00Z,24,330000,province,relocate,1,1,1,0\n",
+        encoding="utf-8",
+    )
     code, o, e = run(["verify", "--pred", str(pred), "--obs", str(bad)], capsys)
     assert code == 2 and "metric" in e and "Traceback" not in e
     code, o, e = run(

@@ -41,6 +41,8 @@ class InputError(ValueError):
         if self.field is not None:
             where.append(f"field {self.field!r}")
         if self.value is not None:
-            where.append(f"value {self.value!r}")
+            v = repr(self.value)
+            where.append(f"value {v[:80] + '…' if len(v) > 80 else v}")
         prefix = ": ".join([", ".join(where)]) if where else ""
-        return f"{prefix}: {self.message}" if prefix else self.message
+        msg = self.message if len(self.message) <= 500 else self.message[:500] + "…"
+        return f"{prefix}: {msg}" if prefix else msg

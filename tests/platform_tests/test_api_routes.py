@@ -163,7 +163,8 @@ def test_scenario_run_through_the_real_pipeline(sqlite_api):
     )
     run = wait_run(sqlite_api, r.json()["id"])
     assert run["status"] == "done", run["message"]
-    res = sqlite_api.get(f"/api/v1/runs/{run['id']}/results/units?format=csv")
+    # unsuppressed for the department owning population data (planning)
+    res = sqlite_api.get(f"/api/v1/runs/{run['id']}/results/units?format=csv", "planning_viewer")
     t = pd.read_csv(io.StringIO(res.text), dtype={"unit_id": str})
     assert {"affected_mean", "no_power_mean", "gust_max_ms"} <= set(t.columns)
     cells = t[t["level"] == "cell"]
@@ -196,7 +197,9 @@ def test_cancel_a_running_run(sqlite_api):
     end = time.monotonic() + 10
     while sqlite_api.get(f"/api/v1/runs/{rid}").json()["status"] != "running" and time.monotonic() < end:
         time.sleep(0.02)
-    assert sqlite_api.post(f"/api/v1/runs/{rid}/cancel", "water_analyst", json={}).status_code == 200
+    # another department may not cancel it; the owner's department (here: platform) may
+    assert sqlite_api.post(f"/api/v1/runs/{rid}/cancel", "water_analyst", json={}).status_code == 403
+    assert sqlite_api.post(f"/api/v1/runs/{rid}/cancel", json={}).status_code == 200
     run = wait_run(sqlite_api, rid)
     _gate.set()
     assert run["status"] == "cancelled"

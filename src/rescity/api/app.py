@@ -57,6 +57,10 @@ def create_app(
     privacy_threshold: int | None = None,
     jwt_ttl_s: int = 3600,
     threads: int = 16,
+    max_queue: int = 32,
+    isolation: str = "process",
+    limits: dict | None = None,
+    max_body_bytes: int = 8 * 2**20,
 ) -> FastAPI:
     """Build the API app.
 
@@ -69,20 +73,28 @@ def create_app(
     policy:
         Access policy; the packaged casbin model and policy by default.
     workers:
-        Threads that execute runs.
+        Runs executed at once, each in a worker process the service starts and supervises.
     privacy_threshold:
         k of the small-cell rule (default ``RESCITY_PRIVACY_K`` or 10).
     jwt_ttl_s:
         Lifetime of access tokens from the password flow, seconds.
     threads:
         Threads that serve requests (each holds a store connection while it works).
+    max_queue:
+        Runs that may wait for a worker; more are refused with 429.
+    isolation:
+        ``"process"`` (runs in worker processes) or ``"thread"`` (in this process; embedding only).
+    limits:
+        ``role -> RoleLimits`` on runs (default the packaged ``govern/rules/limits.csv``).
+    max_body_bytes:
+        Largest request body accepted; larger ones get 413 before any authentication work.
     """
     own_store = store is None
     st = store if store is not None else open_store(store_url)
     ctx = Context(
         store=st,
         policy=policy or Policy(),
-        runner=JobRunner(st, workers=workers),
+        runner=JobRunner(st, workers=workers, max_queue=max_queue, isolation=isolation, limits=limits),
         privacy_k=privacy_k(privacy_threshold),
         jwt_ttl_s=jwt_ttl_s,
     )
@@ -113,6 +125,9 @@ def create_app(
     )
     app.state.ctx = ctx
     errors.install(app)
+    from rescity.api.bodylimit import BodyLimit
+
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
 
     from rescity.api.routers import assets, audit, auth, grants, ops, reports, runs, sense, twins, users
     from rescity.api.security import annotate

@@ -26,6 +26,7 @@ _CODES = {
     413: "too_large",
     415: "unsupported_media_type",
     422: "invalid",
+    429: "too_many_requests",
     500: "internal",
     503: "unavailable",
 }
@@ -112,6 +113,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InputError)
     async def _input(request: Request, e: InputError):
         return respond(422, e.message, field=e.field, value=e.value)
+
+    from rescity.api.jobs import QueueFull
+
+    @app.exception_handler(QueueFull)
+    async def _queue_full(request: Request, e: QueueFull):
+        return respond(429, str(e), headers={"Retry-After": "30"})
 
     @app.exception_handler(PermissionError)
     async def _perm(request: Request, e: PermissionError):

@@ -7,6 +7,7 @@ the login itself. The permission a route needs is attached to its dependency as
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from fastapi import Depends, Request
@@ -17,6 +18,7 @@ from rescity.api.jobs import JobRunner
 from rescity.govern import auth
 from rescity.govern.policy import Policy
 from rescity.govern.principal import Principal
+from rescity.govern.throttle import LoginThrottle
 from rescity.store import Store
 from rescity.store.base import Memo, NotFound
 
@@ -41,6 +43,11 @@ class Context:
     privacy_k: int
     jwt_ttl_s: int = 3600
     memo: Memo = field(default_factory=Memo)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    #: Password hashing runs here, off the event loop and off the threads serving other requests.
+    hasher: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(2, thread_name_prefix="rescity-scrypt")
+    )
 
     def refresh_policy(self, version: int | None = None) -> Policy:
         """The policy with the approved grants of ``version`` (read from the store if not given)."""
@@ -83,6 +90,11 @@ def authenticate(request: Request, token: str | None) -> Principal:
             user = None
         if user is None or user["disabled"]:
             raise _unauthorized("the account of this access token no longer exists or is disabled")
+        if int(claims.get("cv", 0) or 0) != ctx.store.credentials_version(user["username"]):
+            raise _unauthorized(
+                "the access token was issued before the account's password, role or department changed; "
+                f"sign in again at POST {TOKEN_URL}"
+            )
         version = ctx.store.grants_version()
     p = Principal(user["username"], user["department"], user["role"])
     request.state.principal = p
@@ -172,3 +184,55 @@ def annotate(router) -> None:
             "action": perm[1] if perm else None,
         }
         route.openapi_extra = extra
+
+
+def release_table(
+    request: Request, p: Principal, df, resource: str, *, audit_always: bool = False, cells: bool = False
+):
+    """A per-unit table carrying population-derived counts as ``p`` may see it.
+
+    Grid-cell rows need ``population/microdata`` read; outside the owning department small
+    counts are withheld (:mod:`rescity.govern.release`). A release with grid-cell rows (or any
+    release, with ``audit_always``) is audited as ``read.restricted`` of ``resource``. Tables
+    without population counts pass unchanged.
+    """
+    from rescity.govern import release
+    from rescity.govern.departments import POPULATION_AGGREGATE, POPULATION_MICRODATA, owner_of
+
+    if not release.is_population_table(df):
+        return df
+    ctx: Context = request.app.state.ctx
+    if not allows(request, p, POPULATION_AGGREGATE, "read"):
+        raise ApiError(
+            403,
+            f"this result carries population counts, which department {p.department!r} may not read",
+        )
+    owner = owner_of(POPULATION_MICRODATA) or "planning"
+    micro = allows(request, p, POPULATION_MICRODATA, "read")
+    if cells and not micro:
+        raise ApiError(
+            403,
+            f"grid-cell population is restricted; department {p.department!r} may not read it. Ask {owner} "
+            "for access: POST /api/v1/grants with resource 'population/microdata'",
+        )
+    r = release.release(
+        df,
+        microdata=micro,
+        raw=p.department == owner,
+        k=ctx.privacy_k,
+    )
+    if r.restricted or audit_always:
+        ctx.store.audit(
+            p,
+            "read.restricted",
+            resource,
+            {
+                "object": POPULATION_MICRODATA if r.restricted else POPULATION_AGGREGATE,
+                "rows": len(r.table),
+                "cell_rows": r.cells_released,
+                "cell_rows_withheld": r.cells_removed,
+                "values_withheld": r.withheld,
+                "suppressed": r.suppressed,
+            },
+        )
+    return r.table

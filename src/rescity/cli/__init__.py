@@ -54,30 +54,82 @@ def _register() -> None:
 _register()
 
 
+def one_line(text: str, most: int = 400) -> str:
+    """``text`` on one line, at most ``most`` characters."""
+    s = " ".join(str(text).split())
+    return s if len(s) <= most else s[: most - 1] + "…"
+
+
+def input_failure(e: BaseException) -> str | None:
+    """A one-line message when ``e`` is a reader's complaint about malformed input, else ``None``.
+
+    The readers raise :class:`InputError` themselves; this catches what third-party parsers raise
+    on input they cannot read (corrupt Parquet/GeoPackage, malformed CSV, bad gzip, undecodable
+    text, runaway nesting), so that such files end with exit code 2, not an internal error.
+    """
+    import csv
+    import gzip
+    import json
+    import tomllib
+    import zlib
+
+    kinds: list[type] = [
+        UnicodeError, gzip.BadGzipFile, EOFError, zlib.error, json.JSONDecodeError, tomllib.TOMLDecodeError,
+        csv.Error, RecursionError, OverflowError,
+    ]  # fmt: skip
+    names = {
+        "ParserError", "EmptyDataError", "ArrowInvalid", "ArrowTypeError", "ArrowNotImplementedError",
+        "YAMLError", "ScannerError", "ComposerError", "ConstructorError", "DataSourceError",
+        "DriverError", "CRSError", "ProjError", "DatabaseError", "OutOfBoundsDatetime", "DateParseError",
+    }  # fmt: skip
+    mro = {c.__name__ for c in type(e).__mro__}
+    if not (isinstance(e, tuple(kinds)) or mro & names):
+        return None
+    name = getattr(e, "filename", None)
+    where = f"{name}: " if name else ""
+    return one_line(f"{where}cannot read the input ({type(e).__name__}: {e})", 300)
+
+
 def main(argv: Optional[list[str]] = None) -> None:
     """Entry point of the console script."""
     debug = os.environ.get("RESCITY_DEBUG") == "1"
+    if not debug:
+        import warnings
+
+        # numeric and parsing warnings of the libraries are no message for the user: the readers
+        # check the input and say what is wrong in one line
+        for cat in (RuntimeWarning, UserWarning, FutureWarning, DeprecationWarning):
+            warnings.filterwarnings("ignore", category=cat)
     try:
         app(args=argv, prog_name="rescity")
     except InputError as e:
         if debug:
             raise
-        err_console.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(one_line(str(e)))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as e:
         if debug:
             raise
         name = getattr(e, "filename", None) or ""
-        err_console.print(f"[bold red]error:[/] {escape(f'{name}: {e.strerror or e}')}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[bold red]error:[/] {escape(f'{name}: {e.strerror or e}')}", highlight=False, soft_wrap=True
+        )
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, not a traceback
+        reason = input_failure(e)
+        if reason is not None:
+            if debug:
+                raise
+            err_console.print(f"[bold red]error:[/] {escape(reason)}", highlight=False, soft_wrap=True)
+            sys.exit(2)
         if debug:
             raise
         err_console.print(
-            f"[bold red]internal error:[/] {escape(f'{type(e).__name__}: {e}')} (set RESCITY_DEBUG=1 for the traceback)",
+            f"[bold red]internal error:[/] {escape(one_line(f'{type(e).__name__}: {e}'))} "
+            "(set RESCITY_DEBUG=1 for the traceback)",
             highlight=False,
             soft_wrap=True,
         )

@@ -39,14 +39,13 @@ def import_(
     if (pandapower is None) == (epanet is None):
         raise InputError("give one of --pandapower or --epanet", field="--pandapower")
     if pandapower is not None:
-        from rescity.twin.pandapower_io import _pp, import_pandapower
+        from rescity.twin.pandapower_io import import_pandapower, load_pandapower_json
 
-        pp = _pp()
         p = Path(pandapower)
         if p.suffix.lower() == ".json":
             if not p.exists():
                 raise InputError("pandapower file not found", file=p)
-            net = pp.from_json(str(p))
+            net = load_pandapower_json(p)
         else:
             import pandapower.networks as pn
 
@@ -62,6 +61,20 @@ def import_(
             lon0, lat0 = (float(x) for x in origin.split(","))
         except ValueError:
             raise InputError("origin must be lon,lat", field="--origin", value=origin) from None
+        if not (-180.0 <= lon0 <= 360.0 and -90.0 <= lat0 <= 90.0):  # also refuses nan and inf
+            raise InputError(
+                "origin must be lon,lat in degrees (lon −180…360, lat −90…90)", field="--origin", value=origin
+            )
+        if crs is not None:
+            try:
+                from pyproj import CRS
+
+                CRS.from_user_input(crs)
+            except Exception as e:  # noqa: BLE001 - pyproj's CRSError and friends
+                msg = " ".join(str(e).split())[:120]
+                raise InputError(
+                    f"not a coordinate reference system pyproj knows ({msg})", field="--crs", value=crs
+                ) from None
         twin = import_epanet(epanet, origin=(lon0, lat0), crs=crs)
     path = save(twin, Path(out_) / "twin")
     s = twin.summary()

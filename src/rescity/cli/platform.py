@@ -35,7 +35,7 @@ def serve(
     port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="TCP port."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (loopback by default)."),
     store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
-    workers: int = typer.Option(2, "--workers", min=1, help="Threads that execute runs."),
+    workers: int = typer.Option(2, "--workers", min=1, help="Runs executed at once, each in a worker process."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
     policy: Optional[Path] = typer.Option(
         None, "--policy", exists=True, dir_okay=False, help="casbin policy CSV replacing the packaged one."
@@ -91,7 +91,8 @@ def audit_verify(
         problems = list(v.problems)
         if expect_head:
             seq_s, _, want = expect_head.partition(":")
-            if not seq_s.isdigit() or len(want) != 64:
+            digest = want[len("k1:") :] if want.startswith("k1:") else want
+            if not seq_s.isdigit() or len(digest) != 64:
                 raise InputError(
                     "--expect-head takes SEQ:HASH as printed by 'rescity audit head'", value=expect_head
                 )

@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
-from rescity.cli._common import SETTINGS, console
+from rescity.cli._common import SETTINGS, console, err_console
 from rescity.errors import InputError
 from rescity.hazard.registry import DEFAULT_TYPHOON_HAZARDS, TYPHOON_HAZARDS, summary_columns
 
@@ -114,8 +114,9 @@ def _progress() -> Progress:
         TextColumn("{task.completed:>6.0f}/{task.total:<6.0f}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=console,
-        transient=False,
+        # on stderr and erased when done, so no half-drawn bar is left on stdout after an error
+        console=err_console,
+        transient=True,
     )
 
 

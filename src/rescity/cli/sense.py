@@ -62,18 +62,30 @@ def register(app: typer.Typer) -> None:
         store: Optional[str] = typer.Option(None, "--store", help=STORE_HELP),
         twin: str = typer.Option("zhejiang", "--twin", help="Stored twin name, or a twin folder to store."),
         client_id: str = typer.Option(
-            "rescity-sense", "--client-id", help="Fixed MQTT client id: the broker keeps its session between runs."
+            "rescity-sense",
+            "--client-id",
+            help="Fixed MQTT client id: the broker keeps its session between runs.",
         ),
-        prefix: str = typer.Option("rescity", "--prefix", help="Topic prefix: <prefix>/entities/#, <prefix>/alerts."),
+        prefix: str = typer.Option(
+            "rescity", "--prefix", help="Topic prefix: <prefix>/entities/#, <prefix>/alerts."
+        ),
         stations: Optional[Path] = typer.Option(
-            None, "--stations", exists=True, dir_okay=False, help="Station table CSV (default: the packaged one)."
+            None,
+            "--stations",
+            exists=True,
+            dir_okay=False,
+            help="Station table CSV (default: the packaged one).",
         ),
         rules: Optional[Path] = typer.Option(
             None, "--rules", exists=True, dir_okay=False, help="Rules YAML (default: the packaged one)."
         ),
         batch: int = typer.Option(2000, "--batch", min=1, help="Most messages per store transaction."),
-        nowcast: bool = typer.Option(True, "--nowcast/--no-nowcast", help="Nowcast after asset status changes."),
-        status_every: float = typer.Option(5.0, "--status-every", min=0.5, help="Seconds between status lines."),
+        nowcast: bool = typer.Option(
+            True, "--nowcast/--no-nowcast", help="Nowcast after asset status changes."
+        ),
+        status_every: float = typer.Option(
+            5.0, "--status-every", min=0.5, help="Seconds between status lines."
+        ),
     ) -> None:
         """Run the ingest until interrupted: subscribe to <prefix>/entities/# (QoS 1, persistent
         session), store readings, raise alerts on <prefix>/alerts, nowcast on <prefix>/nowcast/<twin>."""
@@ -127,11 +139,19 @@ def register(app: typer.Typer) -> None:
         file: Optional[Path] = typer.Argument(
             None, help="Recording (JSON lines, .gz allowed); default: the packaged Lekima day."
         ),
-        speed: float = typer.Option(60.0, "--speed", min=0.0, help="Replay speed: 60 = one hour per minute; 0 = as fast as possible."),
+        speed: float = typer.Option(
+            60.0, "--speed", min=0.0, help="Replay speed: 60 = one hour per minute; 0 = as fast as possible."
+        ),
         broker: str = typer.Option("mqtt://localhost:1883", "--broker", help=BROKER_HELP),
-        prefix: str = typer.Option("rescity", "--prefix", help="Topic prefix (publishes on <prefix>/entities/…)."),
-        retime: bool = typer.Option(False, "--retime", help="Shift all times so the last message is stamped now."),
-        limit: Optional[int] = typer.Option(None, "--limit", min=1, help="Publish only the first N messages."),
+        prefix: str = typer.Option(
+            "rescity", "--prefix", help="Topic prefix (publishes on <prefix>/entities/…)."
+        ),
+        retime: bool = typer.Option(
+            False, "--retime", help="Shift all times so the last message is stamped now."
+        ),
+        limit: Optional[int] = typer.Option(
+            None, "--limit", min=1, help="Publish only the first N messages."
+        ),
     ) -> None:
         """Publish a recording of sensor messages (QoS 1) at its own pace times --speed."""
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -140,8 +160,12 @@ def register(app: typer.Typer) -> None:
 
         path = file or packaged_recording()
         with Progress(
-            TextColumn("[bold]replay[/]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=err_console, transient=True,
+            TextColumn("[bold]replay[/]"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
         ) as bar:
             task = bar.add_task("replay", total=None)
 
@@ -156,9 +180,18 @@ def register(app: typer.Typer) -> None:
             soft_wrap=True,
         )
 
+    @sense_app.command("broker-config")
+    def broker_config() -> None:
+        """Print the Mosquitto configuration for the ingest (persistence, no queue cap)."""
+        from importlib.resources import files
+
+        typer.echo((files("rescity.sense") / "mosquitto.conf").read_text(encoding="utf-8"), nl=False)
+
     @sense_app.command("rules")
     def rules_cmd(
-        rules: Optional[Path] = typer.Option(None, "--rules", exists=True, dir_okay=False, help="Rules YAML."),
+        rules: Optional[Path] = typer.Option(
+            None, "--rules", exists=True, dir_okay=False, help="Rules YAML."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Print the warning rules with their sources."""
@@ -169,7 +202,9 @@ def register(app: typer.Typer) -> None:
         rs = load_rules(rules)
         df = rs.table()
         if as_json:
-            console.print_json(json.dumps({"rules": df.to_dict(orient="records"), "sources": rs.sources}, ensure_ascii=False))
+            console.print_json(
+                json.dumps({"rules": df.to_dict(orient="records"), "sources": rs.sources}, ensure_ascii=False)
+            )
             return
         t = Table(title="warning rules", show_lines=False)
         for c in ("id", "level", "condition", "persist_on", "persist_off", "source"):

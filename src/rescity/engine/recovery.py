@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import math
 import time
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -70,6 +69,7 @@ from rescity.engine.policies import JobContext, get_policy
 from rescity.engine.restore import RestorationSolver
 from rescity.errors import InputError
 from rescity.geo import local_xy_km
+from rescity.safeio import read_csv_table
 from rescity.twin import roads
 from rescity.twin.model import KINDS, Twin
 from rescity.twin.systems import all_systems, get_system, service_systems, systems
@@ -77,6 +77,11 @@ from rescity.twin.systems import all_systems, get_system, service_systems, syste
 #: ``spawn_key`` suffix of the recovery stream of a realisation (damage ``(r,)``, homes ``(r, 1)``).
 STREAM_RECOVERY = 2
 REPAIR_TIMES_FILE = Path(__file__).with_name("data") / "repair_times.csv"
+#: Bounds of a recovery scenario: horizon (days), time steps, crews per pool.
+MAX_HORIZON_DAYS = 365
+MAX_STEPS = 100_000
+MAX_CREWS = 100_000
+
 #: Default crews: one per this many assets of the system in the prefecture (rescity assumption,
 #: order of the emergency teams utilities mobilise after a major typhoon; override per scenario).
 #: The values live on each system of :mod:`rescity.twin.systems` (``assets_per_crew``).
@@ -110,7 +115,7 @@ def load_repair_times(path: str | Path | None = None) -> pd.DataFrame:
     damage states.
     """
     p = Path(path) if path is not None else REPAIR_TIMES_FILE
-    df = pd.read_csv(p)
+    df = read_csv_table(p)
     for c in ("system", "kind", "damage_state", "mean_days", "sd_days", "source"):
         if c not in df.columns:
             raise InputError("missing column", file=p, field=c)
@@ -198,6 +203,8 @@ class RecoveryConfig:
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any], file: str | Path | None = None) -> RecoveryConfig:
         """From a scenario mapping (the ``recovery`` table of a YAML/TOML file), validated."""
+        if isinstance(d, Mapping) and "recovery" in d and not isinstance(d["recovery"], Mapping):
+            raise InputError("the recovery settings must be a table", file=file, field="recovery")
         d = dict(d.get("recovery", d)) if isinstance(d, Mapping) else d
         if not isinstance(d, Mapping):
             raise InputError("the recovery settings must be a table", file=file, field="recovery")
@@ -212,8 +219,27 @@ class RecoveryConfig:
             setattr(cfg, k, v)
         for k in ("horizon_days", "step_h"):
             v = getattr(cfg, k)
-            if not isinstance(v, (int, float)) or not np.isfinite(v) or v <= 0:
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v) or v <= 0:
                 raise InputError("must be a number > 0", file=file, field=k, value=v)
+        if cfg.horizon_days > MAX_HORIZON_DAYS:
+            raise InputError(
+                f"must be at most {MAX_HORIZON_DAYS} days",
+                file=file,
+                field="horizon_days",
+                value=cfg.horizon_days,
+            )
+        if cfg.horizon_h / cfg.step_h > MAX_STEPS:
+            raise InputError(
+                f"gives more than {MAX_STEPS} time steps over the horizon; take a longer step",
+                file=file,
+                field="step_h",
+                value=cfg.step_h,
+            )
+        for k in ("crews", "assets_per_crew"):
+            if getattr(cfg, k) is not None and not isinstance(getattr(cfg, k), Mapping):
+                raise InputError("must be a table (key: value)", file=file, field=k, value=getattr(cfg, k))
+        if not isinstance(cfg.levels, (list, tuple)):
+            raise InputError("must be a list of levels", file=file, field="levels", value=cfg.levels)
         if cfg.step_h > cfg.horizon_h:
             raise InputError("step longer than the horizon", file=file, field="step_h", value=cfg.step_h)
         if not isinstance(cfg.policy, str):
@@ -226,17 +252,27 @@ class RecoveryConfig:
         for s, v in dict(cfg.assets_per_crew or {}).items():
             if s not in systems():
                 raise InputError("unknown system", file=file, field=f"assets_per_crew.{s}", value=s)
-            if not isinstance(v, (int, float)) or v <= 0:
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not np.isfinite(v) or v <= 0:
                 raise InputError("must be a number > 0", file=file, field=f"assets_per_crew.{s}", value=v)
             apc[s] = float(v)
         cfg.assets_per_crew = apc
-        if not isinstance(cfg.mutual_aid, (int, float)) or not 0 <= cfg.mutual_aid <= 1:
+        if (
+            not isinstance(cfg.mutual_aid, (int, float))
+            or isinstance(cfg.mutual_aid, bool)
+            or not 0 <= cfg.mutual_aid <= 1
+        ):
             raise InputError(
                 "mutual_aid must be a share in [0, 1]", file=file, field="mutual_aid", value=cfg.mutual_aid
             )
         cfg.mutual_aid = float(cfg.mutual_aid)
-        if not isinstance(cfg.min_crews, int) or cfg.min_crews < 1:
-            raise InputError("must be an integer ≥ 1", file=file, field="min_crews", value=cfg.min_crews)
+        if (
+            not isinstance(cfg.min_crews, int)
+            or isinstance(cfg.min_crews, bool)
+            or not 1 <= cfg.min_crews <= MAX_CREWS
+        ):
+            raise InputError(
+                f"must be an integer from 1 to {MAX_CREWS}", file=file, field="min_crews", value=cfg.min_crews
+            )
         crews = {}
         for unit, per in dict(cfg.crews or {}).items():
             if not isinstance(per, Mapping):
@@ -247,9 +283,12 @@ class RecoveryConfig:
             for s, v in per.items():
                 if s not in systems():
                     raise InputError("unknown system", file=file, field=f"crews.{unit}.{s}", value=s)
-                if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_CREWS:
                     raise InputError(
-                        "crews must be an integer ≥ 1", file=file, field=f"crews.{unit}.{s}", value=v
+                        f"crews must be an integer from 1 to {MAX_CREWS}",
+                        file=file,
+                        field=f"crews.{unit}.{s}",
+                        value=v,
                     )
                 row[s] = int(v)
             crews[str(unit)] = row
@@ -283,28 +322,13 @@ def load_scenario(path: str | Path) -> RecoveryConfig:
           assets_per_crew: {power: 25}
           repair_times: my_repair_times.csv
     """
+    from rescity.safeio import load_config
+
     p = Path(path)
     if not p.exists():
         raise InputError("scenario file not found", file=p)
-    text = p.read_text(encoding="utf-8")
-    suf = p.suffix.lower()
-    try:
-        if suf == ".toml":
-            data = tomllib.loads(text)
-        elif suf in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        else:
-            raise InputError("scenario file must be .yaml, .yml or .toml", file=p, value=suf)
-    except (tomllib.TOMLDecodeError, ValueError) as e:
-        raise InputError(f"cannot parse: {e}", file=p) from None
-    except Exception as e:  # yaml.YAMLError without importing yaml at module level
-        if type(e).__module__.startswith("yaml"):
-            raise InputError(f"cannot parse: {e}", file=p) from None
-        raise
-    if not isinstance(data, Mapping):
-        raise InputError("scenario file must hold a table", file=p)
+    # bounded size, nesting and YAML aliases; UTF-8, UTF-16 or GBK text
+    data = load_config(p, suffixes=(".yaml", ".yml", ".toml"))
     return RecoveryConfig.from_mapping(data, file=p)
 
 

@@ -56,13 +56,12 @@ PRED_REQUIRED = ("issued", "lead_h", "unit_id", "level", "indicator", "mean", "p
 
 def read_observations(path) -> pd.DataFrame:
     """Read an observations CSV (``region, metric, value``); bad rows raise :class:`InputError`."""
+    from rescity.safeio import read_csv_table
+
     p = Path(path)
-    try:
-        obs = pd.read_csv(p, dtype={"region": str})
-    except FileNotFoundError:
-        raise
-    except Exception as e:  # noqa: BLE001 - any parse error is the user's file
-        raise InputError(f"cannot read observations: {e}", file=p) from None
+    if not p.exists():
+        raise InputError("observations file not found", file=p)
+    obs = read_csv_table(p, dtype={"region": str})
     return check_observations(obs, p)
 
 
@@ -71,6 +70,8 @@ def check_observations(obs: pd.DataFrame, file=None) -> pd.DataFrame:
     for c in ("region", "metric", "value"):
         if c not in obs.columns:
             raise InputError(f"observations need a {c!r} column (region, metric, value)", file=file, field=c)
+    if not len(obs):
+        raise InputError("has no observations (only a header); add rows of region, metric, value", file=file)
     o = obs.copy()
     o["region"] = o["region"].astype(str).str.strip()
     o["metric"] = o["metric"].astype(str).str.strip()
@@ -81,12 +82,13 @@ def check_observations(obs: pd.DataFrame, file=None) -> pd.DataFrame:
             f"unknown metric; use one of {sorted(METRICS)}", file=file, field="metric", value=bad.iloc[0]
         )
     v = pd.to_numeric(o["value"], errors="coerce")
-    if v.isna().any() or (v < 0).any():
+    bad = v.isna() | (v < 0) | ~np.isfinite(v.fillna(0.0).astype(float))
+    if bad.any():
         raise InputError(
-            "values must be numbers ≥ 0",
+            "values must be finite numbers ≥ 0",
             file=file,
             field="value",
-            value=o.loc[v.isna() | (v < 0), "value"].iloc[0],
+            value=o.loc[bad, "value"].iloc[0],
         )
     o["value"] = v.astype(float)
     o["indicator"] = o["metric"].map(lambda m: METRICS.get(m, m))
@@ -95,16 +97,31 @@ def check_observations(obs: pd.DataFrame, file=None) -> pd.DataFrame:
 
 def read_issuances(path) -> pd.DataFrame:
     """Read an issuances CSV written by ``rescity forecast``."""
+    from rescity.safeio import read_csv_table
+
     p = Path(path)
-    try:
-        pred = pd.read_csv(p, dtype={"unit_id": str, "issued": str})
-    except FileNotFoundError:
-        raise
-    except Exception as e:  # noqa: BLE001
-        raise InputError(f"cannot read issuances: {e}", file=p) from None
+    if not p.exists():
+        raise InputError("issuances file not found", file=p)
+    pred = read_csv_table(p, dtype={"unit_id": str, "issued": str})
     for c in PRED_REQUIRED:
         if c not in pred.columns:
             raise InputError(f"issuances lack the {c!r} column", file=p, field=c)
+    if not len(pred):
+        raise InputError("has no issuances (only a header)", file=p)
+    t = pd.to_datetime(pred["issued"].astype(str).str.strip(), utc=True, errors="coerce", format="mixed")
+    if t.isna().any():
+        raise InputError(
+            "not a date and time", file=p, field="issued", value=str(pred.loc[t.isna(), "issued"].iloc[0])
+        )
+    for c in ("mean", "p05", "p95"):
+        if c in pred.columns:
+            x = pd.to_numeric(pred[c], errors="coerce")
+            if x.isna().all():
+                raise InputError(f"every {c!r} value is missing or not a number", file=p, field=c)
+            if np.isinf(x).any():
+                raise InputError(
+                    "values must be finite", file=p, field=c, value=pred.loc[np.isinf(x), c].iloc[0]
+                )
     return pred
 
 
@@ -269,7 +286,7 @@ def verify(
     units = pred[["unit_id", "level"] + [c for c in ("name_zh", "name_en") if c in pred.columns]]
     reg = match_regions(o["region"].unique(), units, obs_path)
     o = o.merge(reg, on="region", how="left")
-    times = pd.to_datetime(pred["issued"], utc=True)
+    times = pd.to_datetime(pred["issued"], utc=True, format="mixed")
     all_times = sorted(times.unique())
     rule = []
     if issued is not None:

@@ -30,6 +30,16 @@ def hash_password(password: str) -> str:
     return f"scrypt${_SCRYPT['n']}${_SCRYPT['r']}${_SCRYPT['p']}${salt.hex()}${h.hex()}"
 
 
+_DUMMY: list[str] = []
+
+
+def dummy_hash() -> str:
+    """A hash of a random password, checked when a sign-in names no usable account (equal timing)."""
+    if not _DUMMY:
+        _DUMMY.append(hash_password(secrets.token_urlsafe(16)))
+    return _DUMMY[0]
+
+
 def check_password(password: str, stored: str | None) -> bool:
     """True when ``password`` matches ``stored`` (constant-time compare)."""
     if not stored or not stored.startswith("scrypt$"):

@@ -407,6 +407,15 @@ def _prepare(
     far = d["rjb_km"] > model.RJB_MAX_KM
     if beyond not in ("raise", "zero"):
         raise InputError("beyond must be 'raise' or 'zero'", field="beyond", value=beyond)
+    if len(far) and far.all():
+        # e.g. an epicentre at 0°N 0°E for a Zhejiang twin: every site would get zero shaking
+        raise InputError(
+            f"the rupture is {float(d['rjb_km'].min()):.0f} km from the nearest site, beyond the "
+            f"{model.NAME.upper()} range of {model.RJB_MAX_KM:g} km: nothing would shake; check the "
+            "epicentre's latitude and longitude",
+            field="source",
+            value=f"{source.lat},{source.lon}",
+        )
     if far.any() and beyond == "raise":
         i = int(np.flatnonzero(far)[0])
         raise InputError(

@@ -30,7 +30,6 @@ velocity and pressure tendency, which the wind and rain models need.
 from __future__ import annotations
 
 import difflib
-import gzip
 import io
 import re
 from functools import lru_cache
@@ -49,6 +48,10 @@ KN_TO_MS: float = 0.514444
 NM_TO_KM: float = 1.852
 #: Default environmental (ambient) pressure, hPa — the reference of Atkinson & Holliday (1977).
 PENV_HPA: float = 1010.0
+
+#: Plausible radius of maximum wind, km: observed RMW of tropical cyclones span about 5–300 km
+#: (Kossin et al. 2007; Chavas & Knaff 2022); wider bounds leave room for odd but real storms.
+RMAX_KM_RANGE: tuple[float, float] = (2.0, 500.0)
 
 TRACK_COLUMNS: tuple[str, ...] = ("time", "lat", "lon", "vmax_ms", "pcen_hpa", "penv_hpa", "rmax_km")
 FORMATS: tuple[str, ...] = ("jtwc", "cma", "ibtracs", "generic")
@@ -120,15 +123,11 @@ IBTRACS_AGENCY_AVERAGING_S: dict[str, float] = {
 
 # -- file reading -------------------------------------------------------------------------------
 def _read_text(path: Path) -> str:
-    path = Path(path)
-    with open(path, "rb") as fh:
-        raw = fh.read()
-    if raw[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(raw)
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
+    """Text of a track file: gzip allowed, size and decompressed size bounded, UTF-8/UTF-16/GBK
+    (:func:`rescity.safeio.read_text`)."""
+    from rescity.safeio import read_text
+
+    return read_text(Path(path))
 
 
 def detect_format(path: str | Path, text: str | None = None) -> str:
@@ -153,9 +152,23 @@ def detect_format(path: str | Path, text: str | None = None) -> str:
     )
 
 
-def _csv(text: str) -> pd.DataFrame:
-    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+def _csv(text: str, file: Any = None) -> pd.DataFrame:
+    if not text.strip():
+        raise InputError("is empty; expected a track table with a header row", file=file)
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise InputError("has no columns; expected a track table with a header row", file=file) from None
+    except (pd.errors.ParserError, ValueError) as e:
+        msg = " ".join(str(e).split())[:160]
+        raise InputError(f"is not a well-formed CSV table: {msg}", file=file) from None
     df.columns = [str(c).strip() for c in df.columns]
+    low = [c.lower() for c in df.columns]
+    dup = sorted({c for c in low if low.count(c) > 1})
+    if dup:
+        raise InputError(
+            "names a column twice (column names are not case-sensitive)", file=file, field=dup[0]
+        )
     return df
 
 
@@ -273,6 +286,37 @@ def _make_track(
             field=fields.get("pcen_hpa", "pcen_hpa"),
             value=float(pc[i]),
         )
+    pe = np.broadcast_to(np.asarray(penv_hpa, dtype=float), (n,))
+    bad = ~((pe > 950.0) & (pe < 1050.0))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"line {lines[i]}: ambient (environmental) pressure out of range (950, 1050) hPa",
+            file=file,
+            field=fields.get("penv_hpa", "penv_hpa"),
+            value=float(pe[i]),
+        )
+    bad = ~np.isnan(pc) & (pc >= pe)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"line {lines[i]}: central pressure at or above the ambient pressure ({pe[i]:g} hPa): no "
+            "cyclone; a tropical cyclone's centre is a pressure low",
+            file=file,
+            field=fields.get("pcen_hpa", "pcen_hpa"),
+            value=float(pc[i]),
+        )
+    rm = np.broadcast_to(np.asarray(rmax_km, dtype=float), (n,))
+    bad = ~np.isnan(rm) & ~((rm >= RMAX_KM_RANGE[0]) & (rm <= RMAX_KM_RANGE[1]))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"line {lines[i]}: radius of maximum wind out of range [{RMAX_KM_RANGE[0]:g}, "
+            f"{RMAX_KM_RANGE[1]:g}] km (blank = estimate)",
+            file=file,
+            field=fields.get("rmax_km", "rmax_km"),
+            value=float(rm[i]),
+        )
     missing = np.isnan(pc)
     pc[missing] = pressure_from_wind(vmax_ms[missing])
     lon_u = np.rad2deg(np.unwrap(np.deg2rad(np.asarray(lon, dtype=float))))
@@ -295,7 +339,7 @@ def _make_track(
 # -- JTWC CSV (packaged format) -----------------------------------------------------------------
 @lru_cache(maxsize=4)
 def _jtwc_table(path: str, mtime: float, size: int) -> pd.DataFrame:
-    return _csv(_read_text(Path(path)))
+    return _csv(_read_text(Path(path)), Path(path))
 
 
 def read_jtwc(path: str | Path, sn: Any = None) -> pd.DataFrame:
@@ -542,7 +586,7 @@ def read_ibtracs(path: str | Path, sn: Any = None, text: str | None = None) -> p
     """
     path = Path(path)
     text = _read_text(path) if text is None else text
-    df = _csv(text)
+    df = _csv(text, path)
     _require(df, ["SID", "ISO_TIME", "LAT", "LON"], path)
     if "USA_WIND" not in df.columns and "WMO_WIND" not in df.columns:
         _require(df, ["USA_WIND"], path)
@@ -644,7 +688,7 @@ def read_generic(path: str | Path, sn: Any = None, text: str | None = None) -> p
     """
     path = Path(path)
     text = _read_text(path) if text is None else text
-    df = _csv(text)
+    df = _csv(text, path)
     df.columns = [c.lower() for c in df.columns]
     _require(df, ["time", "lat", "lon"], path)
     if "vmax_kn" not in df.columns and "vmax_ms" not in df.columns:

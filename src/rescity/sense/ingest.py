@@ -88,8 +88,15 @@ def topics(prefix: str = DEFAULT_PREFIX, twin: str = "zhejiang") -> dict[str, st
     }
 
 
-def make_client(broker: Broker, client_id: str, *, manual_ack: bool = False, session: bool = True,
-                receive_max: int | None = None, session_expiry_s: int = SESSION_EXPIRY_S):
+def make_client(
+    broker: Broker,
+    client_id: str,
+    *,
+    manual_ack: bool = False,
+    session: bool = True,
+    receive_max: int | None = None,
+    session_expiry_s: int = SESSION_EXPIRY_S,
+):
     """A paho MQTT 5 client and its CONNECT properties (call ``connect_async`` with them)."""
     try:
         import paho.mqtt.client as mqtt
@@ -113,8 +120,39 @@ def make_client(broker: Broker, client_id: str, *, manual_ack: bool = False, ses
     return c, props
 
 
+#: Broker statistics topic: publish messages the broker dropped because of its in-flight or queue
+#: limits (Mosquitto ``$SYS`` hierarchy, published every ``sys_interval`` seconds).
+SYS_DROPPED = "$SYS/broker/publish/messages/dropped"
+
+
+class DropWatch:
+    """Turns the broker's cumulative dropped-message counter into newly dropped counts.
+
+    The first value seen is the baseline (drops before this ingest started); a smaller value
+    than the last one means the broker restarted, and becomes the new baseline.
+    """
+
+    def __init__(self) -> None:
+        self.last: int | None = None
+        self.total = 0
+
+    def update(self, payload: bytes | str) -> int:
+        """Newly dropped messages since the last report (0 when none or unreadable)."""
+        try:
+            v = int(float(payload.decode() if isinstance(payload, bytes) else payload))
+        except (ValueError, UnicodeDecodeError):
+            return 0
+        if self.last is None or v < self.last:
+            self.last = v
+            return 0
+        new, self.last = v - self.last, v
+        self.total += new
+        return new
+
+
 @dataclass
 class Stats:
+    broker_dropped: int = 0
     received: int = 0
     messages: int = 0
     stored: int = 0
@@ -191,6 +229,26 @@ class Ingest:
         self.out.max_inflight_messages_set(100)
         self.out.max_queued_messages_set(0)
         self.out.on_publish = lambda c, u, mid, rc, p: self._acked.add(mid)
+        self.drops = DropWatch()
+        self.out.on_connect = self._out_connected
+        self.out.on_message = self._out_message
+
+    # -- broker health -----------------------------------------------------------------------
+    def _out_connected(self, client, userdata, flags, reason_code, properties) -> None:
+        if not reason_code.is_failure:
+            client.subscribe(SYS_DROPPED, qos=0)  # brokers without $SYS simply never answer
+
+    def _out_message(self, client, userdata, msg) -> None:
+        if msg.topic != SYS_DROPPED:
+            return
+        new = self.drops.update(msg.payload)
+        if new:
+            self.stats.broker_dropped += new
+            self._say(
+                f"warning: the broker dropped {new:,} messages ({self.drops.total:,} since start) because of "
+                "its queue limits; sensor readings were lost. Run Mosquitto with the shipped configuration "
+                "(rescity sense broker-config: persistence, max_queued_messages 0)"
+            )
 
     # -- the receiver process --------------------------------------------------------------
     def _start_receiver(self) -> None:
@@ -201,10 +259,18 @@ class Ingest:
 
         b = self.broker
         cfg = {
-            "host": b.host, "port": b.port, "username": b.username, "password": b.password, "tls": b.tls,
-            "client_id": self.client_id, "topic": self.topics["entities"], "receive_max": self.receive_max,
-            "session_expiry_s": self.session_expiry_s, "batch_max": self.batch_max,
-            "batch_wait_s": self.batch_wait_s, "max_outstanding": 4,
+            "host": b.host,
+            "port": b.port,
+            "username": b.username,
+            "password": b.password,
+            "tls": b.tls,
+            "client_id": self.client_id,
+            "topic": self.topics["entities"],
+            "receive_max": self.receive_max,
+            "session_expiry_s": self.session_expiry_s,
+            "batch_max": self.batch_max,
+            "batch_wait_s": self.batch_wait_s,
+            "max_outstanding": 4,
         }
         mine, theirs = socket.socketpair()
         fd = theirs.fileno()
@@ -310,6 +376,7 @@ class Ingest:
         return (
             f"{r}{s.messages:,} messages, {s.stored:,} readings stored, {s.duplicates:,} duplicates, "
             f"{s.dead:,} dead letters, {s.alerts:,} alerts, {s.nowcasts} nowcasts"
+            + (f", BROKER DROPPED {s.broker_dropped:,}" if s.broker_dropped else "")
         )
 
     def _batch(self, no: int, items: list[tuple[str, bytes]]) -> None:
@@ -369,7 +436,18 @@ class Ingest:
                 from rescity.sense.ngsi import payload_text
 
                 self.processor.store.sense_write(
-                    dead=[(m[2], m[1], "internal", f"{type(e).__name__}: {e}", None, None, None, payload_text(m[0]))],
+                    dead=[
+                        (
+                            m[2],
+                            m[1],
+                            "internal",
+                            f"{type(e).__name__}: {e}",
+                            None,
+                            None,
+                            None,
+                            payload_text(m[0]),
+                        )
+                    ],
                     actor=self.processor.actor,
                 )
                 total.dead += 1
@@ -431,13 +509,17 @@ class Ingest:
                 f"nowcast {nc['id']}: {nc['down_assets']} assets down → {lost} people (horizon {nc['horizon_h']:.2f} h)"
             )
             self.out.publish(
-                self.topics["nowcast"], json.dumps(nowcast_summary(nc), ensure_ascii=False, default=float), qos=1,
+                self.topics["nowcast"],
+                json.dumps(nowcast_summary(nc), ensure_ascii=False, default=float),
+                qos=1,
                 retain=True,
             )
 
 
 def _is_store_error(e: BaseException) -> bool:
     name = type(e).__name__
-    return name in ("OperationalError", "DatabaseError", "InterfaceError") and "locked" in str(e).lower() or (
-        name in ("OperationalError", "InterfaceError") and type(e).__module__.startswith("psycopg")
+    return (
+        name in ("OperationalError", "DatabaseError", "InterfaceError")
+        and "locked" in str(e).lower()
+        or (name in ("OperationalError", "InterfaceError") and type(e).__module__.startswith("psycopg"))
     )

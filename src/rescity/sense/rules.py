@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from rescity.errors import InputError
 
@@ -72,7 +71,11 @@ class Rule:
 
     def describe(self) -> str:
         """The condition in words, e.g. ``sum 3 h of rain_mm ≥ 50 (off < 40)``."""
-        what = self.quantity if self.measure == "last" else f"{self.measure} {self.window_h:g} h of {self.quantity}"
+        what = (
+            self.quantity
+            if self.measure == "last"
+            else f"{self.measure} {self.window_h:g} h of {self.quantity}"
+        )
         if self.ref:
             on = f"{self.ref} {self.on:+g}" if self.on else self.ref
             off = f"{self.ref} {self.off:+g}" if self.off else self.ref
@@ -147,15 +150,30 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
         text = (files("rescity.sense") / "rules.yaml").read_text(encoding="utf-8")
         file: Any = "rules.yaml (packaged)"
     else:
+        from rescity.safeio import MAX_CONFIG_BYTES, read_text
+
         file = Path(path)
-        text = file.read_text(encoding="utf-8")
-    try:
-        doc = yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        raise InputError(f"not valid YAML: {e}", file=file) from None
+        text = read_text(file, max_bytes=MAX_CONFIG_BYTES, max_decompressed=MAX_CONFIG_BYTES)
+    from rescity.safeio import load_yaml
+
+    doc = load_yaml(text, file=file) or {}
+    if not isinstance(doc, dict):
+        raise InputError(f"must hold a mapping, not a {type(doc).__name__}", file=file)
+    for key, kind in (("sources", dict), ("families", dict), ("rules", list)):
+        if doc.get(key) is not None and not isinstance(doc.get(key), kind):
+            what = "a mapping" if kind is dict else "a list"
+            raise InputError(f"must be {what}", file=file, field=key, value=type(doc.get(key)).__name__)
     sources = {str(k): " ".join(str(v).split()) for k, v in (doc.get("sources") or {}).items()}
     fams: dict[str, Family] = {}
     for name, f in (doc.get("families") or {}).items():
+        if not isinstance(f, dict):
+            raise InputError("a family must be a mapping", file=file, field=f"families.{name}")
+        if (
+            f.get("advice") is not None
+            and not isinstance(f.get("advice"), dict)
+            or any(not isinstance(a, dict) for a in (f.get("advice") or {}).values())
+        ):
+            raise InputError("advice maps a level to {zh, en}", file=file, field=f"families.{name}.advice")
         for key in ("name_zh", "name_en", "category", "sub_category", "department"):
             if not f.get(key):
                 raise InputError("a family needs this field", file=file, field=f"families.{name}.{key}")
@@ -168,12 +186,17 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
             sub_category=f["sub_category"],
             department=f["department"],
             source=str(f.get("source", "")),
-            advice={lv: {"zh": a.get("zh", ""), "en": a.get("en", "")} for lv, a in (f.get("advice") or {}).items()},
+            advice={
+                lv: {"zh": a.get("zh", ""), "en": a.get("en", "")}
+                for lv, a in (f.get("advice") or {}).items()
+            },
         )
     rules = []
     seen = set()
     for i, r in enumerate(doc.get("rules") or []):
         where = f"rules[{i}]"
+        if not isinstance(r, dict):
+            raise InputError("a rule must be a mapping", file=file, field=where)
         rid = str(r.get("id") or "")
         if not rid or rid in seen:
             raise InputError("each rule needs a unique id", file=file, field=f"{where}.id", value=rid)
@@ -181,16 +204,36 @@ def load_rules(path: str | Path | None = None) -> RuleSet:
         if r.get("family") not in fams:
             raise InputError("unknown family", file=file, field=f"{where}.family", value=r.get("family"))
         if r.get("level") not in LEVELS:
-            raise InputError(f"level must be one of {', '.join(LEVELS)}", file=file, field=f"{where}.level", value=r.get("level"))
+            raise InputError(
+                f"level must be one of {', '.join(LEVELS)}",
+                file=file,
+                field=f"{where}.level",
+                value=r.get("level"),
+            )
         if r.get("measure") not in MEASURES:
-            raise InputError(f"measure must be one of {', '.join(MEASURES)}", file=file, field=f"{where}.measure", value=r.get("measure"))
+            raise InputError(
+                f"measure must be one of {', '.join(MEASURES)}",
+                file=file,
+                field=f"{where}.measure",
+                value=r.get("measure"),
+            )
         on, off = _num(r.get("on"), f"{where}.on", file), _num(r.get("off"), f"{where}.off", file)
         if off > on:
-            raise InputError("off must not exceed on (hysteresis)", file=file, field=f"{where}.off", value=off)
+            raise InputError(
+                "off must not exceed on (hysteresis)", file=file, field=f"{where}.off", value=off
+            )
         window = _num(r.get("window_h", 0), f"{where}.window_h", file)
         if r["measure"] != "last" and window <= 0:
-            raise InputError("sum and rise need window_h > 0", file=file, field=f"{where}.window_h", value=window)
-        pon, poff = int(r.get("persist_on", 1)), int(r.get("persist_off", 1))
+            raise InputError(
+                "sum and rise need window_h > 0", file=file, field=f"{where}.window_h", value=window
+            )
+        pon = _num(r.get("persist_on", 1), f"{where}.persist_on", file)
+        poff = _num(r.get("persist_off", 1), f"{where}.persist_off", file)
+        if pon != int(pon) or poff != int(poff) or max(pon, poff) > 10_000:
+            raise InputError(
+                "persistence counts reports: a whole number ≤ 10000", file=file, field=f"{where}.persist_on"
+            )
+        pon, poff = int(pon), int(poff)
         if pon < 1 or poff < 1:
             raise InputError("persistence counts reports: ≥ 1", file=file, field=f"{where}.persist_on")
         rules.append(
@@ -443,7 +486,9 @@ class RuleEngine:
             return None
         return round(now - then[1], 6)
 
-    def _thresholds(self, family: str, station: str) -> list[tuple[Rule, int, tuple, float | None, float | None]]:
+    def _thresholds(
+        self, family: str, station: str
+    ) -> list[tuple[Rule, int, tuple, float | None, float | None]]:
         """Per rule of ``family`` at ``station``: (rule, rank, measure key, on, off) thresholds."""
         key = (family, station)
         hit = self._thr.get(key)
@@ -499,8 +544,17 @@ class RuleEngine:
         if on_rank > cur:
             st.level, st.off_count = LEVELS[on_rank - 1], 0
             return Transition(
-                key, family, station, st.level, prev, "issue" if cur == 0 else "escalate", t, observed_at,
-                {r.id: m for r, m in seen}, on_rule, dict(self.stages.get(station, {})),
+                key,
+                family,
+                station,
+                st.level,
+                prev,
+                "issue" if cur == 0 else "escalate",
+                t,
+                observed_at,
+                {r.id: m for r, m in seen},
+                on_rule,
+                dict(self.stages.get(station, {})),
             )
         if cur == 0:
             return None
@@ -515,6 +569,15 @@ class RuleEngine:
         rule = hold_rule if hold_rank >= on_rank else on_rule
         st.level, st.off_count = (LEVELS[new - 1] if new else None), 0
         return Transition(
-            key, family, station, st.level, prev, "downgrade" if new else "cancel", t, observed_at,
-            {r.id: m for r, m in seen}, rule if new else None, dict(self.stages.get(station, {})),
+            key,
+            family,
+            station,
+            st.level,
+            prev,
+            "downgrade" if new else "cancel",
+            t,
+            observed_at,
+            {r.id: m for r, m in seen},
+            rule if new else None,
+            dict(self.stages.get(station, {})),
         )

@@ -121,18 +121,56 @@ class AccessStore:
             params.append(auth.hash_password(password))
             changed["password"] = "changed"
         with self.write() as tx:  # type: ignore[attr-defined]
-            if tx.one("SELECT 1 FROM users WHERE username = ?", (username,)) is None:
+            old = tx.dicts("SELECT department, role, disabled FROM users WHERE username = ?", (username,))
+            if not old:
                 raise NotFound(f"no user named {username!r}")
             if sets:
                 tx.execute(f"UPDATE users SET {', '.join(sets)} WHERE username = ?", [*params, username])
+            o = old[0]
+            if (
+                password is not None
+                or (department is not None and department != o["department"])
+                or (role is not None and role != o["role"])
+                or (disabled and not o["disabled"])
+            ):
+                # credentials changed: every access token and API token issued before stops working
+                revoked = self._revoke_credentials(tx, username)
+                changed["tokens_revoked"] = revoked
             tx.audit(actor, "user.update", f"users/{username}", changed)
         return self.get_user(username)
+
+    @staticmethod
+    def _credentials_key(username: str) -> str:
+        return f"credentials_version:{username}"
+
+    def _revoke_credentials(self, tx: Tx, username: str) -> int:
+        """Bump the user's credentials version (JWTs carry it) and revoke their API tokens."""
+        key = self._credentials_key(username)
+        v = tx.scalar("SELECT value FROM settings WHERE key = ?", (key,))
+        if v is None:
+            tx.execute("INSERT INTO settings (key, value) VALUES (?, ?)", (key, "1"))
+        else:
+            tx.execute("UPDATE settings SET value = ? WHERE key = ?", (str(int(v) + 1), key))
+        cur = tx.execute(
+            "UPDATE tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL", (now(), username)
+        )
+        return max(int(cur.rowcount or 0), 0)
+
+    def credentials_version(self, username: str) -> int:
+        """How often the user's password, role or department changed (0 = never); JWTs name it."""
+        with self.read() as q:  # type: ignore[attr-defined]
+            v = q.scalar("SELECT value FROM settings WHERE key = ?", (self._credentials_key(username),))
+        return int(v or 0)
 
     def check_login(self, username: str, password: str) -> dict[str, Any] | None:
         """The user if the password matches and the user is enabled, else ``None``."""
         with self.read() as q:  # type: ignore[attr-defined]
             row = q.one("SELECT password_hash, disabled FROM users WHERE username = ?", (username,))
-        if row is None or row[1] or not auth.check_password(password, row[0]):
+        # The same scrypt work whether or not the user exists, is disabled or has a password, so the
+        # answer's timing does not tell which usernames exist.
+        stored = row[0] if row is not None and row[0] else None
+        ok = auth.check_password(password, stored or auth.dummy_hash())
+        if row is None or row[1] or stored is None or not ok:
             return None
         return self.get_user(username)
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rescity.errors import InputError
-from rescity.govern.audit import canonical, entry_hash, verify_chain
+from rescity.govern.audit import audit_key, canonical, entry_hash, verify_chain
 from rescity.govern.principal import SYSTEM, Principal
 from rescity.store.migrations import MIGRATIONS, SCHEMA_VERSION
 
@@ -119,7 +119,7 @@ class Tx:
         seq, prev = int(head[0]) + 1, head[1]
         ts = now()
         text = canonical(clean(detail) if detail is not None else {})
-        h = entry_hash(seq, ts, a.username, a.department, action, resource, text, prev)
+        h = entry_hash(seq, ts, a.username, a.department, action, resource, text, prev, self.store.audit_key)
         self.execute(
             "INSERT INTO audit_log (seq, ts, actor, department, action, resource, detail, prev_hash, hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -225,6 +225,8 @@ class BaseStore:
 
     def __init__(self, url: str, *, pool_size: int = 16) -> None:
         self.url = url
+        #: HMAC key of the audit chain, from outside the database (None: plain SHA-256 chain).
+        self.audit_key: bytes | None = audit_key()
         self._pool = _Pool(self._connect, pool_size)
         self._settings_cache: dict[str, str] = {}
         self.memo = Memo()
@@ -440,4 +442,4 @@ class BaseStore:
                     yield from batch
                     last = batch[-1][0]
 
-            return verify_chain(rows(), (int(head[0]), head[1]) if head else None)
+            return verify_chain(rows(), (head[0], head[1]) if head else None, key=self.audit_key)

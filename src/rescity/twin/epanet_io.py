@@ -50,13 +50,51 @@ def _wntr():
 def read_inp(path: str | Path):
     """A ``wntr.network.WaterNetworkModel`` from an ``.inp`` file; ``InputError`` if unreadable."""
     wntr = _wntr()
+    from rescity.safeio import read_text
+
     p = Path(path)
     if not p.exists():
         raise InputError("EPANET file not found", file=p)
+    check_unique_ids(read_text(p), file=p)
     try:
         return wntr.network.WaterNetworkModel(str(p))
     except Exception as e:  # noqa: BLE001 - WNTR raises many kinds on bad files
-        raise InputError(f"cannot read EPANET input: {e}", file=p) from None
+        msg = " ".join(str(e).split())[:200]
+        raise InputError(f"cannot read EPANET input: {msg}", file=p) from None
+
+
+#: Sections of an .inp file whose first field is the id of a node or a link.
+_ID_SECTIONS = ("JUNCTIONS", "RESERVOIRS", "TANKS", "PIPES", "PUMPS", "VALVES")
+
+
+def check_unique_ids(text: str, *, file=None) -> None:
+    """Refuse an .inp text that defines one node or link id twice (WNTR would merge them silently).
+
+    Node ids (junctions, reservoirs, tanks) and link ids (pipes, pumps, valves) must each be unique
+    (EPANET 2.2 manual, "Input file format": IDs are unique among nodes and among links).
+    """
+    section = ""
+    seen: dict[str, dict[str, tuple[str, int]]] = {"node": {}, "link": {}}
+    for n, line in enumerate(text.splitlines(), start=1):
+        body = line.split(";", 1)[0].strip()
+        if not body:
+            continue
+        if body.startswith("["):
+            section = body.strip("[] ").upper()
+            continue
+        if section not in _ID_SECTIONS:
+            continue
+        ident = body.split()[0]
+        kind = "node" if section in ("JUNCTIONS", "RESERVOIRS", "TANKS") else "link"
+        if ident in seen[kind]:
+            first_sec, first_line = seen[kind][ident]
+            raise InputError(
+                f"line {n}: {kind} id defined twice (first in [{first_sec}] at line {first_line})",
+                file=file,
+                field=section,
+                value=ident,
+            )
+        seen[kind][ident] = (section, n)
 
 
 def _inp_text(wn) -> str:

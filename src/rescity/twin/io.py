@@ -96,29 +96,43 @@ def load(path: str | Path) -> Twin:
         raise InputError(
             "not a saved twin (no meta.json); use import_layers for GeoJSON/GeoPackage", file=path
         )
-    try:
-        meta = json.loads(mf.read_text("utf-8"))
-    except json.JSONDecodeError as e:
-        raise InputError(f"meta.json is not JSON: {e}", file=mf) from e
+    from rescity.safeio import MAX_CONFIG_BYTES, load_json, read_text
+
+    meta = load_json(read_text(mf, max_bytes=MAX_CONFIG_BYTES), file=mf)
+    if not isinstance(meta, dict):
+        raise InputError(f"must hold a JSON object, not a {type(meta).__name__}", file=mf)
     if meta.get("format") != FORMAT:
         raise InputError("not a rescity twin", file=mf, field="format", value=meta.get("format"))
+    if meta.get("format_version", FORMAT_VERSION) != FORMAT_VERSION:
+        raise InputError(
+            f"written by another rescity version; this one reads format_version {FORMAT_VERSION}",
+            file=mf,
+            field="format_version",
+            value=meta.get("format_version"),
+        )
+    if not isinstance(meta.get("meta", {}), dict):
+        raise InputError("must be a JSON object", file=mf, field="meta")
     tables: dict[str, pd.DataFrame] = {}
     geometry = None
     for name in LAYERS:
         f = path / f"{name}.parquet"
         if not f.exists():
             raise InputError("table missing from saved twin", file=f)
-        if name in ("units", "assets") and meta.get("geometry", True):
-            try:
-                g = gpd.read_parquet(f)
-                if name == "units":
-                    geometry = gpd.GeoSeries(g.geometry.values, crs=g.crs).reset_index(drop=True)
-                df = pd.DataFrame(g.drop(columns=g.geometry.name))
-            except ValueError:  # plain Parquet without geo metadata
+        try:
+            if name in ("units", "assets") and meta.get("geometry", True):
+                try:
+                    g = gpd.read_parquet(f)
+                    if name == "units":
+                        geometry = gpd.GeoSeries(g.geometry.values, crs=g.crs).reset_index(drop=True)
+                    df = pd.DataFrame(g.drop(columns=g.geometry.name))
+                except ValueError:  # plain Parquet without geo metadata
+                    df = pd.read_parquet(f)
+            else:
                 df = pd.read_parquet(f)
-        else:
-            df = pd.read_parquet(f)
-            df = df.drop(columns=[c for c in ("geometry",) if c in df.columns])
+                df = df.drop(columns=[c for c in ("geometry",) if c in df.columns])
+        except (OSError, ValueError, TypeError) as e:  # pyarrow's errors derive from these
+            msg = " ".join(str(e).split())[:160]
+            raise InputError(f"is not a readable Parquet table ({type(e).__name__}: {msg})", file=f) from None
         try:
             tables[name] = conform(df, name)
         except KeyError as e:

@@ -307,6 +307,95 @@ def element_of(asset_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(ok, parts[0], ""), np.where(ok, idx.fillna(-1), -1).astype(np.int64)
 
 
+#: ``_module`` values a pandapower JSON file may name: pandapower's own classes and the pandas
+#: (and geopandas) tables it stores. Anything else would be imported by pandapower's deserialiser.
+SAFE_MODULES = (
+    "pandapower",
+    "pandas.core.frame",
+    "pandas.core.series",
+    "geopandas.geodataframe",
+    "geopandas.geoseries",
+)
+SAFE_CLASSES = ("pandapowerNet", "DataFrame", "Series", "GeoDataFrame", "GeoSeries", "MultiIndex", "Index")
+
+
+def check_pandapower_json(text: str, *, file: Any = None) -> None:
+    """Refuse a pandapower JSON text naming any ``_module``/``_class`` outside pandapower's own
+    before it reaches pandapower's deserialiser (which imports what the file names)."""
+    from rescity.safeio import excerpt, load_json
+
+    data = load_json(text, file=file)
+    stack = [data]
+    n = 0
+    while stack:
+        o = stack.pop()
+        n += 1
+        if isinstance(o, dict):
+            mod, cls = o.get("_module"), o.get("_class")
+            if mod is not None:
+                ok_mod = isinstance(mod, str) and (
+                    mod == "pandapower" or mod.startswith("pandapower.") or mod in SAFE_MODULES
+                )
+                if not ok_mod:
+                    raise InputError(
+                        "names a module outside pandapower; refused before loading",
+                        file=file,
+                        field="_module",
+                        value=excerpt(mod),
+                    )
+            if cls is not None and (not isinstance(cls, str) or cls not in SAFE_CLASSES):
+                raise InputError(
+                    "names a class pandapower does not store", file=file, field="_class", value=excerpt(cls)
+                )
+            for k in ("_object",):
+                v = o.get(k)
+                if isinstance(v, str) and v[:1] in "{[" and len(v) < 50_000_000:
+                    try:
+                        stack.append(json.loads(v))
+                    except ValueError:
+                        pass
+            stack.extend(o.values())
+        elif isinstance(o, list):
+            stack.extend(o)
+    if not isinstance(data, dict) or data.get("_class") != "pandapowerNet":
+        raise InputError("is not a pandapower network (no top-level pandapowerNet)", file=file)
+
+
+def load_pandapower_json(path: Any):
+    """A pandapower net from a JSON file, checked (:func:`check_pandapower_json`) before loading."""
+    from pathlib import Path
+
+    from rescity.safeio import read_text
+
+    p = Path(path)
+    text = read_text(p)
+    check_pandapower_json(text, file=p)
+    pp = _pp()
+    try:
+        net = pp.from_json_string(text)
+    except Exception as e:  # noqa: BLE001 - pandapower raises many kinds on malformed tables
+        raise InputError(
+            f"is not a valid pandapower network ({type(e).__name__}: {str(e)[:160]})", file=p
+        ) from None
+    for table in (
+        "bus",
+        "line",
+        "trafo",
+        "trafo3w",
+        "impedance",
+        "ext_grid",
+        "gen",
+        "sgen",
+        "load",
+        "switch",
+    ):
+        if table in net and not isinstance(net[table], pd.DataFrame):
+            raise InputError("must be a table (a pandas DataFrame)", file=p, field=table)
+    if not len(net.bus):
+        raise InputError("has no buses", file=p, field="bus")
+    return net
+
+
 def to_pandapower(twin: Twin, out: np.ndarray | None = None, *, people_per_mw: float = PEOPLE_PER_MW):
     """A pandapower net of the twin's power system; assets with ``out`` set out of service."""
     pp = _pp()
@@ -314,6 +403,7 @@ def to_pandapower(twin: Twin, out: np.ndarray | None = None, *, people_per_mw: f
     if out_mask.shape != (twin.n_assets,):
         raise InputError(f"out must have {twin.n_assets} flags", field="out", value=out_mask.shape)
     if "pandapower" in twin.meta:
+        check_pandapower_json(twin.meta["pandapower"], file="twin meta.json (pandapower)")
         net = pp.from_json_string(twin.meta["pandapower"])
         el, idx = element_of(twin.assets["asset_id"].to_numpy())
         for table in ("bus", "line", "trafo", "trafo3w", "impedance"):

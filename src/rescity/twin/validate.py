@@ -36,6 +36,9 @@ LINK_KINDS: frozenset[str] = frozenset(
         "fiber_link",
     }
 )
+#: Largest population of one unit: more than any country (people).
+MAX_UNIT_POPULATION = 2e9
+
 #: Relative tolerance of service people against cell population.
 PEOPLE_RTOL = 1e-6
 
@@ -169,8 +172,47 @@ def validate(twin: Twin | str | Path, *, reachability: bool = True) -> list[Prob
         bad_order = np.zeros(n_units, bool)
         bad_order[has_p] = lv_rank[ppos[has_p].astype(int)] >= lv_rank[has_p]
         _each(out, "warning", "units", "parent_id", bad_order, parent, "parent is not of a higher level")
+        # parent cycles: follow parents 2^k ≥ n steps by pointer doubling; a unit that still has an
+        # ancestor then is on (or under) a cycle
+        if has_p.any():
+            anc = np.where(has_p, np.nan_to_num(ppos, nan=-1.0), -1.0).astype(np.int64)
+            for _ in range(int(np.ceil(np.log2(max(n_units, 2)))) + 1):
+                anc = np.where(anc >= 0, anc[np.maximum(anc, 0)], -1)
+            _each(out, "error", "units", "parent_id", anc >= 0, parent, "parent chain forms a cycle")
         pop = _num(u, "population")
         _each(out, "error", "units", "population", ~(pop >= 0), pop, "population missing or negative")
+        _each(
+            out,
+            "error",
+            "units",
+            "population",
+            (pop >= 0) & ~(pop <= MAX_UNIT_POPULATION),
+            pop,
+            f"population not finite or above {MAX_UNIT_POPULATION:g} people",
+        )
+        for col in ("share_age_0_14", "share_age_65_plus", "urban_share"):
+            if col in u.columns:
+                sh = _num(u, col)
+                _each(
+                    out,
+                    "error",
+                    "units",
+                    col,
+                    ~np.isnan(sh) & ~((sh >= 0) & (sh <= 1)),
+                    sh,
+                    "share outside [0, 1]",
+                )
+        if {"share_age_0_14", "share_age_65_plus"} <= set(u.columns):
+            tot = _num(u, "share_age_0_14") + _num(u, "share_age_65_plus")
+            _each(
+                out,
+                "error",
+                "units",
+                "share_age_65_plus",
+                tot > 1.0 + 1e-9,
+                tot,
+                "age shares add up to more than 1",
+            )
         _each(
             out,
             "error",
@@ -264,12 +306,24 @@ def validate(twin: Twin | str | Path, *, reachability: bool = True) -> list[Prob
             _each(out, "error", "assets", "unit_id", (unit != "") & ~known, unit, "unknown unit")
             _each(out, "warning", "assets", "unit_id", unit == "", unit, "asset is in no unit")
         for col in ("capacity", "replacement_cost_cny", "backup_h", "length_km"):
+            raw = a[col]
             v = _num(a, col)
-            _each(out, "error", "assets", col, ~(v >= 0), v, "missing or negative")
+            text = raw.notna().to_numpy() & np.isnan(v)
+            _each(out, "error", "assets", col, text, raw.to_numpy(object), "not a number")
+            _each(out, "error", "assets", col, ~text & ~(v >= 0), v, "missing or negative")
+            _each(out, "error", "assets", col, np.isinf(v), v, "not finite")
         link0 = _isin(kind, list(LINK_KINDS)) & ~(_num(a, "length_km") > 0)
         _each(out, "warning", "assets", "length_km", link0, kind, "link asset without a length")
 
         # every network needs a source
+        flag = a["is_source"]
+        if flag.dtype == object:
+            low = flag.astype(str).str.strip().str.lower()
+            odd = flag.notna().to_numpy() & ~_isin(
+                low.to_numpy(object),
+                ["true", "false", "1", "0", "yes", "no", "1.0", "0.0", "none", "nan", ""],
+            )
+            _each(out, "error", "assets", "is_source", odd, flag.to_numpy(object), "not true or false")
         src = a["is_source"].fillna(False).astype(bool).to_numpy()
         for sy in service_systems():
             m = system == sy

@@ -16,6 +16,10 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "no such record"},
     422: {"model": ErrorResponse, "description": "the request is invalid; the message says which field"},
 }
+#: Answered when a queue or a throttle is full (with Retry-After).
+TOO_MANY: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorResponse, "description": "too many requests or runs; retry after Retry-After seconds"}
+}
 
 Limit = Annotated[int, Query(ge=1, le=1000, description="rows per page (at most 1000)")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000_000, description="rows to skip")]

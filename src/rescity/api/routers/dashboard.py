@@ -17,7 +17,16 @@ from fastapi.responses import Response, StreamingResponse
 from rescity.api.errors import ApiError
 from rescity.api.routers._common import ERRORS, Filter, RecordId, RunId, TwinName
 from rescity.api.routers.assets import access_levels
-from rescity.api.security import Context, allows, authenticate, context, oauth2, require, via_grant_only
+from rescity.api.security import (
+    Context,
+    allows,
+    authenticate,
+    context,
+    oauth2,
+    release_table,
+    require,
+    via_grant_only,
+)
 from rescity.govern.departments import asset_resource
 from rescity.govern.principal import Principal
 from rescity.hazard.registry import as_table as hazard_table
@@ -229,6 +238,10 @@ def units_geojson(
     if not allows(request, p, "forecasts", "read"):
         raise ApiError(403, f"role {p.role!r} in department {p.department!r} may not read forecasts")
     _, t = _issuances(request, ctx, forecast_id)
+    if level == "cell":
+        t = release_table(request, p, t, f"forecasts/{forecast_id}/values/cell", cells=True)
+    else:
+        t = release_table(request, p, t[t["level"].astype(str) != "cell"], f"forecasts/{forecast_id}/values")
     vals = layers.issuance_values(
         t, issued=issued, lead_h=lead_h, indicator=indicator or "composite", level=level
     )
@@ -267,6 +280,10 @@ def forecast_values(
     ``composite``) at ``level`` for the issuance ``issued`` (default the latest) and lead window
     ``lead_h`` (default its shortest); ``warning`` is none, blue, yellow, orange or red."""
     _, t = _issuances(request, ctx, forecast_id)
+    if level == "cell":
+        t = release_table(request, p, t, f"forecasts/{forecast_id}/values/cell", cells=True)
+    else:
+        t = release_table(request, p, t[t["level"].astype(str) != "cell"], f"forecasts/{forecast_id}/values")
     return layers.issuance_values(
         t, issued=issued, lead_h=lead_h, indicator=indicator or "composite", level=level
     )
@@ -286,6 +303,12 @@ def run_values(
     units = _result(request, ctx, run_id, "units")
     if not isinstance(units, pd.DataFrame):
         raise ApiError(404, f"the 'units' result of run {run_id} is not a table")
+    if level == "cell":
+        units = release_table(request, p, units, f"runs/{run_id}/values/cell", cells=True)
+    else:
+        units = release_table(
+            request, p, units[units["level"].astype(str) != "cell"], f"runs/{run_id}/values"
+        )
     run = ctx.store.get_run(run_id)
     hh = None
     if run.get("twin"):

@@ -6,6 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends
 
+from rescity.api.errors import ApiError
 from rescity.api.routers._common import ERRORS, Filter, Limit, Offset, RecordId, page
 from rescity.api.schemas import (
     AlertIn,
@@ -131,6 +132,18 @@ def get_alert(
     return ctx.store.get_alert(alert_id)
 
 
+def _own_alert(ctx: Context, p: Principal, alert_id: int, what: str) -> None:
+    """403 unless ``p`` is of the alert's department or a platform administrator."""
+    a = ctx.store.get_alert(alert_id)
+    dept = a.get("department")
+    if not (p.is_platform_admin or p.department == dept):
+        raise ApiError(
+            403,
+            f"alert {alert_id} was raised by department {dept!r}; only that department or a platform "
+            f"administrator may {what} it, not {p.department!r}",
+        )
+
+
 @alerts.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut, summary="Acknowledge an alert")
 def ack_alert(
     alert_id: RecordId, p: Principal = Depends(require("alerts", "write")), ctx: Context = Depends(context)
@@ -142,6 +155,7 @@ def ack_alert(
 def close_alert(
     alert_id: RecordId, p: Principal = Depends(require("alerts", "write")), ctx: Context = Depends(context)
 ):
+    _own_alert(ctx, p, alert_id, "close")
     return ctx.store.set_alert_status(alert_id, "closed", actor=p)
 
 

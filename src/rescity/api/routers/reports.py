@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 
 from rescity.api.routers._common import ERRORS, Filter, Limit, Offset, RunId, TwinName, page, records
 from rescity.api.schemas import MetricsOut, Page, RunReport, TwinReport
-from rescity.api.security import Context, context, require
+from rescity.api.security import Context, context, release_table, require
 from rescity.govern.principal import Principal
 
 metrics = APIRouter(tags=["metrics"], responses=ERRORS)
@@ -28,6 +28,7 @@ def _json(value):
     summary="Resilience metrics of finished runs (their 'metrics' result), newest first",
 )
 def list_metrics(
+    request: Request,
     twin: Filter = None,
     run_id: Annotated[str | None, Query(max_length=64, pattern=r"^[0-9a-f]{1,64}$")] = None,
     limit: Limit = 100,
@@ -37,7 +38,8 @@ def list_metrics(
 ):
     rows, total = ctx.store.run_metrics(twin=twin, run_id=run_id, limit=limit, offset=offset)
     for r in rows:
-        r["metrics"] = _json(r["metrics"])
+        m = release_table(request, p, r["metrics"], f"runs/{r['run_id']}/results/metrics")
+        r["metrics"] = _json(m)
     return page(rows, total, limit, offset)
 
 
@@ -85,6 +87,7 @@ def _markdown(rep: dict) -> str:
     responses={200: {"content": {"text/markdown": {}}}},
 )
 def run_report(
+    request: Request,
     run_id: RunId,
     format: Annotated[Literal["json", "markdown"], Query()] = "json",
     p: Principal = Depends(require("reports", "read")),
@@ -94,7 +97,8 @@ def run_report(
     results = ctx.store.list_results(run_id)
     m = None
     if any(r["name"] == "metrics" for r in results):
-        m = _json(ctx.store.get_result(run_id, "metrics"))
+        m = ctx.store.get_result(run_id, "metrics")
+        m = _json(release_table(request, p, m, f"runs/{run_id}/results/metrics"))
     rep = {"run": run, "duration_s": _duration(run), "results": results, "metrics": m}
     if format == "markdown":
         return PlainTextResponse(_markdown(rep), media_type="text/markdown")

@@ -6,13 +6,14 @@ import io
 from typing import Annotated, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from rescity.api.errors import ApiError
 from rescity.api.jobs import job_kinds
-from rescity.api.routers._common import ERRORS, Filter, IdText, Limit, Offset, RunId, page, records
+from rescity.api.routers._common import ERRORS, TOO_MANY, Filter, IdText, Limit, Offset, RunId, page, records
 from rescity.api.schemas import JsonResult, Page, ResultInfo, RunIn, RunKindOut, RunOut, TableOut
-from rescity.api.security import Context, context, require
+from rescity.api.security import Context, context, release_table, require
 from rescity.govern.principal import Principal
 
 router = APIRouter(tags=["runs"], responses=ERRORS)
@@ -32,6 +33,7 @@ def kinds(p: Principal = Depends(require("runs", "read"))):
     "/runs",
     response_model=RunOut,
     status_code=202,
+    responses=TOO_MANY,
     summary="Start a run (scenario, forecast …) in the background",
     description="Returns at once with the queued run; poll GET /api/v1/runs/{id} for status and progress.",
 )
@@ -80,6 +82,13 @@ def get_run(run_id: RunId, p: Principal = Depends(require("runs", "read")), ctx:
 def cancel_run(
     run_id: RunId, p: Principal = Depends(require("runs", "write")), ctx: Context = Depends(context)
 ):
+    run = ctx.store.get_run(run_id)
+    if not (p.is_platform_admin or p.department == run["department"]):
+        raise ApiError(
+            403,
+            f"run {run_id} belongs to department {run['department']!r}; only that department or a platform "
+            f"administrator may cancel it, not {p.department!r}",
+        )
     return ctx.runner.cancel(run_id, actor=p)
 
 
@@ -100,6 +109,7 @@ def list_results(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def get_result(
+    request: Request,
     run_id: RunId,
     name: IdText,
     format: Annotated[
@@ -114,6 +124,8 @@ def get_result(
     value = ctx.store.get_result(run_id, name)
     if not isinstance(value, pd.DataFrame):
         return {"name": name, "value": value}
+    # population-derived counts: the privacy rule, the microdata permission, the audit
+    value = release_table(request, p, value, f"runs/{run_id}/results/{name}", audit_always=True)
     if format == "csv":
         buf = io.StringIO()
         value.to_csv(buf, index=False)

@@ -28,7 +28,9 @@ router = APIRouter(tags=["sense"], responses=ERRORS)
 TwinQuery = Annotated[
     str,
     Query(
-        min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$",
         description="the stored twin (Device entities name its assets)",
     ),
 ]
@@ -50,12 +52,27 @@ _BODY = {
         "required": True,
         "content": {
             "application/json": {
-                "schema": {"oneOf": [_ENTITY_SCHEMA, {"type": "array", "items": _ENTITY_SCHEMA, "maxItems": MAX_ENTITIES}]},
+                "schema": {
+                    "oneOf": [
+                        _ENTITY_SCHEMA,
+                        {"type": "array", "items": _ENTITY_SCHEMA, "maxItems": MAX_ENTITIES},
+                    ]
+                },
                 "example": {
                     "id": "urn:ngsi-ld:WeatherObserved:W331082",
                     "type": "WeatherObserved",
-                    "precipitation": {"type": "Property", "value": 12.5, "unitCode": "MMT", "observedAt": "2019-08-09T14:00:00Z"},
-                    "windSpeed": {"type": "Property", "value": 24.0, "unitCode": "MTS", "observedAt": "2019-08-09T14:00:00Z"},
+                    "precipitation": {
+                        "type": "Property",
+                        "value": 12.5,
+                        "unitCode": "MMT",
+                        "observedAt": "2019-08-09T14:00:00Z",
+                    },
+                    "windSpeed": {
+                        "type": "Property",
+                        "value": 24.0,
+                        "unitCode": "MTS",
+                        "observedAt": "2019-08-09T14:00:00Z",
+                    },
                 },
             }
         },
@@ -168,8 +185,15 @@ def _ingest(request: Request, p: Principal, ctx: Context, raw: bytes, twin: str)
     dead = []
     # the dead letters of this request, in order (the first pass saw the same entities)
     for i, d in enumerate(pre.dead):
-        dead.append({"index": i if len(items) > 1 else None, "reason": d.reason, "detail": d.detail, "field": d.field,
-                     "entity_id": d.entity_id})
+        dead.append(
+            {
+                "index": i if len(items) > 1 else None,
+                "reason": d.reason,
+                "detail": d.detail,
+                "field": d.field,
+                "entity_id": d.entity_id,
+            }
+        )
     return {
         "entities": res.entities,
         "stored": res.stored,
