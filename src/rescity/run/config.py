@@ -10,8 +10,6 @@ Every problem is raised as one :class:`~rescity.errors.InputError` naming the fi
 
 from __future__ import annotations
 
-import json
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
@@ -320,34 +318,14 @@ def _quake_text(eq: EarthquakeScenario) -> str:
 
 
 def read_mapping(path: Union[str, Path]) -> dict[str, Any]:
-    """A YAML, TOML or JSON file's top-level table."""
+    """A YAML, TOML or JSON file's top-level table, read with the bounds of
+    :func:`rescity.safeio.load_config` (size, encodings, YAML aliases and nesting)."""
+    from rescity.safeio import load_config
+
     p = Path(path)
     if not p.is_file():
         raise InputError("no such file", file=p)
-    text = p.read_text(encoding="utf-8")
-    suf = p.suffix.lower()
-    try:
-        if suf == ".toml":
-            data = tomllib.loads(text)
-        elif suf in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        elif suf == ".json":
-            data = json.loads(text)
-        else:
-            raise InputError("a run configuration must be .yaml, .yml, .toml or .json", file=p, value=suf)
-    except (tomllib.TOMLDecodeError, ValueError) as e:
-        if isinstance(e, InputError):
-            raise
-        raise InputError(f"cannot parse: {e}", file=p) from None
-    except Exception as e:  # yaml.YAMLError without importing yaml at module level
-        if type(e).__module__.startswith("yaml"):
-            raise InputError(f"cannot parse: {e}", file=p) from None
-        raise
-    if not isinstance(data, Mapping):
-        raise InputError("a run configuration must hold a table", file=p)
-    return dict(data)
+    return load_config(p)
 
 
 def json_schema() -> dict[str, Any]:
