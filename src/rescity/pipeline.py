@@ -480,9 +480,10 @@ def unit_table(
     for name in QUANTITIES:
         a = np.asarray(getattr(sim, name), dtype=np.float64)
         cols[f"{name}_mean"] = a.mean(axis=0)
-        lo, hi = np.quantile(a, q, axis=0)
+        lo, med, hi = np.quantile(a, (q[0], 0.5, q[1]), axis=0)
         cols[f"{name}_p05"] = lo
         cols[f"{name}_p95"] = hi
+        cols[f"{name}_p50"] = med
     for system, a in sim.damaged_share.items():
         a = np.asarray(a, dtype=np.float64)
         cols[f"damaged_{system}_mean"] = a.mean(axis=0)
@@ -511,8 +512,9 @@ def write_units_csv(table: pd.DataFrame, path: Path) -> Path:
     """``units.csv``: the documented columns first, then every other column of the table."""
     first = list(UNITS_CSV_COLUMNS)
     rest = [c for c in table.columns if c not in first]
-    table[first + rest].to_csv(path, index=False, float_format="%.6g")
-    return path
+    from rescity.report.tables import write_csv
+
+    return write_csv(table[first + rest], path)
 
 
 @dataclass
@@ -664,14 +666,15 @@ def write_recovery(res: ScenarioResult, out: Path) -> tuple[dict[str, Path], lis
     """``metrics.csv``, ``qt.csv`` and the Q(t) PNGs; returns the files and the report sections."""
     from rescity.metrics import qt_table
     from rescity.report.recovery import qt_figures, recovery_sections, write_figures
+    from rescity.report.tables import write_csv
 
     rec = res.recovery
     files: dict[str, Path] = {}
     p = out / "metrics.csv"
-    res.metrics.to_csv(p, index=False, float_format="%.6g")
+    write_csv(res.metrics, p)
     files["metrics.csv"] = p
     p = out / "qt.csv"
-    qt_table(rec).to_csv(p, index=False, float_format="%.5g")
+    write_csv(qt_table(rec), p)
     files["qt.csv"] = p
     figs = qt_figures(rec)
     files.update(write_figures(figs, out))
