@@ -298,7 +298,11 @@ def hindcast_cmd(
     write_report(out, hc.issuances, twin=tw, tracks=hc.tracks, title=f"rescity hindcast — {name} ({sn})")
     last = hc.issuances["issued"].max()
     _summary(hc.issuances[hc.issuances["issued"] == last], last)
-    console.print(f"landfall {hc.meta['landfall']}; wrote {out / 'issuances.csv'} and {out / 'report.html'}")
+    console.print(
+        f"landfall {hc.meta['landfall']} (where the best track crosses the twin's coastline; an agency's "
+        "stated time can differ by up to an hour — Lekima: CMA 17:45 UTC)"
+    )
+    console.print(f"wrote {out / 'issuances.csv'} and {out / 'report.html'}")
 
 
 def _summary(table: pd.DataFrame, issued: str) -> None:

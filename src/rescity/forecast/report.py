@@ -277,7 +277,8 @@ function show(i) {{
   document.getElementById('top').innerHTML = d.table;
 }}
 s.addEventListener('input', () => show(+s.value));
-show(+s.value);
+// after the embedded font has loaded: text laid out before it may keep fallback boxes
+document.fonts.ready.then(() => show(+s.value));
 </script></body></html>
 """
 
