@@ -24,6 +24,8 @@ PALETTES: dict[str, tuple[str, ...]] = {
     "Purples": ("#f2f0f7", "#cbc9e2", "#9e9ac8", "#756bb1", "#54278f"),
 }
 NO_DATA = "#e0e0e0"
+#: Fill of units whose value is exactly zero when they form a class of their own.
+ZERO = "#f7f7f7"
 
 
 def nice_number(x: float, up: bool = True) -> float:
@@ -109,19 +111,26 @@ def county_map(
 
     use_in_matplotlib()
     v = np.asarray(values, dtype=float)
-    edges = class_breaks(v)
+    zero = np.isfinite(v) & (v == 0)
+    # many exact zeros (no one affected) get a class of their own, so "0" never shares a colour
+    # with real numbers; the classes then cover the positive values
+    zero_class = bool(zero.mean() > 0.1) and bool((v[np.isfinite(v)] > 0).any())
+    edges = class_breaks(v[~zero] if zero_class else v)
     colours = PALETTES[palette]
     n = len(edges) - 1
-    pal = colours[-n:] if n < len(colours) else colours
+    pal = [colours[i] for i in np.round(np.linspace(0, len(colours) - 1, n)).astype(int)] if n > 1 else [colours[-1]]
     cls = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, n - 1)
     face = np.where(np.isfinite(v), np.asarray(pal, dtype=object)[cls], NO_DATA)
+    if zero_class:
+        face = np.where(zero, ZERO, face)
     gdf = gpd.GeoDataFrame({"c": face}, geometry=list(geometry), crs="EPSG:4326")
     fig, ax = plt.subplots(figsize=(7.4, 6.0))
     gdf.plot(ax=ax, color=list(gdf["c"]), edgecolor="#777777", linewidth=0.25)
     if outlines is not None:
         gpd.GeoSeries(list(outlines), crs="EPSG:4326").boundary.plot(ax=ax, color="#333333", linewidth=0.7)
     xmin, ymin, xmax, ymax = gdf.total_bounds
-    handles = [Patch(facecolor=c, edgecolor="#777777", label=lab) for c, lab in zip(pal, class_labels(edges, unit), strict=False)]
+    handles = [Patch(facecolor=ZERO, edgecolor="#777777", label="0 (none)")] if zero_class else []
+    handles += [Patch(facecolor=c, edgecolor="#777777", label=lab) for c, lab in zip(pal, class_labels(edges), strict=False)]
     if not np.isfinite(v).all():
         handles.append(Patch(facecolor=NO_DATA, edgecolor="#777777", label="no data"))
     if track is not None:
@@ -145,7 +154,7 @@ def county_map(
         ax.annotate(
             p.text, (p.lon, p.lat), xytext=(3, 3) if p.marker else (0, 0), textcoords="offset points",
             ha="left" if p.marker else "center", va="bottom" if p.marker else "center",
-            fontsize=7.5 if p.bold else 6.8, fontweight="bold" if p.bold else "normal", zorder=6,
+            fontsize=8 if p.bold else 6.8, zorder=6,
             bbox={"boxstyle": "round,pad=0.12", "fc": "white", "ec": "none", "alpha": 0.7},
         )
     ax.set_xlim(xmin - 0.25, xmax + 0.25)

@@ -27,18 +27,21 @@ def stem(col: str) -> str:
     return _STAT.sub("", col)
 
 
-def significant_decimals(x: np.ndarray, sig: int = 4, max_decimals: int = 6) -> int:
-    """Decimals that keep ``sig`` significant figures of the largest magnitude in ``x``."""
-    a = np.abs(np.asarray(x, float))
-    a = a[np.isfinite(a) & (a > 0)]
-    if a.size == 0:
-        return 0
-    return int(np.clip(sig - 1 - np.floor(np.log10(a.max())), 0, max_decimals))
+def round_significant(x: np.ndarray, sig: int = 6) -> np.ndarray:
+    """Each value rounded to ``sig`` significant figures (and at most 10 decimals)."""
+    v = np.asarray(x, float)
+    a = np.abs(v)
+    ok = np.isfinite(a) & (a > 0)
+    e = np.zeros_like(v)
+    e[ok] = np.floor(np.log10(a[ok]))
+    dec = np.clip(sig - 1 - e, -15, 10)
+    f = 10.0**dec
+    return np.where(ok, np.round(v * f) / f, v)
 
 
 def readable(df: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``df`` with counts as nullable integers (people intervals capped at the row's
-    ``population``) and every other float rounded to four significant figures of its column."""
+    ``population``) and every other float rounded to six significant figures."""
     out = df.copy()
     pop = out["population"].to_numpy(float) if "population" in out else None
     for c in out.columns:
@@ -51,7 +54,7 @@ def readable(df: pd.DataFrame) -> pd.DataFrame:
                 v = np.where(np.isfinite(pop), np.minimum(v, pop), v)
             out[c] = pd.array(np.where(np.isfinite(v), np.round(v), np.nan), dtype="Float64").astype("Int64")
         else:
-            out[c] = np.round(v, significant_decimals(v))
+            out[c] = round_significant(v)
     return out
 
 
