@@ -66,3 +66,41 @@ def test_report_page_has_names_labels_and_no_numeric_warnings(tmp_path):
     assert "74.5 bn CNY" in html and "74,478,976,632.4" not in html
     assert "people to relocate" in html and "ties broken by people to relocate" in html
     assert re.search(r"@font-face \{ font-family: 'rescity-cjk'", html)
+
+
+def test_one_page_brief_per_issuance(tmp_path):
+    from html.parser import HTMLParser
+
+    write_report(tmp_path, _table(), title="hindcast 利奇马")
+    briefs = sorted(tmp_path.glob("brief_*.html"))
+    assert [b.name for b in briefs] == ["brief_20190809T1200Z.html"]
+    html = briefs[0].read_text(encoding="utf-8")
+    assert "@page { size: A4" in html and "@media print" in html
+    assert "data:image/png;base64," in html  # the map
+
+    class Rows(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.cells, self._c = [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "td":
+                self._c = ""
+
+        def handle_data(self, d):
+            if self._c is not None:
+                self._c += d
+
+        def handle_endtag(self, tag):
+            if tag == "td" and self._c is not None:
+                self.cells.append(self._c)
+                self._c = None
+
+    p = Rows()
+    p.feed(html)
+    assert p.cells[1] == "温岭市 Wenling"  # first of the hardest-hit list, by people to relocate
+    # what to do per warning level, from the action catalogue, and the skill statement
+    assert all(w in html for w in ("blue 蓝色", "yellow 黄色", "orange 橙色", "red 红色"))
+    assert "Issue the warning to the public" in html
+    assert "How well the model did on past storms" in html
+    assert '"brief": "brief_20190809T1200Z.html"' in (tmp_path / "report.html").read_text(encoding="utf-8")

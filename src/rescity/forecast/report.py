@@ -254,7 +254,7 @@ WARNING_NOTE = (
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
 <style>{font_face}
-body{{font-family:system-ui,"DejaVu Sans","rescity-cjk",sans-serif;margin:1.5em;max-width:1200px;color:#1b1b1b}}
+body{{font-family:"rescity-cjk",system-ui,"DejaVu Sans",sans-serif;margin:1.5em;max-width:1200px;color:#1b1b1b}}
 table{{border-collapse:collapse;font-size:12px;margin:.5em 0}}
 caption{{text-align:left;font-weight:600;padding:.3em 0}}
 td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right;white-space:nowrap}}
@@ -265,13 +265,14 @@ td.name,th.name{{text-align:left;position:sticky;left:0;background:#fff}}
 @media print {{ #slider{{display:none}} body{{margin:0}} }}</style></head>
 <body><h1>{title}</h1><p>{intro}</p><p class="note">{warning_note}</p>
 <input type="range" id="slider" min="0" max="{nmax}" value="{nmax}" step="1" aria-label="issuance">
-<p id="label"></p><div id="prov"></div><img id="map" style="max-width:100%" alt="warning map"><div id="top"></div>
+<p id="label"></p><p><a id="brief" href="#">Printable one-page brief of this issuance</a></p><div id="prov"></div><img id="map" style="max-width:100%" alt="warning map"><div id="top"></div>
 <script>
 const D = {data};
 const s = document.getElementById('slider');
 function show(i) {{
   const d = D[i];
   document.getElementById('label').textContent = 'Issuance ' + d.issued + ' — ' + d.caption;
+  document.getElementById('brief').href = d.brief;
   document.getElementById('map').src = 'data:image/png;base64,' + d.png;
   document.getElementById('prov').innerHTML = d.prov;
   document.getElementById('top').innerHTML = d.table;
@@ -319,8 +320,12 @@ def write_report(
         png = _png(fig)
         stamp = issued.replace(":", "").replace("-", "")
         (out / "maps" / f"{stamp}.png").write_bytes(base64.b64decode(png))
+        from rescity.forecast.brief import write_brief
+
+        brief = write_brief(out, issuances, issued, png, lead_h=L, level=level, title=f"{title}: brief")
         data.append(
             {
+                "brief": brief.name,
                 "issued": issued,
                 "caption": cap,
                 "png": png,
