@@ -176,3 +176,11 @@ def test_csv_numbers_are_readable(lekima):
         assert pd.api.types.is_integer_dtype(u[c]), c
     assert (u["affected_p95"] <= u["population"]).all()
     assert (u["affected_p50"] <= u["affected_p95"]).all() and (u["affected_p50"] >= u["affected_p05"]).all()
+
+
+def test_recovery_metrics_mark_a_mean_outside_its_interval():
+    from rescity.report.recovery import METRICS_NOTE, _interval
+
+    out = _interval(np.array([335.2, 20.0]), np.array([336.0, 10.0]), np.array([336.0, 30.0]), "{:.0f}")
+    assert out == ["335† [336–336]", "20 [10–30]"]
+    assert "skewed" in METRICS_NOTE
