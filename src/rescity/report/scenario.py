@@ -30,6 +30,13 @@ HAZARD_DISPLAY: dict[str, tuple[str, int, str]] = {
     "sa10_max_g": ("SA(1.0 s), median (g)", 3, "OrRd"),
 }
 
+#: Which requested hazard (``--hazards``) each column shows; with :data:`HAZARD_DISPLAY` and
+#: :data:`SYSTEMS` the one place the report reads its lists from (a hazard and a system registry
+#: replace them).
+HAZARD_OF_COLUMN: dict[str, str] = {
+    "wind_max_ms": "wind", "gust_max_ms": "wind", "rain_mm": "rain", "flood_depth_max_m": "flood",
+}  # fmt: skip
+
 QUANTITY_LABELS: tuple[tuple[str, str], ...] = (
     ("no_power", "without power"),
     ("no_water", "without water"),
@@ -323,6 +330,11 @@ def _no_effect_sentence(res: Any, hazard: str) -> str:
         if rate is not None and np.isfinite(np.asarray(rate, float)).any():
             peak = f"{float(np.nanmax(rate)):.0f} mm/h"
         return NO_EFFECT_REASON["flood"].format(capacity=cap, peak=peak)
+    if hazard.startswith(("pga", "sa")):
+        return (
+            "The earthquake shakes no county measurably (ground motion below 0.001 g everywhere): it is "
+            "too far from the twin or too small, so nothing is damaged. Check the latitude/longitude order."
+        )
     return f"{hazard.capitalize()} adds nothing in this run: its intensity is zero in every county."
 
 
@@ -359,14 +371,13 @@ def maps_section(res: Any) -> Section | None:
             words,
         )
     )
-    hazard_of = {"wind_max_ms": "wind", "gust_max_ms": "wind", "rain_mm": "rain", "flood_depth_max_m": "flood"}
     for col, (label, digits, cmap) in HAZARD_DISPLAY.items():
-        requested = hazard_of.get(col) in (res.settings.hazards or ()) if track is not None else False
+        requested = HAZARD_OF_COLUMN.get(col) in (res.settings.hazards or ()) if track is not None else False
         if not _has(c, col):
             continue
         if _hazard_is_empty(c, col):
-            if requested or hazard_of.get(col) is None:
-                notes.append(_no_effect_sentence(res, hazard_of.get(col, col)))
+            if requested or HAZARD_OF_COLUMN.get(col) is None:
+                notes.append(_no_effect_sentence(res, HAZARD_OF_COLUMN.get(col, col)))
             continue
         unit = label[label.rfind("(") + 1 : label.rfind(")")] if "(" in label else ""
         text = f"{label[0].upper()}{label[1:]}, highest in {_top_names(c, col, 3, digits, ' ' + unit)}."
