@@ -125,7 +125,7 @@ def relocate_cmd(
         json.dumps(summ, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
     )
     (out / "relocation_map.png").write_bytes(
-        relocation_map(twin, balance, f"People left without a shelter place — {ts}, next {L} h")
+        relocation_map(twin, balance, f"People left without a shelter place — {ts}, next {L} h", plan.by_unit)
     )
     s = plan.summary
     console.print(

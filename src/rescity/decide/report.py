@@ -85,25 +85,37 @@ def relocation_why(summary: dict, balance: pd.DataFrame) -> str:
     return text
 
 
-def relocation_map(twin, balance: pd.DataFrame, title: str) -> bytes:
-    """Counties coloured by people without a shelter place, labelled, the worst named (PNG)."""
-    from rescity.report.maps import county_map
+def relocation_map(twin, balance: pd.DataFrame, title: str, by_unit: pd.DataFrame | None = None) -> bytes:
+    """Counties coloured by people without a shelter place, labelled, the worst named (PNG).
+
+    A twin without county shapes is drawn as small discs at the centroids of the units in
+    ``by_unit`` (people without a place per unit)."""
+    import shapely
+
+    from rescity.report.maps import Place, county_map
 
     u = twin.units
     county = (u["level"] == "county").to_numpy()
-    ids = u.loc[county, "unit_id"].astype(str)
-    vals = balance["without a place"].reindex(ids).fillna(0).to_numpy(float)
-    from rescity.report.maps import Place
-
+    if twin.geometry is not None and county.any():
+        ids = u.loc[county, "unit_id"].astype(str)
+        vals = balance["without a place"].reindex(ids).fillna(0).to_numpy(float)
+        geom = [twin.geometry.iloc[i] for i in np.flatnonzero(county)]
+        shown = u[county]
+    else:
+        b = by_unit if by_unit is not None else pd.DataFrame(columns=["unit_id", "unassigned"])
+        shown = u[u["unit_id"].astype(str).isin(b["unit_id"].astype(str))]
+        vals = (
+            b.set_index(b["unit_id"].astype(str))["unassigned"].reindex(shown["unit_id"].astype(str)).fillna(0)
+        ).to_numpy(float)
+        geom = list(shapely.buffer(shapely.points(shown["lon"].to_numpy(float), shown["lat"].to_numpy(float)), 0.03))
     pref = u[u["level"] == "prefecture"]
     places = [Place(float(r.lon), float(r.lat), f"{r.name_zh} {r.name_en}", bold=True) for r in pref.itertuples()]
-    worst = u[county].assign(v=vals).sort_values("v", ascending=False)
+    worst = shown.assign(v=vals).sort_values("v", ascending=False)
     places += [
         Place(float(r.lon), float(r.lat), f"{r.name_zh} {r.name_en}", marker=True)
         for r in worst.head(5).itertuples()
         if r.v > 0
     ]
-    geom = [twin.geometry.iloc[i] for i in np.flatnonzero(county)]
     return county_map(geom, vals, title, "people without a place", "YlOrRd", places=places)
 
 
