@@ -375,11 +375,13 @@ def _packaged_land():
     return shapely.union_all([shape(f["geometry"]) for f in gj["features"]])
 
 
-def landfall_time(track: pd.DataFrame, land=None, step_min: float = 10.0) -> pd.Timestamp:
-    """First time the storm centre is over ``land`` (track interpolated every ``step_min`` minutes).
+def landfall_fix(track: pd.DataFrame, land=None, step_min: float = 10.0) -> tuple[pd.Timestamp, float, float]:
+    """``(time, lon, lat)`` of the first storm-centre position over ``land``, the track
+    interpolated every ``step_min`` minutes; without a crossing, the closest approach.
 
-    Without a crossing, the time of the closest approach to ``land``. ``land`` defaults to the
-    packaged Zhejiang county polygons.
+    With the 6-hourly best track and the simplified county coastline this can differ from an
+    agency's stated landfall by up to about an hour (Lekima: CMA 2019-08-09 17:45 UTC).
+    ``land`` defaults to the packaged Zhejiang county polygons.
     """
     import shapely
 
@@ -389,13 +391,18 @@ def landfall_time(track: pd.DataFrame, land=None, step_min: float = 10.0) -> pd.
     h = ens._hours(t["time"], t0)
     grid = np.arange(0.0, h[-1] + 1e-9, step_min / 60.0)
     f = ens._interp_track(t, h, grid)
-    inside = shapely.contains_xy(land, f["lon"], f["lat"])
+    lon, lat = np.asarray(f["lon"], float), np.asarray(f["lat"], float)
+    inside = shapely.contains_xy(land, lon, lat)
     if inside.any():
         k = int(np.argmax(inside))
     else:
-        pts = shapely.points(f["lon"], f["lat"])
-        k = int(np.argmin(shapely.distance(land, pts)))
-    return (t0 + pd.Timedelta(hours=float(grid[k]))).round("min")
+        k = int(np.argmin(shapely.distance(land, shapely.points(lon, lat))))
+    return (t0 + pd.Timedelta(hours=float(grid[k]))).round("min"), float(lon[k]), float(lat[k])
+
+
+def landfall_time(track: pd.DataFrame, land=None, step_min: float = 10.0) -> pd.Timestamp:
+    """First time the storm centre is over ``land`` (see :func:`landfall_fix`)."""
+    return landfall_fix(track, land, step_min)[0]
 
 
 def issuance_times(
