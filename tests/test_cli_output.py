@@ -52,11 +52,15 @@ def test_hindcast_refuses_nonpositive_realisations(tmp_path, n):
     assert not (tmp_path / "h" / "issuances.csv").exists()
 
 
-def test_storm_name_is_explained(tmp_path):
-    p = rescity("run", "--sn", "lekima", "-n", "2", "--out", str(tmp_path / "o"), cwd=tmp_path)
-    assert p.returncode == 2
+def test_storm_name_resolves_and_an_unknown_name_is_explained(tmp_path):
+    p = rescity("run", "--sn", "lekima", "-n", "2", "-q", "--out", str(tmp_path / "o"), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
     err = " ".join(p.stderr.split())
-    assert "lekima" in err and "six-digit" in err and "names are not resolved" in err
+    assert "Lekima" in err and "2019" in err  # the packaged storm the name resolved to
+    assert (tmp_path / "o" / "report.html").is_file()
+    p = rescity("run", "--sn", "Nosuchstorm", "-n", "2", "--out", str(tmp_path / "x"), cwd=tmp_path)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert "Nosuchstorm" in " ".join(p.stderr.split())
 
 
 def test_tables_fit_the_terminal():

@@ -290,7 +290,7 @@ def storm_landfall(res: Any):
         return None
     import shapely
 
-    from rescity.forecast.issuance import land_geometry, landfall_fix
+    from rescity.hazard.landfall import land_geometry, landfall_fix
 
     land = land_geometry(res.twin)
     t, lon, lat = landfall_fix(track, land)
