@@ -58,7 +58,13 @@ def readable(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _positional(x: float) -> str:
+    """``8.98473e-05`` → ``0.0000898473``, ``12.0`` → ``12.0`` (values are already rounded)."""
+    return np.format_float_positional(x, trim="0")
+
+
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
-    """Write :func:`readable` ``df`` to ``path`` (UTF-8, no index); returns the path."""
-    readable(df).to_csv(path, index=False)
+    """Write :func:`readable` ``df`` to ``path`` (UTF-8, no index; floats positional, never
+    ``8.98e-05``); returns the path."""
+    readable(df).to_csv(path, index=False, float_format=_positional)
     return Path(path)
