@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.table import Table
 
@@ -16,8 +17,8 @@ def fitted_table(
     where: str = "the CSV files",
 ) -> Table:
     """A rich table of ``columns`` (header, cell texts, justify) keeping the leading columns that
-    fit in ``width`` characters (the first column always); a caption names the ones left out."""
-    widths = [max([len(h), *(len(c) for c in cells)]) + 3 for h, cells, _ in columns]
+    fit in ``width`` terminal cells (Chinese characters take two; the first column always); a caption names the ones left out."""
+    widths = [max([cell_len(h), *(cell_len(c) for c in cells)]) + 3 for h, cells, _ in columns]
     keep, used = 0, 0
     for w in widths:
         if keep > 0 and used + w > width:

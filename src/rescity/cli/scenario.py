@@ -80,6 +80,8 @@ def _label(col: str) -> str:
 
     measure = summary_columns()[col][0]
     m = measures()[measure]
+    if m.unit == "1":  # a ratio: named by its measure (``landslide_ratio`` → ``landslide ratio``)
+        return measure.replace("_", " ")
     return f"{col.split('_')[0]} {m.unit}"
 
 

@@ -400,7 +400,7 @@ def maps_section(res: Any) -> Section | None:
                     notes.append(note)
             continue
         unit = label[label.rfind("(") + 1 : label.rfind(")")] if "(" in label else ""
-        text = f"{label[0].upper()}{label[1:]}, highest in {_top_names(c, col, 3, digits, ' ' + unit)}."
+        text = f"{label[0].upper()}{label[1:]}, highest in {_top_names(c, col, 3, digits, ' ' + unit if unit else '')}."
         if col == "wind_max_ms":
             text += (
                 f" {int((c[col] >= 17.2).sum())} counties reach gale force (≥ 17.2 m/s, Beaufort 8) "
