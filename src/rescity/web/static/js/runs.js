@@ -29,7 +29,7 @@ export async function runRequest() {
   if (!Number.isInteger(n) || n < 1) throw new Error(t("run_n_bad"));
   const sn = $("run-sn").value.trim();
   if (what === "scenario") {
-    if (!/^\d{6}$/.test(sn)) throw new Error(t("run_sn_bad"));
+    if (!sn) throw new Error(t("run_sn_bad")); // CMA number, JTWC number or name: the service resolves it
     return { kind: "scenario", config: { sn, realisations: n } };
   }
   const issued = $("run-issued").value.trim();
@@ -37,7 +37,7 @@ export async function runRequest() {
   const members = Math.max(1, Number($("run-members").value) || 1);
   const cfg = { issued, members, realisations: Math.max(1, Math.ceil(n / members)), leads: [24, 48] };
   if (what === "hindcast") {
-    if (!/^\d{6}$/.test(sn)) throw new Error(t("run_sn_bad"));
+    if (!sn) throw new Error(t("run_sn_bad")); // CMA number, JTWC number or name: the service resolves it
     return { kind: "forecast", config: { ...cfg, sn } };
   }
   const f = $("run-track").files[0];
