@@ -234,7 +234,7 @@ def run_cmd(
 @forecast_app.command("hindcast")
 def hindcast_cmd(
     sn: str = typer.Option(
-        ..., "--sn", help="Storm id YYYYNN of a packaged best track, e.g. 201910 (Lekima)."
+        ..., "--sn", help="Storm: CMA number (1909), JTWC number (201910) or name (Lekima) in the packaged best tracks."
     ),
     landfall: Optional[str] = typer.Option(
         None, "--landfall", help="Landfall time, UTC (default: detected from the twin's land)."
@@ -266,14 +266,7 @@ def hindcast_cmd(
         ) from None
     seed, total, out = SETTINGS.pick(seed, realisations, out)
     out.mkdir(parents=True, exist_ok=True)
-    if not re.fullmatch(r"\d{6}", sn):
-        raise InputError(
-            "a storm id is six digits, YYYYNN (e.g. 201910 for Lekima); storm names are not "
-            "resolved to ids by this command yet",
-            field="sn",
-            value=sn,
-        )
-    best = packaged_track(sn)
+    best = packaged_track(sn)  # CMA number, JTWC number or name (rescity.hazard.cma.resolve_storm)
     tw = load_twin(twin_path, seed)
     hc = hindcast(
         tw,
