@@ -361,3 +361,67 @@ def test_no_request_leaves_the_server(page, site):
     page.wait_for_timeout(1000)
     outside = [u for u in page.requests if not (u.startswith(site["base"] + "/") or u.startswith("data:"))]
     assert outside == [] and len(page.requests) > 10
+
+
+def test_place_names_on_the_map_follow_zoom_and_language(page, site):
+    sign_in(page, site)
+    pref = page.locator("#map .prefecture-label")
+    sync_api.expect(pref).to_have_count(11, timeout=10_000)
+    assert "Hangzhou" in " ".join(pref.all_inner_texts())
+    assert page.locator("#map .county-label").count() == 0  # province view: cities only
+    page.evaluate("window.rescityMap.setView([28.4, 121.3], 9)")
+    counties = page.locator("#map .county-label")
+    sync_api.expect(counties).to_have_count(91, timeout=10_000)
+    assert "Wenling" in " ".join(counties.all_inner_texts())
+    page.click("#lang-toggle")
+    sync_api.expect(page.locator("#map .county-label", has_text="温岭市")).to_have_count(1)
+    # drawn with the served Chinese font, whatever the system has
+    page.evaluate("document.fonts.ready")
+    assert page.evaluate("document.fonts.check('15px rescity-cjk', '温岭市预警信息')")
+    assert any(u.endswith("/fonts/rescity-cjk.ttf") for u in page.requests)
+    shot(page, "10-labels-zh")
+
+
+def test_selected_unit_sits_above_the_alerts(page, site):
+    sign_in(page, site)
+    unit = page.locator("#unit-panel").bounding_box()
+    alerts = page.locator("#alerts").bounding_box()
+    assert unit["y"] < alerts["y"]
+
+
+def test_legend_classes_are_round_numbers(page, site):
+    sign_in(page, site)
+    page.select_option("#colour-mode", "indicator")
+    page.select_option("#indicator-select", "relocate")
+    legend = page.locator("#legend-body")
+    sync_api.expect(legend).to_contain_text("0 –", timeout=10_000)
+    rows = [r for r in legend.inner_text().splitlines() if "–" in r]
+    edges = [float(x.replace(",", "")) for r in rows for x in re.findall(r"[\d.,]+", r)]
+    for e in edges:
+        if e >= 10:  # 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^n
+            m = e / 10 ** int(f"{e:e}".split("e")[1])
+            assert round(m, 6) in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8), rows
+
+
+def test_start_a_hindcast_from_the_page_and_see_it_on_the_map(page, site):
+    sign_in(page, site)
+    before = page.locator("#forecast-select option").count()
+    page.select_option("#run-kind", "hindcast")
+    assert page.locator("#run-track-row").is_hidden() and page.locator("#run-issued-row").is_visible()
+    page.fill("#run-sn", "")
+    page.click("#run-start")
+    sync_api.expect(page.locator("#run-status")).to_contain_text("give a storm")  # refused, in words
+    page.fill("#run-sn", "Lekima")  # a name: the service resolves it to CMA 1909 / JTWC 201910
+    page.fill("#run-issued", "2019-08-09T06:00Z")
+    page.fill("#run-members", "2")
+    page.fill("#run-n", "4")
+    page.click("#run-start")
+    sync_api.expect(page.locator("#run-progress")).to_be_visible(timeout=10_000)
+    sync_api.expect(page.locator("#run-status")).to_contain_text("on the map", timeout=300_000)
+    assert page.locator("#forecast-select option").count() == before + 1
+    assert page.locator("#colour-mode").input_value() == "warning"
+    fills = {
+        page.locator(f"#map .leaflet-units-pane path.u-{u}").get_attribute("fill") for u in ("331081", "330110")
+    }
+    assert fills and "#cccccc" not in fills
+    shot(page, "11-hindcast-started")

@@ -131,3 +131,21 @@ def test_bilingual_sensing_alerts_are_shown_in_one_language():
     assert "温岭" not in out["en"]["what"] and "120.0 mm of rain" in out["en"]["what"]
     assert "Wenling" not in out["zh"]["what"] and "120.0毫米" in out["zh"]["what"]
     assert in_language("only English here", "zh", " · ") == "only English here"
+
+
+def test_what_does_not_repeat_who_and_what_to_do():
+    from rescity.web.plain import plain_alert
+
+    alert = {
+        "level": "red",
+        "kind": "typhoon",
+        "title": "温州市台风红色预警 · Wenzhou typhoon red warning",
+        "message": "发布台风红色预警：洞头站风速35.0米/秒，达到台风红色预警标准。影响：温州市居民。防御：停课停业\n"
+        "Issued typhoon red warning: wind 35.0 m/s at Dongtou, meeting the red signal. "
+        "Who: residents of Wenzhou. What to do: stay indoors",
+        "unit_id": None,
+    }
+    out = plain_alert(alert, None)
+    assert "Who:" not in out["en"]["what"] and "What to do" not in out["en"]["what"]
+    assert "影响" not in out["zh"]["what"] and "防御" not in out["zh"]["what"]
+    assert "35.0 m/s at Dongtou" in out["en"]["what"] and out["en"]["todo"]

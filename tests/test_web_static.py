@@ -85,6 +85,7 @@ def test_only_the_page_and_its_files_are_outside_the_api_document(client):
     assert undocumented == {
         "/",
         "/dashboard-config.json",
+        "/fonts/rescity-cjk.ttf",
         "/static",
         "/openapi.json",
         "/docs",
@@ -215,3 +216,13 @@ def test_serve_tiles_option_reaches_the_page(tmp_path):
         csp = httpx.get(f"{base}/").headers["content-security-policy"]
         assert "img-src 'self' data: https://tiles.example.org;" in csp
     assert "dashboard at http://127.0.0.1:" in (tmp_path / "serve.log").read_text()
+
+
+def test_the_packaged_chinese_font_is_served_without_sign_in(client):
+    from rescity.report.fonts import font_path
+
+    r = client.get("/fonts/rescity-cjk.ttf")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("font/ttf")
+    assert r.content == font_path().read_bytes()
+    css = client.get("/static/css/app.css").text
+    assert 'font-family: "rescity-cjk"' in css and "/fonts/rescity-cjk.ttf" in css

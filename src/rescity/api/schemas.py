@@ -405,6 +405,7 @@ class AlertOut(BaseModel):
     source: str
     status: Literal["open", "acknowledged", "closed"]
     created_at: str
+    observed_at: str | None = None
     created_by: str
     department: str
     updated_at: str | None

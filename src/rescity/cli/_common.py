@@ -37,3 +37,44 @@ class Settings:
 
 
 SETTINGS = Settings()
+
+
+#: File in an output folder naming the command (and event) whose outputs it holds.
+OUTPUT_MARK = ".rescity-output.json"
+#: Files whose presence shows a folder holds some command's outputs.
+_OUTPUT_FILES = ("report.html", "units.csv", "issuances.csv", "settings.json", "metrics.csv", "plan.csv")
+
+
+def claim_output(out: Path, command: str, event: str = "", force: bool = False) -> None:
+    """Make ``out`` the output folder of ``command`` for ``event``, refusing (exit code 2) to
+    overwrite another command's or another event's outputs there unless ``force``.
+
+    The folder records its owner in :data:`OUTPUT_MARK`; a folder holding outputs without that
+    record counts as another command's."""
+    import json
+
+    from rescity.errors import InputError
+
+    out = Path(out)
+    mark = out / OUTPUT_MARK
+    me = {"command": command, "event": event}
+    if out.is_dir() and not force:
+        try:
+            owner = json.loads(mark.read_text(encoding="utf-8")) if mark.is_file() else None
+        except (OSError, ValueError):
+            owner = None
+        holds = any((out / f).exists() for f in _OUTPUT_FILES)
+        if (owner is None and holds) or (owner is not None and owner != me):
+            what = (
+                f"the outputs of `rescity {owner.get('command', '?')}` {owner.get('event', '')}".rstrip()
+                if owner
+                else "another command's outputs"
+            )
+            raise InputError(
+                f"the folder holds {what}; pass --force to overwrite them or choose another --out",
+                file=out,
+                field="--out",
+                value=str(out),
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    mark.write_text(json.dumps(me, ensure_ascii=False), encoding="utf-8")

@@ -116,20 +116,16 @@ def relocate_cmd(
     plan.by_unit.to_csv(out / "relocation_units.csv", index=False)
     plan.assignments.to_csv(out / "relocation_assignments.csv", index=False)
     plan.shelters.to_csv(out / "shelters.csv", index=False)
-    summ = dict(plan.summary, issued=ts, lead_h=L, stat=stat)
+    from rescity.decide.report import relocation_balance, relocation_map, relocation_why
+
+    balance = relocation_balance(twin.units, plan.by_unit, plan.shelters)
+    why = relocation_why(plan.summary, balance)
+    summ = dict(plan.summary, issued=ts, lead_h=L, stat=stat, why=why)
     (out / "relocation.json").write_text(
         json.dumps(summ, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
     )
-    a = twin.assets
-    sh = a[a["kind"] == "shelter"]
-    short = plan.by_unit.set_index("unit_id").loc[people.index, "unassigned"].astype(float)
-    _map(
-        out / "relocation_map.png",
-        twin,
-        short,
-        sh,
-        f"people left without a shelter place — {ts}, next {L} h",
-        "unassigned people",
+    (out / "relocation_map.png").write_bytes(
+        relocation_map(twin, balance, f"People left without a shelter place — {ts}, next {L} h", plan.by_unit)
     )
     s = plan.summary
     console.print(
@@ -141,6 +137,7 @@ def relocate_cmd(
         console.print(
             f"  within {m} min: {'' if v is None else f'{100 * v:.1f} %'} of the people to relocate"
         )
+    console.print(why)
     console.print(
         f"wrote {out / 'relocation_units.csv'}, relocation_assignments.csv, shelters.csv, relocation_map.png"
     )

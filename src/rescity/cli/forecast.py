@@ -160,7 +160,7 @@ def run_cmd(
     fresh: bool = typer.Option(False, "--fresh", help="Start a new issuances.csv instead of appending."),
     seed: Optional[int] = typer.Option(None, "--seed"),
     realisations: Optional[int] = typer.Option(
-        None, "--realisations", "-n", help="Total samples (members × realisations per member)."
+        None, "--realisations", "-n", min=1, help="Total samples (members × realisations per member)."
     ),
     out: Optional[Path] = typer.Option(None, "--out", "-o"),
 ) -> None:
@@ -242,7 +242,7 @@ def run_cmd(
 @forecast_app.command("hindcast")
 def hindcast_cmd(
     sn: str = typer.Option(
-        ..., "--sn", help="Storm id YYYYNN of a packaged best track, e.g. 201910 (Lekima)."
+        ..., "--sn", help="Storm: CMA number (1909), JTWC number (201910) or name (Lekima) in the packaged best tracks."
     ),
     landfall: Optional[str] = typer.Option(
         None, "--landfall", help="Landfall time, UTC (default: detected from the twin's land)."
@@ -264,7 +264,7 @@ def hindcast_cmd(
     workers: int = typer.Option(1, "--workers", min=1),
     seed: Optional[int] = typer.Option(None, "--seed"),
     realisations: Optional[int] = typer.Option(
-        None, "--realisations", "-n", help="Total samples per issuance."
+        None, "--realisations", "-n", min=1, help="Total samples per issuance."
     ),
     out: Optional[Path] = typer.Option(None, "--out", "-o"),
 ) -> None:
@@ -280,9 +280,7 @@ def hindcast_cmd(
         ) from None
     seed, total, out = SETTINGS.pick(seed, realisations, out)
     out.mkdir(parents=True, exist_ok=True)
-    if not re.fullmatch(r"\d{6}", sn):
-        raise InputError("a storm id is six digits, YYYYNN", field="sn", value=sn)
-    best = packaged_track(sn)
+    best = packaged_track(sn)  # CMA number, JTWC number or name (rescity.hazard.cma.resolve_storm)
     tw = load_twin(twin_path, seed)
     hc = hindcast(
         tw,
@@ -311,29 +309,36 @@ def hindcast_cmd(
     )  # fmt: skip
     last = hc.issuances["issued"].max()
     _summary(hc.issuances[hc.issuances["issued"] == last], last)
-    console.print(f"landfall {hc.meta['landfall']}; wrote {out / 'issuances.csv'} and {out / 'report.html'}")
+    console.print(
+        f"landfall {hc.meta['landfall']} (where the best track crosses the twin's coastline; an agency's "
+        "stated time can differ by up to an hour — Lekima: CMA 17:45 UTC)"
+    )
+    console.print(f"wrote {out / 'issuances.csv'} and {out / 'report.html'}")
 
 
 def _summary(table: pd.DataFrame, issued: str) -> None:
-    from rich.table import Table
-
-    from rescity.forecast.warning import COLOURS
+    """The top level's indicators: names, readable values, warning or "no threshold"."""
+    from rescity.cli._tables import print_fitted
+    from rescity.forecast.report import fmt_value, indicator_label, warning_word
 
     prov = table[(table["level"] == table["level"].iloc[0]) & (table["lead_h"] == table["lead_h"].min())]
-    t = Table(title=f"issuance {issued}, next {int(prov['lead_h'].min())} h, {prov['level'].iloc[0]} level")
-    for c in ("unit", "indicator", "mean", "90 % interval", "warning", "change"):
-        t.add_column(c)
-    for r in prov.itertuples():
-        ch = "" if pd.isna(r.change) else f"{r.change:+,.0f}"
-        t.add_row(
-            str(r.unit_id),
-            r.indicator,
-            f"{r.mean:,.1f}",
-            f"{r.p05:,.0f} – {r.p95:,.0f}",
-            COLOURS[int(r.warning)],
-            ch,
-        )
-    console.print(t)
+    first = prov.iloc[0]
+    name = f"{first.get('name_zh', '')} {first.get('name_en', '')}".strip() or str(first["unit_id"])
+    rows = list(prov.itertuples())
+    cols = [
+        ("indicator", [indicator_label(r.indicator) for r in rows], "left"),
+        ("mean", [fmt_value(r.indicator, r.mean) for r in rows], "right"),
+        ("90 % interval", [f"{fmt_value(r.indicator, r.p05)} – {fmt_value(r.indicator, r.p95)}" for r in rows],
+         "right"),
+        ("warning", [warning_word(r.indicator, r.warning) for r in rows], "left"),
+        ("change", ["" if pd.isna(r.change) else f"{r.change:+,.0f}" for r in rows], "right"),
+    ]
+    title = f"{name}: issuance {issued}, next {int(prov['lead_h'].min())} h"
+    print_fitted(console, title, cols, "issuances.csv")
+    console.print(
+        "warning: the composite is the worst indicator's colour; \"no threshold\" indicators are "
+        "for information (docs/forecast.md)."
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -522,7 +527,7 @@ def calibrate_cmd(
     as_json: bool = typer.Option(False, "--json"),
     seed: Optional[int] = typer.Option(None, "--seed"),
     realisations: Optional[int] = typer.Option(
-        None, "--realisations", "-n", help="Realisations per simulation (default 50)."
+        None, "--realisations", "-n", min=1, help="Realisations per simulation (default 50)."
     ),
 ) -> None:
     """Fit documented parameters to observed impacts of past storms and save them as a named calibration."""

@@ -13,11 +13,11 @@ import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
-from rescity.cli._common import SETTINGS, console, err_console
+from rescity.cli._common import SETTINGS, claim_output, console, err_console
 from rescity.errors import InputError
 from rescity.hazard.registry import DEFAULT_TYPHOON_HAZARDS, TYPHOON_HAZARDS, summary_columns
+from rescity.twin.systems import service_outputs, systems
 
 
 def _short(x: float) -> str:
@@ -41,29 +41,37 @@ def _iv(row: pd.Series, q: str, pct: bool = False) -> str:
 
 
 def print_level(units: pd.DataFrame, level: str, title: str, out: Console) -> None:
-    """One rich table per administrative level: hazard, damage and people without service."""
-    t = Table(title=title, show_lines=False, header_style="bold", title_justify="left", pad_edge=False)
-    t.add_column("unit", no_wrap=True)
+    """One table per administrative level, sorted by affected population: people affected and
+    without service first, then hazard and damage — as many columns as the terminal shows."""
+    from rescity.cli._tables import print_fitted
+
     shown = units[units["level"] == level]
-    hazard_cols = [
-        (col, _label(col), "{:.3f}" if col.endswith("_g") else "{:.2f}" if col.endswith("_m") else "{:.1f}")
-        for col in summary_columns()
-        if col in shown and np.isfinite(shown[col].to_numpy(float)).any()
-    ]
-    for _, label, _ in hazard_cols:
-        t.add_column(label, justify="right", no_wrap=True)
-    systems = [s for s in ("power", "water", "telecom", "road") if f"damaged_{s}_mean" in units]
-    for s in systems:
-        t.add_column(f"{s} dmg %", justify="right", no_wrap=True)
-    for lab in ("no power", "no water", "no telecom", "no road", "affected"):
-        t.add_column(lab, justify="right", no_wrap=True)
-    for _, r in shown.iterrows():
-        cells = [f"{r['unit_id']} {r['name_zh']} {r['name_en']}"]
-        cells += [fmt.format(r[col]) for col, _, fmt in hazard_cols]
-        cells += [_iv(r, f"damaged_{s}", pct=True) for s in systems]
-        cells += [_iv(r, q) for q in ("no_power", "no_water", "no_telecom", "no_road", "affected")]
-        t.add_row(*cells)
-    out.print(t)
+    if "affected_mean" in shown:
+        shown = shown.sort_values("affected_mean", ascending=False, kind="stable")
+    rows = [r for _, r in shown.iterrows()]
+    cols = [("unit", [f"{r['name_zh']} {r['name_en']}" for r in rows], "left")]
+    for q in ("affected", *service_outputs()):
+        if f"{q}_mean" in shown:
+            cols.append((q.replace("_", " "), [_iv(r, q) for r in rows], "right"))
+    for col in summary_columns():
+        if col in shown and np.isfinite(shown[col].to_numpy(float)).any():
+            fmt = _format(col)
+            cols.append((_label(col), [fmt.format(r[col]) for r in rows], "right"))
+    for s in systems():
+        if f"damaged_{s}_mean" in units:
+            cols.append((f"{s} dmg %", [_iv(r, f"damaged_{s}", pct=True) for r in rows], "right"))
+    cols.append(("code", [str(r["unit_id"]) for r in rows], "left"))
+    print_fitted(out, title, cols, "units.csv")
+
+
+def _format(col: str) -> str:
+    """Number format of a hazard summary column: the registry's display digits, else by unit."""
+    from rescity.hazard.registry import display_columns
+
+    shown = display_columns().get(col)
+    if shown is not None:
+        return f"{{:.{shown[1]}f}}"
+    return "{:.3f}" if col.endswith("_g") else "{:.2f}" if col.endswith("_m") else "{:.1f}"
 
 
 def _label(col: str) -> str:
@@ -72,39 +80,62 @@ def _label(col: str) -> str:
 
     measure = summary_columns()[col][0]
     m = measures()[measure]
+    if m.unit == "1":  # a ratio: named by its measure (``landslide_ratio`` → ``landslide ratio``)
+        return measure.replace("_", " ")
     return f"{col.split('_')[0]} {m.unit}"
 
 
 def print_recovery(metrics: pd.DataFrame, out: Console) -> None:
     """Province and prefecture resilience metrics, one row per unit and system."""
-    t = Table(
-        title="Recovery — mean [90 % interval] over the realisations",
-        header_style="bold",
-        title_justify="left",
-        pad_edge=False,
-    )
-    for c in (
-        "unit",
-        "system",
-        "resilience loss h",
-        "robustness %",
-        "t90 h",
-        "t100 h",
-        "customer-hours lost",
-    ):
-        t.add_column(c, justify="left" if c in ("unit", "system") else "right", no_wrap=True)
+    from rescity.cli._tables import print_fitted
+
     m = metrics[metrics["level"].isin(("province", "prefecture"))]
-    for _, r in m.iterrows():
-        t.add_row(
-            f"{r['unit_id']} {r['name_zh']} {r['name_en']}",
-            str(r["system"]),
-            f"{r['resilience_loss_h']:.1f} [{r['resilience_loss_h_p05']:.1f}–{r['resilience_loss_h_p95']:.1f}]",
-            f"{100 * r['robustness']:.1f} [{100 * r['robustness_p05']:.1f}–{100 * r['robustness_p95']:.1f}]",
-            f"{r['t90_h']:.0f} [{r['t90_h_p05']:.0f}–{r['t90_h_p95']:.0f}]",
-            f"{r['t100_h']:.0f} [{r['t100_h_p05']:.0f}–{r['t100_h_p95']:.0f}]",
-            f"{_short(r['customer_hours_lost'])} [{_short(r['customer_hours_lost_p05'])}–{_short(r['customer_hours_lost_p95'])}]",
-        )
-    out.print(t)
+    rows = [r for _, r in m.iterrows()]
+
+    def iv(r, c, k=1.0, d=0):
+        return f"{k * r[c]:.{d}f} [{k * r[c + '_p05']:.{d}f}–{k * r[c + '_p95']:.{d}f}]"
+
+    cols = [
+        ("unit", [f"{r['name_zh']} {r['name_en']}" for r in rows], "left"),
+        ("system", [str(r["system"]) for r in rows], "left"),
+        ("resilience loss h", [iv(r, "resilience_loss_h", d=1) for r in rows], "right"),
+        ("robustness %", [iv(r, "robustness", 100.0, 1) for r in rows], "right"),
+        ("t90 h", [iv(r, "t90_h") for r in rows], "right"),
+        ("t100 h", [iv(r, "t100_h") for r in rows], "right"),
+        (
+            "customer-hours lost",
+            [f"{_short(r['customer_hours_lost'])} [{_short(r['customer_hours_lost_p05'])}–"
+             f"{_short(r['customer_hours_lost_p95'])}]" for r in rows],
+            "right",
+        ),
+    ]
+    print_fitted(out, "Recovery — mean [90 % interval] over the realisations", cols, "metrics.csv")
+
+
+#: Peak ground acceleration (g) below which no fragility curve gives damage worth reporting.
+WEAK_PGA_G = 0.02
+
+
+def warn_weak_quake(res) -> bool:
+    """Warn (stderr) when an earthquake shakes no unit above :data:`WEAK_PGA_G`, saying how far
+    the epicentre is from the twin: a far-away event gives zeros, not an error. True if warned."""
+    from rescity.cli._common import err_console
+
+    u = res.units
+    pga = u["pga_max_g"].to_numpy(float) if "pga_max_g" in u else np.array([np.nan])
+    peak = float(np.nanmax(pga)) if np.isfinite(pga).any() else 0.0
+    if peak >= WEAK_PGA_G:
+        return False
+    ev = res.settings.quake.mainshock
+    lat, lon = float(ev.lat), float(ev.lon)
+    tw = res.twin.units
+    d = 111.2 * np.hypot((tw["lon"].to_numpy(float) - lon) * np.cos(np.radians(lat)), tw["lat"].to_numpy(float) - lat)
+    err_console.print(
+        f"warning: the earthquake at {lat:.2f}°N {lon:.2f}°E is {np.nanmin(d):,.0f} km from the nearest "
+        f"unit of the twin; peak ground acceleration there is {peak:.3f} g (below {WEAK_PGA_G} g), so "
+        "nothing is damaged and every number is zero. Check the latitude/longitude order (lat,lon,depth_km,Mw)."
+    )
+    return True
 
 
 def _progress() -> Progress:
@@ -161,7 +192,7 @@ def run_cli(
         else:
             res = run_scenario(config, progress=cb)
     if print_tables:
-        wide = Console(width=max(console.width, 300), soft_wrap=False)
+        wide = console  # tables fit the terminal; every column is in units.csv / metrics.csv
         for level, title in (
             ("province", "Province"),
             ("prefecture", "Prefecture-level cities"),
@@ -222,6 +253,9 @@ def register(app: typer.Typer) -> None:
         scenario: Optional[Path] = SCENARIO,
         optimise_repairs: bool = OPTIMISE_REPAIRS,
         prefecture: Optional[str] = PREFECTURE,
+        force: bool = typer.Option(
+            False, "--force", help="Overwrite an output folder that holds another command's outputs."
+        ),
     ) -> None:
         """Zhejiang twin + typhoon Lekima (CMA 1909, JTWC 201910): hazard, damage, cascade, people without service, recovery."""
         from rescity.run.config import DEFAULT_SEED, RunConfig
@@ -231,6 +265,7 @@ def register(app: typer.Typer) -> None:
             sn="201910", realisations=n, seed=seed_, workers=workers, recovery=not no_recovery,
             scenario=scenario, out=out_, twin_seed=DEFAULT_SEED if twin_seed is None else twin_seed, synthetic=synthetic,
         )  # fmt: skip
+        claim_output(out_, "demo", "201910", force)
         run_cli(cfg, optimise=optimise_repairs, prefecture=prefecture)
 
     @app.command()
@@ -288,6 +323,9 @@ def register(app: typer.Typer) -> None:
         scenario: Optional[Path] = SCENARIO,
         optimise_repairs: bool = OPTIMISE_REPAIRS,
         prefecture: Optional[str] = PREFECTURE,
+        force: bool = typer.Option(
+            False, "--force", help="Overwrite an output folder that holds another command's outputs."
+        ),
     ) -> None:
         """Run a scenario for any storm (packaged CMA or JTWC best track, or a track file) or an earthquake."""
         from rescity.run.config import DEFAULT_SEED, RunConfig
@@ -297,7 +335,10 @@ def register(app: typer.Typer) -> None:
             cfg = RunConfig.from_file(config, realisations=realisations, seed=seed)
             if out is not None or cfg.outputs.dir is None:
                 cfg = cfg.model_copy(update={"outputs": cfg.outputs.model_copy(update={"dir": out_})})
-            run_cli(cfg, print_tables=not quiet, optimise=optimise_repairs, prefecture=prefecture)
+            claim_output(Path(cfg.outputs.dir), "run", cfg.event_label, force)
+            res = run_cli(cfg, print_tables=not quiet, optimise=optimise_repairs, prefecture=prefecture)
+            if cfg.quake is not None:
+                warn_weak_quake(res)
             return
         quake_event = None
         if catalogue is not None:
@@ -321,7 +362,10 @@ def register(app: typer.Typer) -> None:
             twin_seed=DEFAULT_SEED if twin_seed is None else twin_seed, synthetic=synthetic, workers=workers, horizon_h=horizon_h,
             recovery=not no_recovery, scenario=scenario, out=out_,
         )  # fmt: skip
-        run_cli(cfg, print_tables=not quiet, optimise=optimise_repairs, prefecture=prefecture)
+        claim_output(out_, "run", str(sn or track or quake), force)
+        res = run_cli(cfg, print_tables=not quiet, optimise=optimise_repairs, prefecture=prefecture)
+        if cfg.quake is not None:
+            warn_weak_quake(res)
 
     config_app = typer.Typer(help="The run configuration (one schema for CLI, API and scenario files).")
     app.add_typer(config_app, name="config")

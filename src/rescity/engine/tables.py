@@ -54,7 +54,7 @@ def hazard_by_unit(twin: Twin, cell_int: dict[str, np.ndarray]) -> pd.DataFrame:
 def unit_table(
     twin: Twin, sim, cell_int: dict[str, np.ndarray], q: tuple[float, float] = (0.05, 0.95)
 ) -> pd.DataFrame:
-    """One row per unit: ids, names, population, mean and 90 % interval of every quantity,
+    """One row per unit: ids, names, population, mean, median and 90 % interval of every quantity,
     share of assets damaged per system, and the hazard summary. Columns of ``units.csv`` first."""
     u = twin.units
     base = u[["unit_id", "level", "parent_id", "name_zh", "name_en", "population"]].reset_index(drop=True)
@@ -62,9 +62,10 @@ def unit_table(
     for name in quantities():
         a = np.asarray(getattr(sim, name), dtype=np.float64)
         cols[f"{name}_mean"] = a.mean(axis=0)
-        lo, hi = np.quantile(a, q, axis=0)
+        lo, med, hi = np.quantile(a, (q[0], 0.5, q[1]), axis=0)
         cols[f"{name}_p05"] = lo
         cols[f"{name}_p95"] = hi
+        cols[f"{name}_p50"] = med
     for system, a in sim.damaged_share.items():
         a = np.asarray(a, dtype=np.float64)
         cols[f"damaged_{system}_mean"] = a.mean(axis=0)

@@ -38,6 +38,7 @@ from rescity.forecast.indicators import (
     indicators_from_result,
     rollup,
 )
+from rescity.hazard.landfall import land_geometry, landfall_fix, landfall_time  # noqa: F401  (re-exported)
 from rescity.seeds import DEFAULT_SEED
 
 #: Lead windows (hours after issuance) computed where the forecast reaches them.
@@ -350,56 +351,7 @@ def run_issuance(
 
 
 # ---------------------------------------------------------------------------------------------
-# landfall and hindcast
-
-
-def land_geometry(twin=None):
-    """Land polygons: the twin's unit geometry when it has one, else the packaged Zhejiang counties."""
-    import shapely
-
-    if twin is not None and getattr(twin, "geometry", None) is not None:
-        geom = np.asarray(twin.geometry, dtype=object)
-        lv = twin.units["level"].to_numpy(object)
-        for level in ("province", "prefecture", "county", "cell"):  # the coarsest level with shapes
-            geoms = [g for g in geom[lv == level] if g is not None]
-            if geoms:
-                return shapely.union_all(geoms)
-    return _packaged_land()
-
-
-def _packaged_land():
-    import json
-
-    import shapely
-    from shapely.geometry import shape
-
-    from rescity.data import path
-
-    gj = json.loads(path("zhejiang_counties.geojson").read_text(encoding="utf-8"))
-    return shapely.union_all([shape(f["geometry"]) for f in gj["features"]])
-
-
-def landfall_time(track: pd.DataFrame, land=None, step_min: float = 10.0) -> pd.Timestamp:
-    """First time the storm centre is over ``land`` (track interpolated every ``step_min`` minutes).
-
-    Without a crossing, the time of the closest approach to ``land``. ``land`` defaults to the
-    packaged Zhejiang county polygons.
-    """
-    import shapely
-
-    t = ens._check_track(track)
-    land = _packaged_land() if land is None else land
-    t0 = t["time"].iloc[0]
-    h = ens._hours(t["time"], t0)
-    grid = np.arange(0.0, h[-1] + 1e-9, step_min / 60.0)
-    f = ens._interp_track(t, h, grid)
-    inside = shapely.contains_xy(land, f["lon"], f["lat"])
-    if inside.any():
-        k = int(np.argmax(inside))
-    else:
-        pts = shapely.points(f["lon"], f["lat"])
-        k = int(np.argmin(shapely.distance(land, pts)))
-    return (t0 + pd.Timedelta(hours=float(grid[k]))).round("min")
+# landfall (rescity.hazard.landfall) and hindcast
 
 
 def issuance_times(

@@ -25,6 +25,9 @@ def _figure(width=7.0, height=6.5):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    from rescity.report.fonts import use_in_matplotlib
+
+    use_in_matplotlib()
     fig = Figure(figsize=(width, height), dpi=110)
     FigureCanvasAgg(fig)
     return fig
@@ -115,53 +118,170 @@ def issuance_map(
     return fig
 
 
+#: Indicator names as people read them, with units (English, Chinese).
+INDICATOR_LABELS: dict[str, tuple[str, str]] = {
+    "composite": ("composite risk score (0–5)", "综合风险指数"),
+    "relocate": ("people to relocate", "需转移人口"),
+    "homes_damaged": ("homes damaged (households)", "房屋受损户数"),
+    "roads_impassable": ("road links impassable", "道路中断处"),
+    "people_cut_off": ("people cut off (no road access)", "交通中断人口"),
+    "power_outage_households": ("households without power", "停电户数"),
+    "affected": ("affected population", "受灾人口"),
+    "economic_loss_cny": ("direct economic loss (CNY)", "直接经济损失（元）"),
+}
+#: Order in which ties of the composite score are broken: the quantity that matters most first.
+TIE_BREAK: tuple[str, ...] = ("relocate", "people_cut_off", "homes_damaged", "economic_loss_cny")
+
+NO_THRESHOLD = "no threshold"
+
+
+def indicator_label(indicator: str) -> str:
+    """``"people to relocate"`` for ``relocate`` (the code itself when unknown)."""
+    return INDICATOR_LABELS.get(indicator, (indicator, ""))[0]
+
+
+def fmt_value(indicator: str, x: float) -> str:
+    """A forecast number as people read it: scores to one decimal, CNY in millions/billions
+    (亿 = 100 M), counts to three significant figures."""
+    if not np.isfinite(x):
+        return "–"
+    if indicator == "composite":
+        return f"{x:.1f}"
+    if indicator.endswith("_cny"):
+        if abs(x) >= 1e9:
+            return f"{x / 1e9:,.1f} bn CNY"
+        if abs(x) >= 1e6:
+            return f"{x / 1e6:,.0f} M CNY"
+        return f"{x:,.0f} CNY"
+    if x == 0:
+        return "0"
+    d = max(int(np.floor(np.log10(abs(x)))) - 2, 0)
+    return f"{round(x, -d):,.0f}"
+
+
+def warning_word(indicator: str, warning: int, with_thresholds: set[str] | None = None) -> str:
+    """The warning colour of ``indicator``, or :data:`NO_THRESHOLD` for indicators that have no
+    warning thresholds (their colour is never "none" by omission)."""
+    from rescity.forecast.warning import indicators_with_thresholds
+
+    have = set(indicators_with_thresholds()) | {"composite"} if with_thresholds is None else with_thresholds
+    return COLOURS[int(warning)] if indicator in have else NO_THRESHOLD
+
+
+def ranked_units(table: pd.DataFrame, lead_h: int, level: str, n: int = 15) -> pd.DataFrame:
+    """Units of ``level`` ranked by composite score, ties broken by :data:`TIE_BREAK` (people to
+    relocate, then people cut off, homes damaged, loss): one row per unit with every indicator's
+    mean as a column, ``name``, ``warning`` (composite) and ``p05``/``p95`` of the composite."""
+    sel = table[(table["lead_h"] == lead_h) & (table["level"] == level)]
+    if sel.empty:
+        return pd.DataFrame()
+    piv = sel.pivot_table(index="unit_id", columns="indicator", values="mean", aggfunc="first")
+    comp = sel[sel["indicator"] == "composite"].set_index("unit_id")
+    first = sel.drop_duplicates("unit_id").set_index("unit_id")
+    out = piv.copy()
+    out["name"] = (
+        first["name_zh"].astype(str).str.cat(first["name_en"].astype(str), sep=" ").str.strip()
+        if {"name_zh", "name_en"} <= set(first.columns)
+        else first.index.astype(str)
+    ).reindex(out.index)
+    if "composite" in piv:
+        out["warning"] = comp["warning"].reindex(out.index).fillna(0).astype(int)
+        out["composite_p05"] = comp["p05"].reindex(out.index)
+        out["composite_p95"] = comp["p95"].reindex(out.index)
+    keys = [k for k in ("composite", *TIE_BREAK) if k in out]
+    out = out.sort_values(keys, ascending=False, kind="stable") if keys else out
+    return out.head(n).reset_index()
+
+
+def _top_table(table: pd.DataFrame, lead_h: int, level: str, n: int = 15) -> str:
+    r = ranked_units(table, lead_h, level, n)
+    if r.empty:
+        return "<p>No units at this level.</p>"
+    inds = [i for i in ("relocate", "people_cut_off", "homes_damaged", "affected", "economic_loss_cny") if i in r]
+    head = (
+        "<tr><th>rank</th><th class='name'>unit</th><th>warning</th><th>composite [90 %]</th>"
+        + "".join(f"<th>{html.escape(indicator_label(i))}</th>" for i in inds)
+        + "</tr>"
+    )
+    rows = [f"<table class='ranked'><caption>Top {len(r)} {level} units, ranked by composite score; "
+            "ties broken by people to relocate, then people cut off</caption>" + head]
+    for k, row in enumerate(r.itertuples(index=False), 1):
+        d = row._asdict()
+        w = int(d.get("warning", 0))
+        cells = "".join(f"<td>{fmt_value(i, float(d[i]))}</td>" for i in inds)
+        rows.append(
+            f"<tr><td>{k}</td><td class='name'>{html.escape(str(d['name']))}</td>"
+            f"<td class='w{w}'>{COLOURS[w]}</td>"
+            f"<td>{d.get('composite', np.nan):.1f} [{d.get('composite_p05', np.nan):.1f}–"
+            f"{d.get('composite_p95', np.nan):.1f}]</td>{cells}</tr>"
+        )
+    rows.append("</table>")
+    return "".join(rows)
+
+
+def _province_table(table: pd.DataFrame, lead_h: int) -> str:
+    """Every indicator of the top level: value, 90 % interval, warning (or "no threshold")."""
+    lv = table["level"].iloc[0] if len(table) else "province"
+    sel = table[(table["lead_h"] == lead_h) & (table["level"] == lv)]
+    if sel.empty:
+        return ""
+    rows = ["<table class='prov'><tr><th class='name'>indicator</th><th>mean</th><th>90 % interval</th>"
+            "<th>warning</th></tr>"]
+    for r in sel.itertuples():
+        w = warning_word(r.indicator, r.warning)
+        cls = f"w{int(r.warning)}" if w != NO_THRESHOLD else "nt"
+        zh = INDICATOR_LABELS.get(r.indicator, ("", ""))[1]
+        rows.append(
+            f"<tr><td class='name'>{html.escape(indicator_label(r.indicator))} {html.escape(zh)}</td>"
+            f"<td>{fmt_value(r.indicator, r.mean)}</td>"
+            f"<td>{fmt_value(r.indicator, r.p05)} – {fmt_value(r.indicator, r.p95)}</td>"
+            f"<td class='{cls}'>{w}</td></tr>"
+        )
+    rows.append("</table>")
+    name = f"{sel['name_zh'].iloc[0]} {sel['name_en'].iloc[0]}" if "name_zh" in sel else str(sel["unit_id"].iloc[0])
+    return f"<h3>{html.escape(name)}, next {int(lead_h)} h</h3>" + "".join(rows)
+
+
+WARNING_NOTE = (
+    "Each indicator with thresholds (people to relocate, homes damaged, people cut off, direct "
+    "economic loss) gets its own colour; the composite score is the highest of their scores, so "
+    "the overall warning is the colour of the worst indicator (any one criterion starts a response, "
+    "as in the national relief plan). Indicators marked “no threshold” (affected population, "
+    "households without power, road links impassable) are shown for information: they have no "
+    "warning level of their own and do not lower the composite. Thresholds: docs/forecast.md."
+)
+
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:sans-serif;margin:1.5em;max-width:1100px}}
-table{{border-collapse:collapse;font-size:12px}}
-td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right}}
+<style>{font_face}
+body{{font-family:"rescity-cjk",system-ui,"DejaVu Sans",sans-serif;margin:1.5em;max-width:1200px;color:#1b1b1b}}
+table{{border-collapse:collapse;font-size:12px;margin:.5em 0}}
+caption{{text-align:left;font-weight:600;padding:.3em 0}}
+td,th{{border:1px solid #ccc;padding:2px 6px;text-align:right;white-space:nowrap}}
+td.name,th.name{{text-align:left;position:sticky;left:0;background:#fff}}
 .w0{{background:#eee}} .w1{{background:#9ecae1}} .w2{{background:#ffe680}} .w3{{background:#fdae6b}}
-.w4{{background:#fb6a4a}} #slider{{width:100%}}</style></head>
-<body><h1>{title}</h1><p>{intro}</p>
-<input type="range" id="slider" min="0" max="{nmax}" value="{nmax}" step="1">
-<p id="label"></p><img id="map" style="max-width:100%"><div id="top"></div>
+.w4{{background:#fb6a4a}} .nt{{color:#666;font-style:italic}} #slider{{width:100%}}
+.note{{font-size:.9em;color:#444}}
+@media print {{ #slider{{display:none}} body{{margin:0}} }}</style></head>
+<body><h1>{title}</h1><p>{intro}</p><p class="note">{warning_note}</p>
+<input type="range" id="slider" min="0" max="{nmax}" value="{nmax}" step="1" aria-label="issuance">
+<p id="label"></p><p><a id="brief" href="#">Printable one-page brief of this issuance</a></p><div id="prov"></div><img id="map" style="max-width:100%" alt="warning map"><div id="top"></div>
 <script>
 const D = {data};
 const s = document.getElementById('slider');
 function show(i) {{
   const d = D[i];
   document.getElementById('label').textContent = 'Issuance ' + d.issued + ' — ' + d.caption;
+  document.getElementById('brief').href = d.brief;
   document.getElementById('map').src = 'data:image/png;base64,' + d.png;
+  document.getElementById('prov').innerHTML = d.prov;
   document.getElementById('top').innerHTML = d.table;
 }}
 s.addEventListener('input', () => show(+s.value));
-show(+s.value);
+// after the embedded font has loaded: text laid out before it may keep fallback boxes
+document.fonts.ready.then(() => show(+s.value));
 </script></body></html>
 """
-
-
-def _top_table(table: pd.DataFrame, lead_h: int, level: str, n: int = 12) -> str:
-    sel = table[(table["lead_h"] == lead_h) & (table["level"] == level)]
-    comp = sel[sel["indicator"] == "composite"].sort_values("mean", ascending=False).head(n)
-    inds = ["relocate", "homes_damaged", "people_cut_off", "economic_loss_cny"]
-    piv = sel[sel["indicator"].isin(inds)].pivot_table(index="unit_id", columns="indicator", values="mean")
-    rows = ["<table><tr><th>unit</th><th>composite</th>" + "".join(f"<th>{i}</th>" for i in inds) + "</tr>"]
-    for r in comp.itertuples():
-        name = html.escape(
-            f"{getattr(r, 'name_zh', '')} {getattr(r, 'name_en', '')}".strip() or str(r.unit_id)
-        )
-        cells = "".join(
-            f"<td>{piv.loc[r.unit_id, i]:,.0f}</td>"
-            if (r.unit_id in piv.index and i in piv.columns)
-            else "<td></td>"
-            for i in inds
-        )
-        rows.append(
-            f"<tr><td>{name}</td><td class='w{int(r.warning)}'>"
-            f"{r.mean:.2f} ({r.p05:.2f}–{r.p95:.2f})</td>{cells}</tr>"
-        )
-    rows.append("</table>")
-    return "".join(rows)
 
 
 def write_report(
@@ -190,7 +310,7 @@ def write_report(
         leads = sorted(t["lead_h"].unique())
         L = lead_h if lead_h in set(leads) else int(leads[0])
         tr = None if tracks is None else tracks[tracks["issued"] == issued]
-        cap = f"{indicator} warning, next {L} h, {level} level"
+        cap = f"{indicator_label(indicator)}: warning, next {L} h, {level} level"
         fig = issuance_map(
             t,
             shapes,
@@ -204,7 +324,19 @@ def write_report(
         png = _png(fig)
         stamp = issued.replace(":", "").replace("-", "")
         (out / "maps" / f"{stamp}.png").write_bytes(base64.b64decode(png))
-        data.append({"issued": issued, "caption": cap, "png": png, "table": _top_table(t, L, level)})
+        from rescity.forecast.brief import write_brief
+
+        brief = write_brief(out, issuances, issued, png, lead_h=L, level=level, title=f"{title}: brief")
+        data.append(
+            {
+                "brief": brief.name,
+                "issued": issued,
+                "caption": cap,
+                "png": png,
+                "table": _top_table(t, L, level),
+                "prov": _province_table(t, L),
+            }
+        )
     intro = (
         "Warning levels (blue, yellow, orange, red) from the thresholds in docs/forecast.md; mean and 90 % "
         "interval over the ensemble members and damage realisations. Move the slider to step through the "
@@ -216,9 +348,12 @@ def write_report(
         if rec["calibration"]:
             intro += f" Official statistics use {rec['calibration']}."
     intro = html.escape(intro)
-    page = _PAGE.format(
-        title=html.escape(title), intro=intro, nmax=max(len(data) - 1, 0), data=json.dumps(data)
-    )
+    from rescity.report.fonts import font_face_css
+
+    payload = json.dumps(data, ensure_ascii=False)
+    fmt = {"title": html.escape(title), "intro": intro, "warning_note": html.escape(WARNING_NOTE)}
+    page = _PAGE.format(font_face=font_face_css(title + payload + WARNING_NOTE), nmax=max(len(data) - 1, 0),
+                        data=payload, **fmt)
     p = out / "report.html"
     p.write_text(page, encoding="utf-8")
     return p

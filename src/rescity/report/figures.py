@@ -10,6 +10,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from rescity.report.fonts import use_in_matplotlib  # noqa: E402
+
+use_in_matplotlib()  # Chinese names draw with the packaged font, with or without a system CJK font
+
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()

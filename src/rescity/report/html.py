@@ -12,6 +12,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 import rescity
+from rescity.report.fonts import font_face_css
 
 
 @dataclass
@@ -33,18 +34,15 @@ def png_img(png: bytes, alt: str, width: str = "100%") -> str:
     return f'<img alt="{html.escape(alt)}" style="max-width:{width}" src="data:image/png;base64,{data}">'
 
 
-def table_html(df: pd.DataFrame, caption: str = "", max_rows: int | None = None) -> str:
-    """A plain HTML table of ``df`` (escaped), numbers right-aligned."""
+def table_html(df: pd.DataFrame, caption: str = "", max_rows: int | None = None, css: str = "data") -> str:
+    """An HTML table of ``df`` (escaped), numbers right-aligned, in a scrolling box; ``css`` are
+    the table's classes (``sticky`` keeps the first column in view when the table scrolls)."""
     if max_rows is not None and len(df) > max_rows:
         df = df.head(max_rows)
-    out = df.to_html(index=False, escape=True, border=0, classes="data", na_rep="–")
-    if caption:
-        out = out.replace(
-            '<table border="0" class="dataframe data">',
-            f'<table class="data"><caption>{html.escape(caption)}</caption>',
-            1,
-        )
-    return out
+    out = df.to_html(index=False, escape=True, border=0, classes=css, na_rep="–")
+    cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    out = out.replace(f'<table border="0" class="dataframe {css}">', f'<table class="{css}">{cap}', 1)
+    return f"<div class='table-box'>{out}</div>"
 
 
 def render_page(title: str, sections: list[Section], path: Path, subtitle: str = "") -> Path:
@@ -59,6 +57,8 @@ def render_page(title: str, sections: list[Section], path: Path, subtitle: str =
         version=rescity.__version__,
         created=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
+    # the Chinese glyphs of this page, embedded: no system CJK font needed
+    page = page.replace("/*font-face*/", font_face_css(page), 1)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")

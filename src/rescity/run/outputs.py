@@ -22,22 +22,24 @@ def write_units_csv(table: pd.DataFrame, path: Path) -> Path:
     """``units.csv``: the documented columns first, then every other column of the table."""
     first = list(UNITS_CSV_COLUMNS)
     rest = [c for c in table.columns if c not in first]
-    table[first + rest].to_csv(path, index=False, float_format="%.6g")
-    return path
+    from rescity.report.tables import write_csv
+
+    return write_csv(table[first + rest], path)
 
 
 def write_recovery(res: Any, out: Path) -> tuple[dict[str, Path], list]:
     """``metrics.csv``, ``qt.csv`` and the Q(t) PNGs; returns the files and the report sections."""
     from rescity.metrics import qt_table
     from rescity.report.recovery import qt_figures, recovery_sections, write_figures
+    from rescity.report.tables import write_csv
 
     rec = res.recovery
     files: dict[str, Path] = {}
     p = out / "metrics.csv"
-    res.metrics.to_csv(p, index=False, float_format="%.6g")
+    write_csv(res.metrics, p)
     files["metrics.csv"] = p
     p = out / "qt.csv"
-    qt_table(rec).to_csv(p, index=False, float_format="%.5g")
+    write_csv(qt_table(rec), p)
     files["qt.csv"] = p
     figs = qt_figures(rec)
     files.update(write_figures(figs, out))

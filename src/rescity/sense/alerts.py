@@ -202,12 +202,12 @@ def signal_change(
     title = f"{where_zh}{fam.name_zh}{lv_zh}预警 · {where_en} {fam.name_en} {lv_en} warning"
     cond = tr.rule.describe() if tr.rule else ""
     text_zh = (
-        f"{act_zh}{fam.name_zh}{lv_zh}预警：{p['station_zh']}（{tr.station}）{m_zh}，"
+        f"{act_zh}{fam.name_zh}{lv_zh}预警：{p['station_zh']}{m_zh}，"
         f"达到{fam.name_zh}{lv_zh}预警标准。影响：{who_zh}。防御：{advice.get('zh', '')}"
     )
     text_en = (
-        f"{act_en} {fam.name_en} {lv_en} warning: {m_en} at {p['station_en']} ({tr.station}), meeting the "
-        f"{lv_en} signal ({cond}). Who: {who_en}. What to do: {advice.get('en', '')}"
+        f"{act_en} {fam.name_en} {lv_en} warning: {m_en} at {p['station_en']}, meeting the "
+        f"{lv_en} signal. Who: {who_en}. What to do: {advice.get('en', '')}"
     )
     data = {
         "signal": tr.family,

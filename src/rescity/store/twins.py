@@ -124,6 +124,8 @@ class TwinStore:
                 tx, "units", ("twin", "pos", *UNIT_FIELDS), _rows(u, ("twin", "pos", *UNIT_FIELDS))
             )
             a = assets.assign(twin=name, pos=range(len(assets)), status="unknown", status_source="")
+            if "source" in a:  # assets of a system added without a location source: '' (not NULL)
+                a["source"] = a["source"].where(a["source"].notna(), "").astype(str)
             cols = ("twin", "pos", *ASSET_FIELDS, "status", "status_source")
             self._bulk_insert(tx, "assets", cols, _rows(a, cols, {"is_source": lambda s: s.astype(int)}))  # type: ignore[attr-defined]
             tx.executemany(

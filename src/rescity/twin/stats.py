@@ -112,4 +112,4 @@ def provenance_table(twin: Twin, system: str | None = "power") -> pd.DataFrame:
     t = t[order + [c for c in t.columns if c not in order]]
     real = t[[c for c in REAL_SOURCES if c in t.columns]].sum(axis=1)
     t["real location"] = (real / t.sum(axis=1)).round(3)
-    return t.reset_index()
+    return t.rename_axis(columns=None).reset_index()

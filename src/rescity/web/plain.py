@@ -180,13 +180,12 @@ def plain_alert(
     area = area or {"en": "the area", "zh": "本地区"}
     out: dict[str, Any] = {"source": adv["source"], "advice_kind": adv["kind"]}
     for lang in LANGS:
+        message = in_language(str(alert.get("message") or ""), lang, "\n")
+        # who is affected and what to do are their own fields: not repeated inside "what"
+        for cut in (" Who: ", "影响："):
+            message = message.split(cut)[0]
         own = " — ".join(
-            x
-            for x in (
-                in_language(str(alert.get("title") or ""), lang, " · "),
-                in_language(str(alert.get("message") or ""), lang, "\n"),
-            )
-            if x.strip()
+            x for x in (in_language(str(alert.get("title") or ""), lang, " · "), message) if x.strip()
         )
         where = (p.en if lang == "en" else p.zh) if p else (area["en"] if lang == "en" else area["zh"])
         if asset:

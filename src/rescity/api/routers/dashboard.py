@@ -31,6 +31,7 @@ from rescity.govern.departments import asset_resource
 from rescity.govern.principal import Principal
 from rescity.hazard.registry import as_table as hazard_table
 from rescity.store.base import NotFound, clean
+from rescity.twin.systems import all_systems
 from rescity.twin.systems import systems as system_names
 from rescity.web import feed, geo, layers, plain
 
@@ -164,6 +165,10 @@ def overview(
         "runs": [],
         "decisions": [],
         "hazards": hazard_table(),
+        "system_list": [
+            {"name": x.name, "label_en": x.label_en, "label_zh": x.label_zh, "color": x.color}
+            for x in all_systems()
+        ],
     }
     if allows(request, p, "forecasts", "read"):
         rows, _ = ctx.store.list_forecasts(twin=twin, limit=20)

@@ -53,6 +53,16 @@ def index(request: Request) -> FileResponse:
     )
 
 
+@router.get("/fonts/rescity-cjk.ttf")
+def cjk_font() -> FileResponse:
+    """The packaged Chinese font (Noto Sans SC subset, OFL-1.1) the page draws Chinese with."""
+    from rescity.report.fonts import font_path
+
+    return FileResponse(
+        font_path(), media_type="font/ttf", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
 @router.get("/dashboard-config.json")
 def config(request: Request):
     """Settings of the page: ``tiles`` (URL template or null), ``tiles_attribution``."""

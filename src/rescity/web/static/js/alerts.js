@@ -41,7 +41,11 @@ function card(a, isNew) {
   li.append(
     el("span", { class: `badge lvl-${lvl}`, text: t(`warn_${lvl}`) }),
     el("h3", { id: hid, text: p.headline }),
-    el("p", { class: "alert-meta", text: `${formatTime(a.created_at)} · ${t(`alert_status_${a.status}`)}` }),
+    // stamped with the time of the observation that raised it, when there is one
+    el("p", {
+      class: "alert-meta",
+      text: `${a.observed_at ? t("observed_at") : t("issued_at")} ${formatTime(a.observed_at || a.created_at)} · ${t(`alert_status_${a.status}`)}`,
+    }),
   );
   const dl = el("dl");
   const todo = el("ul");

@@ -7,10 +7,29 @@ import {
   applyStatic, formatNumber, formatTime, getLang, loadDictionary, onLangChange, placeName, t, toggleLang,
 } from "./i18n.js";
 import * as M from "./map.js";
+import { initRunPanel } from "./runs.js";
 
 const $ = (id) => document.getElementById(id);
 const LEVELS = ["none", "blue", "yellow", "orange", "red"];
-const SYSTEMS = ["power", "water", "road", "telecom", "facility"];
+
+// The lifeline systems come from the system registry through the overview (``system_list``,
+// registry order; ``systems``: the ones this user may see).
+function systemList() {
+  return (S.overview && S.overview.system_list) || [];
+}
+
+function systemName(s) {
+  const k = `sys_${s}`;
+  const v = t(k);
+  if (v !== k) return v;
+  const e = systemList().find((x) => x.name === s);
+  return e ? (getLang() === "zh" ? e.label_zh : e.label_en) : s;
+}
+
+function systemColour(s) {
+  const e = systemList().find((x) => x.name === s);
+  return M.SYSTEM_COLOURS[s] || (e && e.color) || "#000000";
+}
 
 const S = {
   me: null,
@@ -58,16 +77,37 @@ function indicatorName(key) {
   return key.replaceAll("_", " ");
 }
 
-function setMapStatus(text) {
+// the status line keeps its message key, so that it follows the language toggle
+function setMapStatus(text, key = null) {
+  S.statusKey = key;
   $("map-status").textContent = text || "";
 }
 
+function setMapStatusKey(key) {
+  setMapStatus(t(key), key);
+}
+
+/** Nearest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^n at or above (up) or below x ≥ 0. */
+export function niceNumber(x, up = true) {
+  if (!(x > 0) || !Number.isFinite(x)) return 0;
+  const e = Math.pow(10, Math.floor(Math.log10(x)));
+  const steps = [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].map((m) => m * e);
+  if (up) return steps.find((s) => s >= x * (1 - 1e-12));
+  return [...steps].reverse().find((s) => s <= x * (1 + 1e-12)) || steps[0];
+}
+
+// legend classes: round ("nice") numbers near the 20/40/60/80 % quantiles; 0 as the floor of
+// non-negative data, so that the first class reads "0 – 5,000", never "1.98 – 6,050"
 function quantileBreaks(values) {
   const v = values.filter((x) => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
   if (!v.length) return null;
   const q = (p) => v[Math.min(v.length - 1, Math.floor(p * (v.length - 1)))];
-  const b = [q(0.2), q(0.4), q(0.6), q(0.8)];
-  return { min: v[0], max: v[v.length - 1], breaks: b };
+  const max = v[v.length - 1];
+  const nonneg = v[0] >= 0;
+  const nice = (x) => (nonneg && max >= 10 ? niceNumber(x, false) : x);
+  const b = [q(0.2), q(0.4), q(0.6), q(0.8)].map(nice);
+  for (let k = 1; k < b.length; k++) b[k] = Math.max(b[k], b[k - 1]);
+  return { min: nonneg ? 0 : v[0], max: nonneg && max >= 10 ? niceNumber(max) : max, breaks: b };
 }
 
 function classOf(x, br) {
@@ -129,7 +169,7 @@ function renderLegend() {
     p.className = "note";
     p.textContent = t("assets");
     body.append(p);
-    for (const s of S.systems) row({ background: "#ffffff", border: `3px solid ${M.SYSTEM_COLOURS[s]}` }, t(`sys_${s}`), "swatch round");
+    for (const s of S.systems) row({ background: "#ffffff", border: `3px solid ${systemColour(s)}` }, systemName(s), "swatch round");
     for (const st of ["down", "up", "unknown"]) row({ background: M.STATUS_COLOURS[st] }, t(`status_${st}`), "swatch round");
   }
   if (S.decisionId) {
@@ -291,7 +331,7 @@ function fillDecisionSelect() {
 function fillSystemBoxes() {
   const box = $("system-boxes");
   box.replaceChildren();
-  for (const s of SYSTEMS) {
+  for (const s of systemList().map((x) => x.name)) {
     const access = S.overview.systems[s];
     if (!access) continue;
     const id = `sys-${s}`;
@@ -310,9 +350,9 @@ function fillSystemBoxes() {
     });
     const sw = document.createElement("span");
     sw.className = "swatch round";
-    sw.style.border = `3px solid ${M.SYSTEM_COLOURS[s]}`;
+    sw.style.border = `3px solid ${systemColour(s)}`;
     sw.setAttribute("aria-hidden", "true");
-    label.append(cb, sw, document.createTextNode(`${t(`sys_${s}`)}${access === "status" ? " " + t("access_status_only") : ""}`));
+    label.append(cb, sw, document.createTextNode(`${systemName(s)}${access === "status" ? " " + t("access_status_only") : ""}`));
     box.append(label);
   }
 }
@@ -432,6 +472,28 @@ function showLogin(messageKey) {
   $("username").focus();
 }
 
+// a run started from the page has finished: put it on the map (scenario: its units and Q(t);
+// forecast or hindcast: the new forecast's warning levels)
+async function showFinishedRun(run) {
+  S.overview = await api(`/api/v1/dashboard/twins/${encodeURIComponent(S.twin)}`);
+  if (run.kind === "forecast") {
+    const f = S.overview.forecasts.find((x) => x.run_id === run.id) || S.overview.forecasts[0];
+    if (f) S.forecastId = f.id;
+    S.mode = "warning";
+    fillForecastSelect();
+    if (S.forecastId) await loadForecast();
+  } else {
+    S.runId = run.id;
+    S.mode = "run";
+    fillRunSelect();
+  }
+  syncModeControls();
+  setMapStatus("");
+  await loadValues();
+  $("run-status").textContent = t("run_shown", { kind: t(run.kind === "forecast" ? "run_kind_forecast_short" : "run_kind_scenario_short") });
+  if (S.selected) await renderQt();
+}
+
 async function start() {
   S.me = await api("/api/v1/auth/me");
   const twins = await api("/api/v1/twins");
@@ -451,7 +513,7 @@ async function start() {
   document.body.setAttribute("tabindex", "-1");
   document.body.focus({ preventScroll: true });
   if (!S.twin) {
-    setMapStatus("no twin stored");
+    setMapStatusKey("no_twin");
     return;
   }
   $("twin-name").textContent = S.twin;
@@ -461,6 +523,10 @@ async function start() {
     S.started = true;
   }
   M.invalidate();
+  if (!S.runPanel) {
+    initRunPanel({ twin: () => S.twin, onDone: (run) => showFinishedRun(run).catch(showError) });
+    S.runPanel = true;
+  }
   S.forecastId = S.overview.forecasts.length ? S.overview.forecasts[0].id : null;
   S.runId = (S.overview.runs.find((r) => r.results.includes("units")) || {}).id || null;
   S.mode = S.forecastId ? "warning" : "alerts";
@@ -472,7 +538,7 @@ async function start() {
   await loadUnits(S.level, { fit: true });
   loadOutline().catch(showError);
   if (S.forecastId) await loadForecast();
-  else setMapStatus(t("no_forecast"));
+  else setMapStatusKey("no_forecast");
   await loadValues();
   await renderQt();
   await startFeed(S.twin, {
@@ -515,8 +581,8 @@ function wire() {
   $("colour-mode").addEventListener("change", async (ev) => {
     S.mode = ev.target.value;
     syncModeControls();
-    if ((S.mode === "warning" || S.mode === "indicator") && !S.forecastId) setMapStatus(t("no_forecast"));
-    else if (S.mode === "run" && !S.runId) setMapStatus(t("no_runs"));
+    if ((S.mode === "warning" || S.mode === "indicator") && !S.forecastId) setMapStatusKey("no_forecast");
+    else if (S.mode === "run" && !S.runId) setMapStatusKey("no_runs");
     else setMapStatus("");
     await loadValues().catch(showError);
   });
@@ -573,6 +639,7 @@ function wire() {
   $("unit-select").addEventListener("change", (ev) => selectUnit(ev.target.value, { pan: true }).catch(showError));
   onLangChange(() => {
     renderUser();
+    if (S.statusKey) setMapStatusKey(S.statusKey);
     if (!S.overview) return;
     const keep = { decision: $("decision-select").value };
     fillForecastSelect();

@@ -40,10 +40,10 @@ export function initMap(config, { onSelect, onMove }) {
   m.onSelect = onSelect;
   const map = L.map("map", { zoomSnap: 0.5, minZoom: 4, maxZoom: 17, keyboard: true, preferCanvas: false });
   map.attributionControl.setPrefix(false);
-  for (const [name, z] of [["units", 400], ["outline", 410], ["decisions", 440], ["assets", 450]]) {
+  for (const [name, z] of [["units", 400], ["outline", 410], ["labels", 420], ["decisions", 440], ["assets", 450]]) {
     const p = map.createPane(name);
     p.style.zIndex = String(z);
-    if (name === "outline") p.style.pointerEvents = "none";
+    if (name === "outline" || name === "labels") p.style.pointerEvents = "none";
   }
   m.renderers = {
     unitsSvg: L.svg({ pane: "units" }),
@@ -56,6 +56,7 @@ export function initMap(config, { onSelect, onMove }) {
     L.tileLayer(config.tiles, { attribution: config.tiles_attribution || "", maxZoom: 19 }).addTo(map);
   }
   map.setView([29.2, 120.1], 7);
+  map.on("zoomend", syncLabels);
   let timer = null;
   map.on("moveend", () => {
     clearTimeout(timer);
@@ -81,6 +82,42 @@ function tooltipText(p) {
   return placeName(p);
 }
 
+// place names on the map: prefecture cities always, counties from zoom COUNTY_LABEL_ZOOM on
+export const COUNTY_LABEL_ZOOM = 8;
+
+function labelLayer(items, cls) {
+  return L.layerGroup(
+    items.map(([latlng, props]) => {
+      const mk = L.marker(latlng, {
+        pane: "labels", interactive: false, keyboard: false,
+        icon: L.divIcon({ className: `map-label ${cls}`, html: "", iconSize: null }),
+      });
+      mk.props = props;
+      return mk;
+    }),
+  );
+}
+
+function labelText(props) {
+  const s = document.createElement("span");
+  s.textContent = placeName(props);
+  return s.outerHTML;
+}
+
+function refreshLabels() {
+  for (const g of [m.countyLabels, m.prefLabels]) {
+    if (!g) continue;
+    g.eachLayer((mk) => mk.setIcon(L.divIcon({ className: mk.options.icon.options.className, html: labelText(mk.props), iconSize: null })));
+  }
+}
+
+function syncLabels() {
+  if (!m.map || !m.countyLabels) return;
+  const show = m.map.getZoom() >= COUNTY_LABEL_ZOOM;
+  if (show && !m.map.hasLayer(m.countyLabels)) m.countyLabels.addTo(m.map);
+  if (!show && m.map.hasLayer(m.countyLabels)) m.countyLabels.remove();
+}
+
 /** Draw the units of one level (GeoJSON features); `style(unit_id)` gives the fill. */
 export function setUnits(geojson, level, style, { fit = false } = {}) {
   if (m.units) m.units.remove();
@@ -101,6 +138,16 @@ export function setUnits(geojson, level, style, { fit = false } = {}) {
     },
   }).addTo(m.map);
   if (fit && m.units.getLayers().length) m.map.fitBounds(m.units.getBounds(), { padding: [10, 10] });
+  if (m.countyLabels) m.countyLabels.remove();
+  m.countyLabels = null;
+  if (level === "county") {
+    m.countyLabels = labelLayer(
+      m.units.getLayers().map((l) => [l.getBounds ? l.getBounds().getCenter() : l.getLatLng(), l.feature.properties]),
+      "county-label",
+    );
+    refreshLabels();
+    syncLabels();
+  }
   restyle();
 }
 
@@ -125,6 +172,7 @@ export function restyle(style) {
 }
 
 export function refreshTooltips() {
+  refreshLabels();
   for (const layer of m.byId.values()) {
     if (layer.getTooltip()) layer.setTooltipContent(tooltipText(layer.feature.properties));
   }
@@ -166,6 +214,12 @@ export function setOutline(geojson) {
     style: () => ({ color: "#1b1b1b", weight: 1.6, fill: false, opacity: 0.9 }),
     pointToLayer: () => null,
   }).addTo(m.map);
+  if (m.prefLabels) m.prefLabels.remove();
+  m.prefLabels = labelLayer(
+    m.outline.getLayers().filter((l) => l.getBounds).map((l) => [l.getBounds().getCenter(), l.feature.properties]),
+    "prefecture-label",
+  ).addTo(m.map);
+  refreshLabels();
 }
 
 /** Where a real location comes from (the asset's ``source``); other sources are modelled. */
