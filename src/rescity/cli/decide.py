@@ -110,7 +110,7 @@ def relocate_cmd(
     seed, _, out = SETTINGS.pick(seed, None, out)
     out.mkdir(parents=True, exist_ok=True)
     sub, ts, L = select_issuance(forecast, issued, lead)
-    twin = load_twin(twin_path, seed)
+    twin = load_twin(twin_path)
     people = _base_values(twin, _indicator(sub, "relocate", stat, forecast))
     plan = relocate(twin, people, max_minutes=max_minutes)
     plan.by_unit.to_csv(out / "relocation_units.csv", index=False)
@@ -166,7 +166,7 @@ def preposition_cmd(
     seed, _, out = SETTINGS.pick(seed, None, out)
     out.mkdir(parents=True, exist_ok=True)
     sub, ts, L = select_issuance(forecast, issued, lead)
-    twin = load_twin(twin_path, seed)
+    twin = load_twin(twin_path)
     rel = _base_values(twin, _indicator(sub, "relocate", stat, forecast))
     homes = _base_values(twin, _indicator(sub, "homes_damaged", stat, forecast))
     plan = preposition(

@@ -25,8 +25,9 @@ forecast_app = typer.Typer(
 # shared helpers (also used by rescity.cli.decide)
 
 
-def load_twin(path: Optional[Path], seed: int):
-    """The twin saved at ``path``, or the default Zhejiang twin built with ``seed``."""
+def load_twin(path: Optional[Path]):
+    """The twin saved at ``path``, or the default Zhejiang twin (its own seed: the Monte Carlo
+    seed never changes the twin)."""
     if path is None:
         try:
             from rescity.twin.zhejiang import default_twin
@@ -35,7 +36,7 @@ def load_twin(path: Optional[Path], seed: int):
                 "the default Zhejiang twin builder (rescity.twin.zhejiang) is missing; pass --twin PATH",
                 field="twin",
             ) from None
-        return default_twin(seed=seed)
+        return default_twin()
     if not Path(path).exists():
         raise FileNotFoundError(2, "No such file or directory", str(path))
     from rescity.twin.io import read
@@ -196,7 +197,7 @@ def run_cmd(
 
         previous = read_issuances(prev_path)
         previous = previous[pd.to_datetime(previous["issued"], utc=True) != ts]
-    tw = load_twin(twin_path, seed)
+    tw = load_twin(twin_path)
     table = run_issuance(
         tw,
         e,
@@ -281,7 +282,7 @@ def hindcast_cmd(
     seed, total, out = SETTINGS.pick(seed, realisations, out)
     out.mkdir(parents=True, exist_ok=True)
     best = packaged_track(sn)  # CMA number, JTWC number or name (rescity.hazard.cma.resolve_storm)
-    tw = load_twin(twin_path, seed)
+    tw = load_twin(twin_path)
     hc = hindcast(
         tw,
         best,
@@ -549,7 +550,7 @@ def calibrate_cmd(
     for p in obs:
         o = read_observations(p)
         observations[_storm_of(p, o)] = o
-    tw = load_twin(twin_path, seed)
+    tw = load_twin(twin_path)
     sim = pipeline_storm_simulator(tw, n, seed)(observations)
     cal = fit(observations, sim, tuple(param) if param else DEFAULT_FIT, name=name, leave_one_out=loo)
     path = save_calibration(cal)

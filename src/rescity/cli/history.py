@@ -177,7 +177,7 @@ def calibrate_storms(
     from rescity.history import state as st
 
     sns = records.select_storms(storms)
-    tw = load_twin(twin_path, seed)
+    tw = load_twin(twin_path)
     best, _, source = suite.load_storms(
         tw, sns, leads=(), members=0, realisations=realisations or st.DEFAULT_REALISATIONS
     )
@@ -221,6 +221,9 @@ def verify_suite_cmd(
     ),
     twin_path: Optional[Path] = typer.Option(None, "--twin"),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ship: bool = typer.Option(
+        False, "--ship", help="Also write the result as the package's verified skill, shown in every report."
+    ),
 ) -> None:
     """Every storm of the history: best track and hindcasts, scored leave-one-storm-out against
     climatology and exposure-only baselines; writes suite.json, suite_rows.csv and suite.html."""
@@ -230,7 +233,7 @@ def verify_suite_cmd(
 
     seed_, _, out_ = SETTINGS.pick(seed, None, None)
     lead_t = _leads(leads) if leads.strip() else ()
-    tw = load_twin(twin_path, seed_)
+    tw = load_twin(twin_path)
     with console.status("running the storms …") as status:
         res = suite.run_suite(
             tw,
@@ -242,7 +245,7 @@ def verify_suite_cmd(
             seed=seed_,
             progress=lambda i, n, sn: status.update(f"storm {i}/{n} ({sn}) …"),
         )
-    paths = suite.write(res, out or out_ / "verify-suite")
+    paths = suite.write(res, out or out_ / "verify-suite", ship=ship)
     if as_json:
         typer.echo(json.dumps(suite.to_json(res)["summary"], ensure_ascii=False, indent=1))
         return

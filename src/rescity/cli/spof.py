@@ -12,14 +12,14 @@ from rich.table import Table
 from rescity.cli._common import SETTINGS, console
 
 
-def _load_twin(path: Optional[Path], seed: int):
+def _load_twin(path: Optional[Path], twin_seed: Optional[int] = None):
     if path is not None:
         from rescity.twin.io import load
 
         return load(path)
     from rescity.twin.zhejiang import default_twin
 
-    return default_twin(seed=seed)
+    return default_twin() if twin_seed is None else default_twin(seed=twin_seed)
 
 
 def register(app: typer.Typer) -> None:
@@ -33,15 +33,17 @@ def register(app: typer.Typer) -> None:
             12.0, "--horizon-h", min=0.0, help="Hours after the failure at which service is evaluated."
         ),
         top: int = typer.Option(50, "--top", min=1, help="Assets shown on the map and in the report."),
-        seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the default twin."),
+        twin_seed: Optional[int] = typer.Option(
+            None, "--twin-seed", help="Seed of the default twin's generated lifelines (default: the default seed)."
+        ),
     ) -> None:
         """N-1 of every asset: people losing each service when that one asset fails (spof.csv, spof.html)."""
         import time
 
         from rescity.decide.spof import write_spof
 
-        seed_, _, out_ = SETTINGS.pick(seed, None, out)
-        tw = _load_twin(twin, seed_)
+        _, _, out_ = SETTINGS.pick(None, None, out)
+        tw = _load_twin(twin, twin_seed)
         t0 = time.perf_counter()
         files = write_spof(tw, Path(out_), horizon_h=horizon_h, top=top)
         dt = time.perf_counter() - t0

@@ -333,9 +333,36 @@ def _table_html(df: pd.DataFrame) -> str:
     return df.to_html(index=False, float_format=lambda x: f"{x:,.3g}", na_rep="", border=0)
 
 
-def write(result: dict, out: str | Path, home=None) -> dict[str, Path]:
+def verified_record(result: dict) -> dict:
+    """The record reports show as the model's verified skill (:mod:`rescity.report.skill`): the
+    plain-words summary, the best-track province predictions of every storm (scored
+    leave-one-storm-out) and the provenance of the run."""
+    rows = result["rows"]
+    best = rows[(rows["scenario"] == "best_track") & (rows["region"] == records.PROVINCE)]
+    storms = [
+        {
+            "storm": r.storm,
+            "metric": r.metric,
+            "observed": float(r.observed),
+            "predicted (median)": float(round(r.median, -2)),
+            "90 % interval": f"{r.p05:,.0f} – {r.p95:,.0f}",
+            "accuracy": round(float(r.accuracy), 2),
+        }
+        for r in best.itertuples(index=False)
+    ]
+    meta = result["meta"]
+    return {
+        "summary": plain_words(result["summary"], meta),
+        "storms": storms,
+        "verified": {k: meta.get(k) for k in ("created", "track_source", "twin_fingerprint", "model_version")},
+    }
+
+
+def write(result: dict, out: str | Path, home=None, ship: bool = False) -> dict[str, Path]:
     """Write ``suite.json``, ``suite_rows.csv`` and ``suite.html`` to ``out``; keep a copy of the
-    JSON summary as the last run (read by reports and the dashboard)."""
+    JSON summary as the last run (read by reports and the dashboard). ``ship``: also write
+    :func:`verified_record` as the package's ``verified_skill.json``, the record every report
+    shows."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     js = to_json(result)
@@ -367,7 +394,14 @@ model {meta["model_version"]}; {meta["draws"]} predictive draws, {meta["members"
         ),
         encoding="utf-8",
     )
-    return {"json": pj, "csv": pc, "html": ph}
+    paths = {"json": pj, "csv": pc, "html": ph}
+    if ship:
+        from rescity import data
+
+        pv = Path(str(data.__file__)).parent / "verified_skill.json"
+        pv.write_text(json.dumps(verified_record(result), ensure_ascii=False, indent=1), encoding="utf-8")
+        paths["verified_skill"] = pv
+    return paths
 
 
 def last_run(home=None) -> dict | None:
