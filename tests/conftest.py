@@ -1,11 +1,19 @@
-"""Test-wide fixtures. Network access beyond this machine is forbidden in every test."""
+"""Test-wide fixtures. Network access beyond this machine is forbidden in every test.
+
+Tests live in one folder per package (``tests/engine``, ``tests/hazard`` …); the shared helpers
+(``twin_support``, ``_engine_twins`` …) stay here, importable from every folder.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+import sys
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 _real_connect = socket.socket.connect
 

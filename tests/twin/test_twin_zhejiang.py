@@ -173,7 +173,7 @@ def test_asset_counts_and_kinds(twin):
 
 
 def test_fragility_classes_are_documented(twin):
-    doc = (Path(__file__).parents[1] / "docs" / "twin.md").read_text("utf-8")
+    doc = (Path(__file__).parents[2] / "docs" / "twin.md").read_text("utf-8")
     used = set(twin.assets["fragility_class"])
     listed = set(re.findall(r"`([a-z0-9_]+)`", doc))
     assert used <= listed, sorted(used - listed)

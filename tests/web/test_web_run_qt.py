@@ -31,7 +31,7 @@ CONFIG = {
     "recovery": {"horizon_days": 3, "step_h": 3},
 }
 ARTEFACTS = (
-    Path(os.environ.get("RESCITY_TEST_ARTEFACTS") or Path(__file__).parent / "artefacts") / "dashboard"
+    Path(os.environ.get("RESCITY_TEST_ARTEFACTS") or Path(__file__).resolve().parents[1] / "artefacts") / "dashboard"
 )
 
 

@@ -123,7 +123,7 @@ def test_vendored_leaflet_is_the_version_its_sources_note_names():
     )
     assert f"leaflet@{version}" in note and re.search(r"sha256 [0-9a-f]{64}", note)
     assert "BSD 2-Clause License" in (d / "LICENSE").read_text(encoding="utf-8")
-    script = Path(__file__).resolve().parents[1] / "scripts" / "update_vendor.sh"
+    script = Path(__file__).resolve().parents[2] / "scripts" / "update_vendor.sh"
     assert script.exists() and "npm pack" in script.read_text()
 
 

@@ -45,7 +45,7 @@ FORECAST = {
     "leads": [24, 48],
 }
 ARTEFACTS = (
-    Path(os.environ.get("RESCITY_TEST_ARTEFACTS") or Path(__file__).parent / "artefacts") / "dashboard"
+    Path(os.environ.get("RESCITY_TEST_ARTEFACTS") or Path(__file__).resolve().parents[1] / "artefacts") / "dashboard"
 )
 
 
