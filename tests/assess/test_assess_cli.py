@@ -8,9 +8,9 @@ import types
 import numpy as np
 import pandas as pd
 import pytest
+from test_assess_infrastructure import small_twin
 
 from rescity.cli import main
-from test_assess_infrastructure import small_twin
 
 
 def _run(args, capsys):

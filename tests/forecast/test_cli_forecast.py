@@ -27,7 +27,7 @@ def run(argv, capsys):
 def small(monkeypatch):
     """The small twin as the default twin, and the small simulation as the pipeline."""
     tw = make_twin()
-    monkeypatch.setattr(cli_fc, "load_twin", lambda path, seed: tw)
+    monkeypatch.setattr(cli_fc, "load_twin", lambda path: tw)
     monkeypatch.setattr(iss, "member_indicators", toy_member)
     return tw
 
@@ -42,7 +42,7 @@ def forecast_dir(tmp_path_factory):
     out = tmp / "fc"
     tw = make_twin()
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(cli_fc, "load_twin", lambda path, seed: tw)
+        mp.setattr(cli_fc, "load_twin", lambda path: tw)
         mp.setattr(iss, "member_indicators", toy_member)
         for issued in ("2019-08-08T12:00Z", "2019-08-08T18:00Z"):
             argv = ["forecast", "run", "--track", str(trf), "--issued", issued, "--members", "6", "-n", "12"]

@@ -29,7 +29,10 @@ def cli(argv, capsys):
 
 def _track(tmp_path, col: str, value: str):
     df = pd.read_csv(pd.io.common.StringIO(TRACK), dtype=str)
-    df.loc[1, col] = value
+    if col == "pcen_hpa" and float(value) >= 1000:
+        df.loc[:, col] = value  # a cyclone's weak stages may sit at ambient; a track never below it is none
+    else:
+        df.loc[1, col] = value
     p = tmp_path / "t.csv"
     df.to_csv(p, index=False)
     return p
@@ -52,9 +55,23 @@ def test_impossible_typhoon_parameters(tmp_path, capsys, col, value, field):
     p = _track(tmp_path, col, value)
     with pytest.raises(InputError) as e:
         read_generic(p)
-    assert e.value.field in (field, col) and "line 3" in e.value.message
+    assert e.value.field in (field, col) and ("line 3" in e.value.message or "every point" in e.value.message)
     code, out, err = cli(["wind", "--track", str(p), "--format", "generic", "--at", "28.6,121.4"], capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1 and "nan" not in out
+
+
+def test_a_weak_stage_at_ambient_pressure_is_read_and_carries_no_wind(tmp_path):
+    """Depression and remnant-low stages (CMA tracks have them at 1008–1010 hPa) are part of a track."""
+    t = read_generic(_weak(tmp_path))
+    assert (t["pcen_hpa"] >= t["penv_hpa"]).sum() == 1 and len(t) == 3
+
+
+def _weak(tmp_path):
+    df = pd.read_csv(pd.io.common.StringIO(TRACK), dtype=str)
+    df.loc[2, "pcen_hpa"] = df.loc[2, "penv_hpa"]
+    p = tmp_path / "weak.csv"
+    df.to_csv(p, index=False)
+    return p
 
 
 def test_a_valid_track_still_reads(tmp_path):

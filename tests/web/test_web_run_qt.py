@@ -19,8 +19,9 @@ pytest.importorskip("fastapi")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (test extra) is not installed")
 pytestmark = pytest.mark.slow  # a real scenario run with recovery through the service, then a browser
 
-import web_support as ws  # noqa: E402
 from test_web_browser import ARGS, CHROMIUM  # noqa: E402
+
+import web_support as ws  # noqa: E402
 
 TWIN = "zhejiang"
 USER = "planner"

@@ -296,12 +296,15 @@ def _make_track(
             field=fields.get("penv_hpa", "penv_hpa"),
             value=float(pe[i]),
         )
-    bad = ~np.isnan(pc) & (pc >= pe)
-    if bad.any():
+    # weak stages (depression, remnant low) may sit at the ambient pressure and then carry no wind;
+    # a track none of whose points is a pressure low is no cyclone
+    has = ~np.isnan(pc)
+    bad = has & (pc >= pe)
+    if has.any() and bad[has].all():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(
-            f"line {lines[i]}: central pressure at or above the ambient pressure ({pe[i]:g} hPa): no "
-            "cyclone; a tropical cyclone's centre is a pressure low",
+            f"line {lines[i]}: central pressure at or above the ambient pressure ({pe[i]:g} hPa) at every "
+            "point: no cyclone; a tropical cyclone's centre is a pressure low",
             file=file,
             field=fields.get("pcen_hpa", "pcen_hpa"),
             value=float(pc[i]),
