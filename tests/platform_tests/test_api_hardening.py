@@ -260,7 +260,7 @@ def test_run_limits_by_role(sqlite_api):
     r = sqlite_api.post(
         "/api/v1/runs",
         "water_analyst",
-        json={"kind": "scenario", "twin": "demo", "config": {"horizon_h": 1e9}},
+        json={"kind": "scenario", "twin": "demo", "config": {"sn": "201910", "horizon_h": 1e9}},
     )
     assert r.status_code == 422 and r.json()["error"]["field"] == "config.horizon_h"
     r = sqlite_api.post("/api/v1/runs", "water_viewer", json={"kind": "test_wait"})
