@@ -11,6 +11,16 @@ import typer
 from rescity.cli._common import SETTINGS, console, err_console
 
 
+def _twin_at(path: Optional[Path], seed: Optional[int], synthetic: bool):
+    """The twin saved at ``path``, or the (cached) default twin built with ``seed``."""
+    if path is not None:
+        from rescity.twin.io import read
+
+        return read(path)
+    seed, _, _ = SETTINGS.pick(seed, None, None)
+    return _progress_build(seed, 5.0, cached=True, synthetic=synthetic)
+
+
 def _progress_build(seed: int, cell_km: float, cached: bool = False, synthetic: bool = False):
     """Build (or fetch from the cache) the Zhejiang twin behind a rich progress bar."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -82,14 +92,7 @@ def register(app: typer.Typer) -> None:
         synthetic: bool = typer.Option(False, "--synthetic", help=_SYNTHETIC_HELP),
     ) -> None:
         """Counts of units by level and assets by system and kind."""
-        from rescity.twin.io import read
-
-        if path is None:
-            seed, _, _ = SETTINGS.pick(seed, None, None)
-            twin = _progress_build(seed, 5.0, cached=True, synthetic=synthetic)
-        else:
-            twin = read(path)
-        s = twin.summary()
+        s = _twin_at(path, seed, synthetic).summary()
         if as_json:
             typer.echo(json.dumps(s, ensure_ascii=False, indent=1))
             return
@@ -121,14 +124,9 @@ def register(app: typer.Typer) -> None:
         synthetic: bool = typer.Option(False, "--synthetic", help=_SYNTHETIC_HELP),
     ) -> None:
         """The twin's power-grid totals beside State Grid Zhejiang's published figures."""
-        from rescity.twin.io import read
         from rescity.twin.stats import TOLERANCE, grid_stats
 
-        if path is None:
-            seed, _, _ = SETTINGS.pick(seed, None, None)
-            twin = _progress_build(seed, 5.0, cached=True, synthetic=synthetic)
-        else:
-            twin = read(path)
+        twin = _twin_at(path, seed, synthetic)
         df = grid_stats(twin)
         if as_json:
             typer.echo(df.to_json(orient="records", force_ascii=False, indent=1))
