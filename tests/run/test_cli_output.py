@@ -94,3 +94,17 @@ def test_far_away_quake_warns(capsys):
     assert 1500 < km < 2500
     res.units = pd.DataFrame({"pga_max_g": [0.3, 0.1]})
     assert not warn_weak_quake(res)
+
+
+def test_a_folder_left_by_a_failed_run_is_free(tmp_path):
+    """A run that failed before writing outputs leaves only its mark: the next command may use it."""
+    from rescity.cli._common import OUTPUT_MARK, claim_output
+    from rescity.errors import InputError
+
+    out = tmp_path / "o"
+    claim_output(out, "run", "Lekima 2019")
+    assert (out / OUTPUT_MARK).is_file()
+    claim_output(out, "demo", "201910")  # no outputs there: free
+    (out / "units.csv").write_text("unit_id\n", encoding="utf-8")
+    with pytest.raises(InputError, match="--force"):
+        claim_output(out, "run", "Lekima 2019")

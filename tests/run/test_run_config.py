@@ -190,8 +190,10 @@ def test_config_show_and_a_bad_file_on_the_command_line(tmp_path):
     assert "bad.toml" in err and "workers" in err and "0" in err
 
 
-def test_run_prints_the_storm_from_the_chosen_source(monkeypatch, capsys):
+def test_run_prints_the_storm_from_the_chosen_source(monkeypatch, capsys, tmp_path):
     from typer.testing import CliRunner
+
+    monkeypatch.chdir(tmp_path)  # the default output folder is ./rescity-out
 
     import rescity.run.scenario as rs
     from rescity.cli import app

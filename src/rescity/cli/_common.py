@@ -64,7 +64,8 @@ def claim_output(out: Path, command: str, event: str = "", force: bool = False) 
         except (OSError, ValueError):
             owner = None
         holds = any((out / f).exists() for f in _OUTPUT_FILES)
-        if (owner is None and holds) or (owner is not None and owner != me):
+        # a folder without outputs (a run that failed before writing any) is free to take
+        if holds and (owner is None or owner != me):
             what = (
                 f"the outputs of `rescity {owner.get('command', '?')}` {owner.get('event', '')}".rstrip()
                 if owner
