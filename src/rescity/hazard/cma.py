@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from rescity.errors import InputError
+from rescity.geo import haversine_km
 
 PACKAGED_CMA = "cma_bst_1949_2024.txt.gz"
 SOURCES: tuple[str, ...] = ("cma", "jtwc")
@@ -214,11 +215,7 @@ def _jtwc_fixes(sn: str) -> pd.DataFrame:
     return packaged_jtwc_track(sn)
 
 
-def _distance_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    p1, p2 = np.deg2rad(lat1), np.deg2rad(lat2)
-    dl = np.deg2rad(lon2 - lon1)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * 6371.0 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+_distance_km = haversine_km
 
 
 @lru_cache(maxsize=256)

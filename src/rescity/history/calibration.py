@@ -44,6 +44,7 @@ from scipy.optimize import least_squares
 from rescity.errors import InputError
 from rescity.history import operators as op
 from rescity.history import records
+from rescity.seeds import DEFAULT_SEED
 
 #: Lognormal spreads of the hazard error per predictive draw (see the module doc).
 HAZARD_SPREAD: dict[str, float] = {"gust": 0.10, "rain": 0.30}
@@ -242,7 +243,7 @@ def predictive(
     fit: MetricFit | None,
     *,
     draws: int = DEFAULT_DRAWS,
-    seed: int = 20190809,
+    seed: int = DEFAULT_SEED,
     sigma_fallback: float = 1.0,
 ) -> pd.DataFrame:
     """Predictive distribution of ``metric`` for one storm in every region of ``sd``.
