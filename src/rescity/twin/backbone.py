@@ -21,7 +21,14 @@ from scipy.spatial import cKDTree
 
 from rescity import data
 from rescity.twin.grid import Projector, systematic_pps
-from rescity.twin.lifelines import LifelineParams, _delaunay_pairs, _tour
+from rescity.twin.lifelines import (
+    CAP_220KV_MVA,
+    P_CAP_220KV,
+    LifelineParams,
+    _delaunay_pairs,
+    _tour,
+    add_220kv_substations,
+)
 
 if TYPE_CHECKING:
     from rescity.twin.lifelines import _Builder
@@ -43,8 +50,6 @@ AREA_220KV_M2 = 15_000.0
 UHV_MVA = 6000.0
 CAP_500KV_MVA = (2000.0, 3000.0, 4000.0)
 P_CAP_500KV = (0.3, 0.5, 0.2)
-CAP_220KV_MVA = (360.0, 480.0, 720.0)
-P_CAP_220KV = (0.3, 0.5, 0.2)
 
 #: Generator rules of the backbone twin: the 110 kV layer scaled so that the twin's substation
 #: capacity and line length at 35 kV and above come within 15 % of State Grid Zhejiang's published
@@ -284,20 +289,7 @@ def add_backbone(
     k220 = (1 + (cty_pop >= p.pop_220kv_second) + (cty_pop >= p.pop_220kv_third)).astype(np.int64)
     have2 = np.bincount(ccounty[scell[i2]], minlength=len(co))
     sel2, _ = systematic_pps(ccounty, hil, cpop, np.maximum(k220 - have2, 0), rng)
-    gx2, gy2 = b.at_cells(sel2, rng)
-    gcap2 = rng.choice(np.asarray(CAP_220KV_MVA), size=len(sel2), p=np.asarray(P_CAP_220KV))
-    ganch = rng.random(len(sel2)) < 0.85
-    gen2 = b.add(
-        "power",
-        "substation_220kv",
-        gx2,
-        gy2,
-        sel2,
-        np.where(ganch, "substation_220kv_anchored", "substation_220kv_unanchored"),
-        gcap2,
-        "MVA",
-        1.2e8 * (gcap2 / 480.0) ** 0.7,
-    )
+    gen2, _, _ = add_220kv_substations(b, sel2, rng)
     s220 = np.r_[real2, gen2]
 
     # -- real lines (GridKit): length from the data, capacity per circuit ----------------------

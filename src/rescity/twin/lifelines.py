@@ -158,6 +158,33 @@ class Generated:
 # ---------------------------------------------------------------------------------------------
 # accumulators
 # ---------------------------------------------------------------------------------------------
+
+#: Transformer capacity of a 220 kV substation (MVA: 2 × 180, 2 × 240 or 3 × 240) and its shares.
+CAP_220KV_MVA = (360.0, 480.0, 720.0)
+P_CAP_220KV = (0.3, 0.5, 0.2)
+
+
+def add_220kv_substations(b: _Builder, sel: np.ndarray, rng: np.random.Generator):
+    """Generated 220 kV substations in the cells ``sel``: position in the cell, capacity drawn from
+    :data:`CAP_220KV_MVA`, 85 % anchored, replacement cost 1.2e8 CNY × (MVA/480)^0.7.
+    Returns ``(asset index, x, y)``."""
+    x, y = b.at_cells(sel, rng)
+    cap = rng.choice(np.asarray(CAP_220KV_MVA), size=len(sel), p=np.asarray(P_CAP_220KV))
+    anch = rng.random(len(sel)) < 0.85
+    idx = b.add(
+        "power",
+        "substation_220kv",
+        x,
+        y,
+        sel,
+        np.where(anch, "substation_220kv_anchored", "substation_220kv_unanchored"),
+        cap,
+        "MVA",
+        1.2e8 * (cap / 480.0) ** 0.7,
+    )
+    return idx, x, y
+
+
 class _Builder:
     """Collects asset, edge, dependency and service columns in chunks."""
 
@@ -553,20 +580,7 @@ def _hv_generated(b: _Builder, p: LifelineParams, rng: np.random.Generator) -> d
     #    ≥ 220 kV grid stays 2-connected (Whitney 1932)
     k220 = 1 + (cty_pop >= p.pop_220kv_second) + (cty_pop >= p.pop_220kv_third)
     sel2, _ = systematic_pps(ccounty, hil, cpop, k220.astype(np.int64), rng)
-    x2, y2 = b.at_cells(sel2, rng)
-    cap2 = rng.choice([360.0, 480.0, 720.0], size=len(sel2), p=[0.3, 0.5, 0.2])
-    anch2 = rng.random(len(sel2)) < 0.85
-    s220 = b.add(
-        "power",
-        "substation_220kv",
-        x2,
-        y2,
-        sel2,
-        np.where(anch2, "substation_220kv_anchored", "substation_220kv_unanchored"),
-        cap2,
-        "MVA",
-        1.2e8 * (cap2 / 480.0) ** 0.7,
-    )
+    s220, x2, y2 = add_220kv_substations(b, sel2, rng)
     d_to_500 = cKDTree(np.c_[x5, y5]).query(np.c_[x2, y2])[0]
     order = np.argsort(d_to_500, kind="stable")
     core_x = list(x5)
