@@ -19,7 +19,9 @@ pytest.importorskip("fastapi")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (test extra) is not installed")
 pytestmark = pytest.mark.slow  # a real scenario run with recovery through the service, then a browser
 
-from test_web_browser import ARGS, CHROMIUM  # noqa: E402
+import test_web_browser  # noqa: E402
+
+browser = test_web_browser.browser  # the one Chromium fixture
 
 import web_support as ws  # noqa: E402
 
@@ -34,19 +36,6 @@ CONFIG = {
 ARTEFACTS = (
     Path(os.environ.get("RESCITY_TEST_ARTEFACTS") or Path(__file__).resolve().parents[1] / "artefacts") / "dashboard"
 )
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM} (set RESCITY_CHROMIUM)")
-    with sync_api.sync_playwright() as p:
-        try:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        except Exception as e:  # noqa: BLE001 - any launch failure means: cannot test here
-            pytest.skip(f"Chromium at {CHROMIUM} could not be launched: {str(e).splitlines()[0]}")
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
