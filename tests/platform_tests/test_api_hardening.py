@@ -270,7 +270,7 @@ def test_bounded_queue_answers_429(tmp_path):
         r = api.post("/api/v1/runs", json={"kind": "test_wait"})
         assert r.status_code == 429 and r.headers["retry-after"] and "queue" in r.json()["error"]["message"]
         # one user's share: an analyst may have 4 at once (limits.csv)
-        c.app.state.ctx.runner.shutdown()
+        c.app.state.ctx.runner.shutdown(wait=True)
     st.close()
 
 

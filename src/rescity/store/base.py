@@ -157,6 +157,8 @@ class _Pool:
         self._idle: queue.LifoQueue = queue.LifoQueue()
         self._made = 0
         self._all: list[Any] = []
+        self._busy: set[int] = set()  # ids of connections a thread is using
+        self._retire: set[int] = set()  # busy when the pool was closed: closed on release
         self._lock = threading.Lock()
 
     @contextlib.contextmanager
@@ -179,12 +181,21 @@ class _Pool:
                     self._all.append(conn)
             else:
                 conn = self._idle.get(timeout=60)
+        with self._lock:
+            self._busy.add(id(conn))
         ok = False
         try:
             yield conn
             ok = True
         finally:
-            if ok or not self._broken(conn):
+            with self._lock:
+                self._busy.discard(id(conn))
+                retired = id(conn) in self._retire
+                self._retire.discard(id(conn))
+            if retired:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            elif ok or not self._broken(conn):
                 self._idle.put(conn)
             else:
                 with self._lock:
@@ -199,8 +210,12 @@ class _Pool:
         return bool(getattr(conn, "closed", False) or getattr(conn, "broken", False))
 
     def close(self) -> None:
+        """Close every connection: idle ones now, ones in use when their thread releases them
+        (closing a connection under another thread's query can crash the process)."""
         with self._lock:
-            conns, self._all = self._all, []
+            conns = [c for c in self._all if id(c) not in self._busy]
+            self._retire |= {id(c) for c in self._all if id(c) in self._busy}
+            self._all = []
             self._made = 0
         while True:
             try:
