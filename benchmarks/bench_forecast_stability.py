@@ -101,6 +101,12 @@ def main() -> None:
     ap.add_argument("--members", type=int, default=None, help="members (default: the package default)")
     ap.add_argument("--samples", type=int, default=500, help="members × realisations (CLI default -n 500)")
     ap.add_argument("--official", choices=("fixed", "seed"), default="fixed")
+    ap.add_argument(
+        "--sampling",
+        choices=("lhs", "independent"),
+        default="lhs",
+        help="members' error draws: Latin hypercube (the default) or independent",
+    )
     ap.add_argument("--leads", default="24,48,72")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cores", type=int, default=2)
@@ -144,7 +150,9 @@ def main() -> None:
         off = ens.official_forecast(
             best, ts, seed=official_seed if a.official == "fixed" else s, max_lead_h=float(max(leads))
         )
-        e = ens.perturb_track(off, ts, members, s, max_lead_h=float(max(leads)))
+        e = ens.perturb_track(
+            off, ts, members, s, max_lead_h=float(max(leads)), stratified=a.sampling == "lhs"
+        )
         smp = iss.simulate_issuance(twin, e, ts, leads=leads, realisations=per, seed=s, workers=a.workers)
         secs.append(time.perf_counter() - t0)
         for L, vals in smp.values.items():
@@ -178,6 +186,7 @@ def main() -> None:
         "issued": f"{ts:%Y-%m-%dT%H:%MZ}",
         "landfall": f"{lf:%Y-%m-%dT%H:%MZ}",
         "official": a.official,
+        "sampling": a.sampling,
         "members": members,
         "realisations_per_member": per,
         "seeds": seeds,
@@ -191,6 +200,7 @@ def main() -> None:
         return
     print(
         f"{a.sn} issued {res['issued']} (landfall {res['landfall']}), official forecast {a.official}, "
+        f"{a.sampling} member sampling, "
         f"{members} members × {per} realisations, seeds {seeds[0]}…{seeds[-1]}, "
         f"{np.mean(secs):.0f} s per issuance on {len(cpus) or '?'} cores"
     )

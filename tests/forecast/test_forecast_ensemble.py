@@ -254,3 +254,39 @@ def test_official_forecast_uses_nothing_after_its_time_and_is_reproducible():
     )
     with pytest.raises(InputError, match="decorrelation_h"):
         ens.official_forecast(best, ISSUED, decorrelation_h=-1.0)
+
+
+def test_stratified_normals_hold_one_draw_per_stratum():
+    rng = np.random.default_rng(11)
+    n, k = 64, 5
+    z = ens._stratified_normal(rng, n, k)
+    assert z.shape == (n, k)
+    from scipy.special import ndtr
+
+    for j in range(k):
+        # Latin hypercube: each of the n equiprobable strata of N(0, 1) holds exactly one draw
+        assert sorted(np.floor(ndtr(z[:, j]) * n).astype(int)) == list(range(n))
+    # the strata are assigned to rows independently per column (not the same order everywhere)
+    assert abs(np.corrcoef(z[:, 0], z[:, 1])[0, 1]) < 0.5
+
+
+def test_stratified_members_keep_their_spread_and_steady_the_ensemble_mean():
+    off = _official()
+    h_off = (pd.to_datetime(off["time"], utc=True) - ISSUED) / pd.Timedelta(hours=1)
+
+    def north_km(e, lead):
+        m = e[e["lead_h"] == lead].sort_values("member")
+        return (m["lat"].to_numpy() - np.interp(lead, h_off, off["lat"])) * ens.KM_PER_DEG
+
+    means = {True: [], False: []}
+    for strat in (True, False):
+        for seed in range(20):
+            e = ens.perturb_track(off, ISSUED, members=50, seed=seed, stratified=strat)
+            means[strat].append(north_km(e, 48.0).mean())
+    # each member keeps the verification-table spread (as with independent draws)
+    e = ens.perturb_track(off, ISSUED, members=2000, seed=1, stratified=True)
+    table = ens.error_table("cma")
+    expect = float(np.interp(48, table.lead_h, table.track_km))
+    assert _distance_at(e, off, 48.0).mean() == pytest.approx(expect, rel=0.05)
+    # the 50-member mean moves far less from seed to seed than with independent draws
+    assert np.std(means[True]) < 0.3 * np.std(means[False])
