@@ -84,7 +84,7 @@ def main() -> None:
     e = ens.perturb_track(off, ts, a.members, a.seed, max_lead_h=float(max(leads)))
     t_ens = time.perf_counter() - t1
 
-    member = iss.pipeline_member if a.member == "pipeline" else _zero_member
+    member = iss.member_indicators if a.member == "pipeline" else _zero_member
     t2 = time.perf_counter()
     samples = iss.simulate_issuance(
         twin,
