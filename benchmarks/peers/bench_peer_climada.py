@@ -273,7 +273,7 @@ def main() -> None:
         print()
         metrics = {"process": "whole process", "analysis": "field (first call)"}
         if a.warm:
-            metrics["warm"] = f"field (best of {a.warm} more calls)"
+            metrics["warm"] = f"field (later calls, best of {a.warm})"
         print(ratio_table(runs, "CLIMADA", "rescity", metrics))
     print()
     print("Fields (peak 1-min 10-m wind, open water; over sites where either ≥ 17.5 m/s):")
