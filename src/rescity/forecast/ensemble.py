@@ -237,10 +237,22 @@ def _stratified_normal(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
 def _ar1(
     rng: np.random.Generator, n: int, leads_h: np.ndarray, phi6: float, stratified: bool = False
 ) -> np.ndarray:
-    """``(n, len(leads_h))`` unit-variance AR(1) sequences along lead time; ``stratified``: the
-    innovations are Latin-hypercube draws across the ``n`` sequences (:func:`_stratified_normal`)."""
+    """``(n, len(leads_h))`` unit-variance AR(1) sequences along lead time.
+
+    ``stratified``: the sequences are ``z = ε' (U Λ^½)ᵀ`` with ``C = U Λ Uᵀ`` the AR(1) correlation
+    ``C_ij = φ_6h^(|τ_i − τ_j| / 6)`` (principal components, largest first) and ``ε'``
+    Latin-hypercube draws (:func:`_stratified_normal`): every sequence is exactly N(0, C), as with
+    the recursion, and the leading component — the error common to all leads, which decides
+    when a member reaches the coast — is stratified across the ``n`` sequences.
+    """
     k = len(leads_h)
-    eps = _stratified_normal(rng, n, k) if stratified and n > 1 else rng.standard_normal((n, k))
+    if stratified and n > 1:
+        t = np.asarray(leads_h, float)
+        lam, u = np.linalg.eigh(phi6 ** (np.abs(t[:, None] - t[None, :]) / 6.0))
+        order = np.argsort(lam)[::-1]
+        a = u[:, order] * np.sqrt(np.clip(lam[order], 0.0, None))
+        return _stratified_normal(rng, n, k) @ a.T
+    eps = rng.standard_normal((n, k))
     z = np.empty((n, k))
     z[:, 0] = eps[:, 0]
     dt = np.diff(leads_h)
