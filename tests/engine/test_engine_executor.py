@@ -4,11 +4,21 @@ so results do not depend on the number of workers or the chunk size."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from rescity.engine.executor import chunk_bounds, imap_chunks, map_chunks, realisation_seed
+from rescity.engine.executor import (
+    SCHEDULER_ENV,
+    LocalExecutor,
+    chunk_bounds,
+    imap_chunks,
+    map_chunks,
+    realisation_seed,
+    resolve_executor,
+)
 from rescity.errors import InputError
 
 
@@ -70,3 +80,45 @@ def test_pool_runs_in_other_processes_with_one_payload_per_worker():
 def test_bad_worker_count_is_an_input_error():
     with pytest.raises(InputError):
         map_chunks(_pid, [(0,)], workers=0)
+
+
+def test_the_scheduler_chooses_the_backend(monkeypatch):
+    monkeypatch.delenv(SCHEDULER_ENV, raising=False)
+    ex = resolve_executor()
+    assert isinstance(ex, LocalExecutor) and ex.slots == 1 and ex.name == "in-process"
+    ex = resolve_executor(3, "local")
+    assert isinstance(ex, LocalExecutor) and ex.slots == 3 and ex.name == "local pool of 3"
+    out = map_chunks(_draws, chunk_bounds(6, 2), shared=(1, 1.0), workers=ex)
+    np.testing.assert_array_equal(np.concatenate(out), np.concatenate(map_chunks(_draws, [(0, 6)], shared=(1, 1.0))))
+    monkeypatch.setenv(SCHEDULER_ENV, "local")
+    assert isinstance(resolve_executor(2), LocalExecutor)
+    for bad in ("nonsense", "tcp:/host", "local dask", "host:port"):
+        with pytest.raises(InputError, match="unknown scheduler") as e:
+            resolve_executor(2, bad)
+        assert e.value.field == "scheduler"
+    monkeypatch.setenv(SCHEDULER_ENV, "nonsense")
+    with pytest.raises(InputError) as e:
+        resolve_executor(2)
+    assert e.value.field == SCHEDULER_ENV and e.value.value == "nonsense"
+    with pytest.raises(InputError, match="workers"):
+        resolve_executor(0, "local")
+
+
+def test_a_dask_scheduler_without_dask_is_an_input_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the extra were not installed
+    monkeypatch.delitem(sys.modules, "rescity.engine.executor_dask", raising=False)
+    for scheduler in ("local-dask", "tcp://127.0.0.1:8786"):
+        with pytest.raises(InputError, match=r"pip install 'rescity\[distributed\]'") as e:
+            resolve_executor(2, scheduler)
+        assert e.value.field == "scheduler" and e.value.value == scheduler
+
+
+def test_the_core_does_not_import_dask():
+    code = (
+        "import sys, rescity.engine.runner, rescity.engine.recovery, rescity.forecast.issuance, "
+        "rescity.run.scenario, rescity.history.suite, rescity.cli; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.strip() == "[]"

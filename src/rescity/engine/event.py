@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from rescity.engine.executor import Executor
 from rescity.twin.model import Twin
 
 #: Calibration parameters a scenario run understands (see :mod:`rescity.forecast.calibrate`).
@@ -42,7 +43,7 @@ def simulate_event(
     seed: int,
     *,
     horizon_h: float = 12.0,
-    workers: int = 1,
+    workers: int | Executor = 1,
     progress: Callable[[int, int], None] | None = None,
     simulate_kw: dict[str, Any] | None = None,
 ):

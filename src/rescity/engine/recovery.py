@@ -64,7 +64,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from rescity.engine.cascade import CascadeModel, build_cascade_model, functional
 from rescity.engine.damage import realisation_rng
-from rescity.engine.executor import chunk_bounds, imap_chunks
+from rescity.engine.executor import Executor, chunk_bounds, imap_chunks
 from rescity.engine.policies import JobContext, get_policy
 from rescity.engine.restore import RestorationSolver
 from rescity.errors import InputError
@@ -910,7 +910,7 @@ def simulate_recovery(
     importance: Mapping[str, np.ndarray] | None = None,
     model: CascadeModel | None = None,
     functional0: np.ndarray | None = None,
-    workers: int = 1,
+    workers: int | Executor = 1,
     start: int = 0,
 ) -> RecoveryResult:
     """Restoration of every realisation: repair schedule, restoration times and ``Q(t)``.
@@ -943,7 +943,8 @@ def simulate_recovery(
         ``bool (R, n_assets)`` functional at the horizon (``SimulationResult.functional``), if
         kept by the damage run; recomputed otherwise.
     workers:
-        Worker processes (fork); results do not depend on it.
+        Local worker processes, or an executor (:func:`rescity.engine.executor.resolve_executor`);
+        results do not depend on it.
     start:
         Index in the run of the first realisation given (its random stream): ``states[i]`` is
         realisation ``start + i``.
@@ -989,7 +990,7 @@ def simulate_recovery(
         if progress is not None:
             progress(e, R)
 
-    for (s, e), out in zip(bounds, imap_chunks(_run_block, bounds, shared=args, workers=int(workers)), strict=True):
+    for (s, e), out in zip(bounds, imap_chunks(_run_block, bounds, shared=args, workers=workers), strict=True):
         collect(s, e, out)
     r = np.concatenate(rr) if rr else np.zeros(0, np.int64)
     v = np.concatenate(vv) if vv else np.zeros(0, np.int64)

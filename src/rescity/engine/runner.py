@@ -5,10 +5,10 @@
     exceedance (once per asset and intensity) → damage states → cascade fixed point →
     people without service → damaged homes → affected population → aggregation to all units
 
-and returns a :class:`SimulationResult`. Chunks are sized to a memory budget; with
-``workers > 1`` chunks run in worker processes. Every realisation draws from its own random
-stream (see :mod:`rescity.engine.damage`), so results are identical for any chunk size or number
-of workers.
+and returns a :class:`SimulationResult`. Chunks are sized to a memory budget and run through
+:mod:`rescity.engine.executor` (in this process, a local process pool or a Dask cluster). Every
+realisation draws from its own random stream (see :mod:`rescity.engine.damage`), so results are
+identical for any chunk size, number of workers or executor.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from rescity.engine.aggregate import (
 )
 from rescity.engine.cascade import CascadeModel, build_cascade_model, functional
 from rescity.engine.damage import sample_damage
-from rescity.engine.executor import chunk_bounds, imap_chunks
+from rescity.engine.executor import Executor, as_executor, chunk_bounds, imap_chunks
 from rescity.engine.service import (
     ServiceModel,
     affected_population,
@@ -89,7 +89,7 @@ class SimulationResult:
     counts:
         Curve assignment counts per (hazard, system, kind) (see :class:`~rescity.fragility.library.CurveSet`).
     meta:
-        Chunk size, workers, measures ignored.
+        Chunk size, workers (chunks at once) and executor, measures ignored.
     states:
         Damage states ``int8 (R, n_assets)`` (0 none … 4 complete) when :func:`simulate` was
         called with ``keep_states=True``; else ``None``.
@@ -339,7 +339,7 @@ def simulate(
     *,
     horizon_h: float = 12.0,
     chunk_size: int | None = None,
-    workers: int = 1,
+    workers: int | Executor = 1,
     library: FragilityLibrary | None = None,
     progress: Callable[[int, int], None] | None = None,
     thresholds: Mapping[str, int] | None = None,
@@ -373,7 +373,8 @@ def simulate(
     chunk_size:
         Realisations per chunk (default: from ``memory_mb``, at most :data:`MAX_AUTO_CHUNK`).
     workers:
-        Worker processes (:mod:`rescity.engine.executor`); 1 runs in this process.
+        Local worker processes (1 runs in this process), or an executor
+        (:func:`rescity.engine.executor.resolve_executor`: a local pool or a Dask cluster).
     library:
         Fragility library (default :func:`~rescity.fragility.library.load_library`).
     progress:
@@ -403,9 +404,8 @@ def simulate(
     """
     if int(realisations) != realisations or realisations < 1:
         raise InputError("realisations must be an integer ≥ 1", field="realisations", value=realisations)
-    if int(workers) != workers or workers < 1:
-        raise InputError("workers must be an integer ≥ 1", field="workers", value=workers)
-    realisations, workers = int(realisations), int(workers)
+    ex = as_executor(workers)
+    realisations = int(realisations)
     t_setup = time.perf_counter()
     library = library or load_library()
     ai = _check_intensity(asset_intensity, twin.n_assets, realisations, "asset_intensity")
@@ -460,8 +460,8 @@ def simulate(
     if chunk_size is None:
         per = _bytes_per_realisation(twin, max(len(hazards), 1), per_real)
         chunk_size = max(1, min(MAX_AUTO_CHUNK, int(memory_mb * 2**20 // per)))
-        if workers > 1:
-            chunk_size = min(chunk_size, -(-realisations // (2 * workers)))
+        if ex.slots > 1:
+            chunk_size = min(chunk_size, -(-realisations // (2 * ex.slots)))
     if int(chunk_size) != chunk_size or chunk_size < 1:
         raise InputError("chunk_size must be an integer ≥ 1", field="chunk_size", value=chunk_size)
     chunk_size = min(int(chunk_size), realisations)
@@ -495,7 +495,7 @@ def simulate(
         if progress is not None:
             progress(done, realisations)
 
-    for out in imap_chunks(_run_chunk, bounds, shared=plan, workers=workers):
+    for out in imap_chunks(_run_chunk, bounds, shared=plan, workers=ex):
         collect(out)
 
     units = twin.units[["unit_id", "level", "parent_id", "name_zh", "name_en", "population"]].copy()
@@ -519,7 +519,8 @@ def simulate(
         counts=curveset.counts,
         meta={
             "chunk_size": chunk_size,
-            "workers": workers,
+            "workers": ex.slots,
+            "executor": ex.name,
             "chunks": len(bounds),
             "unused_measures": unused,
             "building_hazards": b_hazards,

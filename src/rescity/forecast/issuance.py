@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from rescity.engine.aggregate import ancestors
-from rescity.engine.executor import imap_chunks
+from rescity.engine.executor import Executor, imap_chunks
 from rescity.errors import InputError
 from rescity.forecast import ensemble as ens
 from rescity.forecast import warning as wl
@@ -149,7 +149,7 @@ def simulate_issuance(
     seed: int = DEFAULT_SEED,
     simulate_member: MemberFn | None = None,
     params: dict | None = None,
-    workers: int = 1,
+    workers: int | Executor = 1,
     progress: bool = False,
 ) -> IssuanceSamples:
     """Run every member and lead window; return the pooled, rolled-up samples (see :func:`run_issuance`)."""
@@ -180,7 +180,7 @@ def simulate_issuance(
         return rich_track(iterable, total=total, description=f"issuance {ts:%Y-%m-%d %H}Z")
 
     results = list(
-        _progress(imap_chunks(_run_task, payload, shared=(twin, fn, params), workers=max(int(workers), 1)), len(payload))
+        _progress(imap_chunks(_run_task, payload, shared=(twin, fn, params), workers=workers), len(payload))
     )
     for (L, m, _w), res in zip(runnable, results, strict=True):
         outputs[(L, m)] = res
@@ -296,7 +296,7 @@ def run_issuance(
     params: dict | None = None,
     previous: pd.DataFrame | None = None,
     thresholds: pd.DataFrame | None = None,
-    workers: int = 1,
+    workers: int | Executor = 1,
     progress: bool = False,
 ) -> pd.DataFrame:
     """Risk forecast of one issuance for every unit and level.
@@ -326,7 +326,8 @@ def run_issuance(
     thresholds:
         Warning thresholds (default: packaged).
     workers:
-        Worker processes (results do not depend on it).
+        Local worker processes, or an executor (:func:`rescity.engine.executor.resolve_executor`:
+        a local pool or a Dask cluster); results do not depend on it.
 
     Returns
     -------
@@ -404,7 +405,7 @@ def hindcast(
     simulate_member: MemberFn | None = None,
     params: dict | None = None,
     thresholds: pd.DataFrame | None = None,
-    workers: int = 1,
+    workers: int | Executor = 1,
     progress: bool = False,
 ) -> Hindcast:
     """Replay a historical storm as an operational centre would have forecast it.
