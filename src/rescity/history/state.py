@@ -137,27 +137,37 @@ def cache_dir(home=None) -> Path:
     return base / "cache" / "storm_state"
 
 
-def storm_state(
+def state_path(
+    twin, key: str, *, realisations: int = DEFAULT_REALISATIONS, seed: int = DEFAULT_SEED, home=None
+) -> Path:
+    """The cache file of the state of ``key`` (a storm, e.g. ``201910``, or a hindcast issuance,
+    ``201910-h24``): keyed by twin fingerprint, :data:`MODEL_VERSION`, realisations and seed."""
+    name = f"{key}-{twin_fingerprint(twin)}-{MODEL_VERSION}-r{realisations}-s{seed}.parquet"
+    return cache_dir(home) / name
+
+
+def cached_state(
+    twin, key: str, *, realisations: int = DEFAULT_REALISATIONS, seed: int = DEFAULT_SEED, home=None
+) -> pd.DataFrame | None:
+    """The state of ``key`` from the cache when the same settings were run before, else ``None``."""
+    p = state_path(twin, key, realisations=realisations, seed=seed, home=home)
+    return pd.read_parquet(p) if p.exists() else None
+
+
+def save_state(
+    state: pd.DataFrame,
     twin,
     key: str,
-    track: pd.DataFrame,
     *,
     realisations: int = DEFAULT_REALISATIONS,
     seed: int = DEFAULT_SEED,
-    cache: bool = True,
     home=None,
-) -> pd.DataFrame:
-    """The state of ``track`` (named ``key``, e.g. ``201910`` or ``201910-h24``), from the cache
-    when the same key, twin fingerprint, model version, realisations and seed were run before."""
-    name = f"{key}-{twin_fingerprint(twin)}-{MODEL_VERSION}-r{realisations}-s{seed}.parquet"
-    p = cache_dir(home) / name
-    if cache and p.exists():
-        return pd.read_parquet(p)
-    st = run_storm(twin, track, realisations, seed)
-    if cache:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        st.to_parquet(p, index=False)
-    return st
+) -> Path:
+    """Write a state that :func:`run_storm` returned to the cache (see :func:`cached_state`)."""
+    p = state_path(twin, key, realisations=realisations, seed=seed, home=home)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    state.to_parquet(p, index=False)
+    return p
 
 
 def best_track(sn: str) -> pd.DataFrame:

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from rescity.engine.executor import Executor, imap_chunks
 from rescity.history import calibration as cal
 from rescity.history import operators as op
 from rescity.history import records
@@ -58,39 +59,74 @@ def load_storms(
     realisations: int = st.DEFAULT_REALISATIONS,
     seed: int = st.DEFAULT_SEED,
     progress=None,
+    workers: int | Executor = 1,
 ) -> tuple[dict[str, cal.StormData], dict[tuple[str, int], cal.StormData], str]:
     """States of every storm (best track) and of every hindcast issuance, as :class:`StormData`.
+
+    The tracks (best track, official forecasts, ensemble members) are drawn here; the model runs
+    (:func:`rescity.history.state.run_storm` for states not in the cache, member hazard fields)
+    go through the executor, one storm per chunk (``workers``: local worker processes or an
+    executor, :func:`rescity.engine.executor.resolve_executor`); new states are cached here.
+    ``progress(done, total, sn)`` after each storm.
 
     Returns ``(best, hindcasts, track_source)``; hindcast keys are ``(sn, lead_h)``.
     """
     from rescity.forecast.ensemble import member_tracks, official_forecast, perturb_track
 
     lf = records.storms().set_index("sn")["landfall"]
-    best: dict[str, cal.StormData] = {}
-    hind: dict[tuple[str, int], cal.StormData] = {}
     sources = set()
-    for i, sn in enumerate(sns):
+    plans = []  # per storm: [(state key, lead or None, track)], {lead: member tracks}
+    for sn in sns:
         track = st.best_track(sn)
         sources.add(str(track.attrs.get("source", "?")).split(" ")[0])
-        best[sn] = cal.storm_data(sn, st.storm_state(twin, sn, track, realisations=realisations, seed=seed))
+        scen: list[tuple[str, int | None, pd.DataFrame]] = [(sn, None, track)]
+        mem: dict[int, list[pd.DataFrame]] = {}
         for lead in leads:
             issued = (lf[sn] - pd.Timedelta(hours=lead)).floor("6h")
             if issued < track["time"].iloc[0]:
                 continue
             fc = official_forecast(track, issued, seed=seed)
-            state = st.storm_state(twin, f"{sn}-h{lead}", fc, realisations=realisations, seed=seed)
-            mem = []
+            scen.append((f"{sn}-h{lead}", lead, fc))
             if members > 0:
                 ens = perturb_track(fc, issued, members=members, seed=seed)
+                mem[lead] = []
                 for m in member_tracks(ens):
                     full = pd.concat([fc[fc["time"] < issued], m[m["time"] >= issued]], ignore_index=True)
                     full.attrs.update(fc.attrs)
-                    h = st.hazard_fields(twin, full)
-                    mem.append((h["gust_ms"], h["rain_mm"]))
-            hind[(sn, lead)] = cal.storm_data(sn, state, members=mem)
+                    mem[lead].append(full)
+        plans.append((sn, scen, mem))
+    kw = {"realisations": realisations, "seed": seed}
+    cached = {key: st.cached_state(twin, key, **kw) for _, scen, _ in plans for key, _, _ in scen}
+    chunks = [([(key, tr) for key, _, tr in scen if cached[key] is None], mem) for _, scen, mem in plans]
+    runs = imap_chunks(_storm_runs, chunks, shared=(twin, realisations, seed), workers=workers)
+    best: dict[str, cal.StormData] = {}
+    hind: dict[tuple[str, int], cal.StormData] = {}
+    for i, ((sn, scen, _), (new, fields)) in enumerate(zip(plans, runs, strict=True)):
+        for key, state in new.items():
+            st.save_state(state, twin, key, **kw)
+        states = {key: cached[key] if cached[key] is not None else new[key] for key, _, _ in scen}
+        best[sn] = cal.storm_data(sn, states[sn])
+        for key, lead, _ in scen[1:]:
+            hind[(sn, lead)] = cal.storm_data(sn, states[key], members=fields.get(lead, []))
         if progress:
             progress(i + 1, len(sns), sn)
     return best, hind, "+".join(sorted(sources))
+
+
+def _storm_runs(
+    shared: tuple, states: list[tuple[str, pd.DataFrame]], members: dict[int, list[pd.DataFrame]]
+) -> tuple[dict[str, pd.DataFrame], dict[int, list[tuple[np.ndarray, np.ndarray]]]]:
+    """One storm's model runs (a chunk; ``shared`` = twin, realisations, seed): the state of each
+    ``(key, track)`` and the peak gust and storm rain of each member track, per lead."""
+    twin, realisations, seed = shared
+    new = {key: st.run_storm(twin, track, realisations, seed) for key, track in states}
+    fields = {}
+    for lead, tracks in members.items():
+        fields[lead] = []
+        for tr in tracks:
+            h = st.hazard_fields(twin, tr)
+            fields[lead].append((h["gust_ms"], h["rain_mm"]))
+    return new, fields
 
 
 def _score_row(p: float, o: float) -> tuple[float, float]:
@@ -229,8 +265,10 @@ def run_suite(
     realisations: int = st.DEFAULT_REALISATIONS,
     seed: int = st.DEFAULT_SEED,
     progress=None,
+    workers: int | Executor = 1,
 ) -> dict:
-    """Run the whole suite; returns ``{"rows", "summary", "meta"}`` (tables as DataFrames)."""
+    """Run the whole suite; returns ``{"rows", "summary", "meta"}`` (tables as DataFrames).
+    ``workers``: as for :func:`load_storms` (the results do not depend on it)."""
     t0 = time.perf_counter()
     if twin is None:
         from rescity.twin.zhejiang import default_twin
@@ -238,7 +276,8 @@ def run_suite(
         twin = default_twin(seed=seed)
     sns = records.select_storms(storms)
     best, hind, source = load_storms(
-        twin, sns, leads=leads, members=members, realisations=realisations, seed=seed, progress=progress
+        twin, sns, leads=leads, members=members, realisations=realisations, seed=seed, progress=progress,
+        workers=workers,
     )
     t1 = time.perf_counter()
     rows = loso(best, hind, draws=draws, seed=seed)
