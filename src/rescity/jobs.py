@@ -7,7 +7,7 @@ rules as the CLI, and ``progress(fraction, message)`` reports 0–1.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Optional
 
 import pandas as pd
@@ -38,9 +38,19 @@ class ForecastJobConfig(BaseModel):
 
 def scenario_config(config: dict[str, Any]) -> Any:
     """A scenario run's JSON ``config`` as a :class:`~rescity.run.config.RunConfig` (default 100
-    realisations; the stored twin of the run replaces ``twin``); errors name ``config.<field>``."""
+    realisations; the stored twin of the run replaces ``twin``); errors name ``config.<field>``.
+
+    ``scheduler`` is refused: where runs execute is the server's setting (``RESCITY_SCHEDULER``),
+    never a client's (a scheduler address chosen by a client would send it the run's data and
+    receive pickled results from it)."""
     from rescity.run.config import RunConfig
 
+    if isinstance(config, Mapping) and config.get("scheduler") is not None:
+        raise InputError(
+            "the scheduler is set by the server (RESCITY_SCHEDULER), not per run",
+            field="config.scheduler",
+            value=config["scheduler"],
+        )
     return RunConfig.load({"realisations": 100, **dict(config or {})}, prefix="config.")
 
 

@@ -217,3 +217,61 @@ def test_run_prints_the_storm_from_the_chosen_source(monkeypatch, capsys, tmp_pa
         main(["run", "--sn", "201910", "--source", "bogus"])
     err = capsys.readouterr().err
     assert e.value.code == 2 and "--source" in err and "bogus" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_scheduler_reaches_the_config_from_the_global_option_or_the_environment(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    import rescity.run.scenario as rs
+    from rescity.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RESCITY_SCHEDULER", raising=False)
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def fake_run(config, **kw):
+        seen.append((config.scheduler, config.workers))
+        raise Stop
+
+    monkeypatch.setattr(rs, "run_scenario", fake_run)
+    run = ["run", "--sn", "201910", "-n", "2", "--no-recovery", "--workers", "3"]
+    for argv, env in (
+        (run, None),
+        (["--scheduler", "tcp://10.0.0.5:8786", *run], None),
+        (run, "local-dask"),
+        (["--scheduler", "local", *run], "local-dask"),  # the option wins over the environment
+    ):
+        r = CliRunner().invoke(app, argv, env={"RESCITY_SCHEDULER": env} if env else None)
+        assert isinstance(r.exception, Stop), r.output
+    assert seen == [(None, 3), ("tcp://10.0.0.5:8786", 3), ("local-dask", 3), ("local", 3)]
+    # a run file's scheduler, unless the option says otherwise
+    f = tmp_path / "run.yaml"
+    f.write_text("sn: '201910'\nscheduler: local-dask\nworkers: 2\nrecovery: {enabled: false}\n", encoding="utf-8")
+    for argv in (["run", "--config", str(f)], ["--scheduler", "host:8786", "run", "--config", str(f)]):
+        r = CliRunner().invoke(app, argv)
+        assert isinstance(r.exception, Stop), r.output
+    assert seen[-2:] == [("local-dask", 2), ("host:8786", 2)]
+
+
+def test_a_bad_scheduler_is_an_input_error_and_the_api_may_not_choose_one(tmp_path, capsys, monkeypatch):
+    from rescity.cli import main
+
+    monkeypatch.delenv("RESCITY_SCHEDULER", raising=False)
+    with pytest.raises(SystemExit) as e:
+        main(["--scheduler", "my laptop", "history", "list", "--json"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--scheduler" in err and "my laptop" in err
+    p = tmp_path / "bad.yaml"
+    p.write_text("sn: '201910'\nscheduler: 'udp:'\n", encoding="utf-8")
+    with pytest.raises(InputError) as e:
+        RunConfig.from_file(p)
+    assert e.value.field == "scheduler" and e.value.value == "udp:"
+    assert RunConfig(sn="201910", scheduler=" tcp://h:8786 ").scheduler == "tcp://h:8786"
+    assert "scheduler" in json_schema()["properties"]
+    with pytest.raises(InputError) as e:  # where runs execute is the server's setting
+        scenario_config({"sn": "201910", "scheduler": "tcp://10.0.0.5:8786"})
+    assert e.value.field == "config.scheduler" and e.value.value == "tcp://10.0.0.5:8786"

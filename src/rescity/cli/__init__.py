@@ -33,11 +33,22 @@ def _global(
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="Seed of every random stream."),
     realisations: int = typer.Option(500, "--realisations", "-n", min=1, help="Monte Carlo realisations."),
     out: Path = typer.Option(Path("rescity-out"), "--out", "-o", help="Output folder."),
+    scheduler: Optional[str] = typer.Option(
+        None,
+        "--scheduler",
+        envvar="RESCITY_SCHEDULER",
+        help="Where ensembles run: local (default; in process, or a local pool of --workers), local-dask "
+        "(a Dask LocalCluster of --workers processes) or a Dask scheduler address (tcp://host:8786). "
+        "Results do not depend on it.",
+    ),
 ) -> None:
     """Global options; a sub-command's own --seed/--realisations/--out win over these."""
+    from rescity.engine.executor import check_scheduler
+
     SETTINGS.seed = seed
     SETTINGS.realisations = realisations
     SETTINGS.out = out
+    SETTINGS.scheduler = check_scheduler(scheduler, field="--scheduler")
 
 
 def _register() -> None:

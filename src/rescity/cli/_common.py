@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from rich.console import Console
 
 from rescity.seeds import DEFAULT_SEED
+
+if TYPE_CHECKING:
+    from rescity.engine.executor import Executor
 
 console = Console()
 err_console = Console(stderr=True)
@@ -21,6 +24,8 @@ class Settings:
     seed: int = DEFAULT_SEED
     realisations: int = 500
     out: Path = field(default_factory=lambda: Path("rescity-out"))
+    #: ``--scheduler`` (``RESCITY_SCHEDULER``): where ensembles run (``None``: locally).
+    scheduler: Optional[str] = None
 
     def pick(
         self,
@@ -34,6 +39,13 @@ class Settings:
             self.realisations if realisations is None else realisations,
             self.out if out is None else out,
         )
+
+    def executor(self, workers: int = 1) -> Executor:
+        """The executor of a command's ensembles: ``workers`` and the global ``--scheduler``
+        (:func:`rescity.engine.executor.resolve_executor`); use it as a context manager."""
+        from rescity.engine.executor import resolve_executor
+
+        return resolve_executor(workers, self.scheduler or "local")
 
 
 SETTINGS = Settings()

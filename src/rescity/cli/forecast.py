@@ -198,18 +198,19 @@ def run_cmd(
         previous = read_issuances(prev_path)
         previous = previous[pd.to_datetime(previous["issued"], utc=True) != ts]
     tw = load_twin(twin_path)
-    table = run_issuance(
-        tw,
-        e,
-        ts,
-        leads=lead_t,
-        realisations=per,
-        seed=seed,
-        params=_params(calibration),
-        previous=previous,
-        workers=workers,
-        progress=True,
-    )
+    with SETTINGS.executor(workers) as ex:
+        table = run_issuance(
+            tw,
+            e,
+            ts,
+            leads=lead_t,
+            realisations=per,
+            seed=seed,
+            params=_params(calibration),
+            previous=previous,
+            workers=ex,
+            progress=True,
+        )
     allt = table if previous is None or previous.empty else pd.concat([previous, table], ignore_index=True)
     allt = allt.sort_values(["issued", "lead_h", "indicator"], kind="stable")
     allt.to_csv(prev_path, index=False)
@@ -283,23 +284,24 @@ def hindcast_cmd(
     out.mkdir(parents=True, exist_ok=True)
     best = packaged_track(sn)  # CMA number, JTWC number or name (rescity.hazard.cma.resolve_storm)
     tw = load_twin(twin_path)
-    hc = hindcast(
-        tw,
-        best,
-        landfall=landfall,
-        start_h=start_h,
-        end_h=end_h,
-        step_h=step_h,
-        members=members,
-        leads=_leads(leads),
-        realisations=_per_member(total, members),
-        seed=seed,
-        errors=errors,
-        official_seed=official_seed,
-        params=_params(calibration),
-        workers=workers,
-        progress=True,
-    )
+    with SETTINGS.executor(workers) as ex:
+        hc = hindcast(
+            tw,
+            best,
+            landfall=landfall,
+            start_h=start_h,
+            end_h=end_h,
+            step_h=step_h,
+            members=members,
+            leads=_leads(leads),
+            realisations=_per_member(total, members),
+            seed=seed,
+            errors=errors,
+            official_seed=official_seed,
+            params=_params(calibration),
+            workers=ex,
+            progress=True,
+        )
     hc.issuances.to_csv(out / "issuances.csv", index=False)
     hc.tracks.to_csv(out / "tracks.csv", index=False)
     _write_meta(out, dict(hc.meta, calibration=calibration))
@@ -530,6 +532,7 @@ def calibrate_cmd(
     realisations: Optional[int] = typer.Option(
         None, "--realisations", "-n", min=1, help="Realisations per simulation (default 50)."
     ),
+    workers: int = typer.Option(1, "--workers", min=1, help="With --storms: worker processes (one storm each)."),
 ) -> None:
     """Fit documented parameters to observed impacts of past storms and save them as a named calibration."""
     seed, _, _ = SETTINGS.pick(seed, None, None)
@@ -537,7 +540,7 @@ def calibrate_cmd(
         from rescity.cli.history import calibrate_storms
 
         calibrate_storms(
-            storms, name or "zhejiang-typhoons", out_file, ship, seed, realisations, twin_path, as_json
+            storms, name or "zhejiang-typhoons", out_file, ship, seed, realisations, twin_path, as_json, workers
         )
         return
     if not obs or not name:

@@ -168,6 +168,7 @@ def calibrate_storms(
     realisations: Optional[int],
     twin_path: Optional[Path],
     as_json: bool,
+    workers: int = 1,
 ) -> None:
     """``rescity calibrate --storms``: fit the observation operators on the history's storms,
     score them leave-one-storm-out, save the calibration (and with ``--ship`` as the package default)."""
@@ -178,9 +179,10 @@ def calibrate_storms(
 
     sns = records.select_storms(storms)
     tw = load_twin(twin_path)
-    best, _, source = suite.load_storms(
-        tw, sns, leads=(), members=0, realisations=realisations or st.DEFAULT_REALISATIONS
-    )
+    with SETTINGS.executor(workers) as ex:
+        best, _, source = suite.load_storms(
+            tw, sns, leads=(), members=0, realisations=realisations or st.DEFAULT_REALISATIONS, workers=ex
+        )
     rows = suite.loso(best)
     summ = suite.summarise(rows)
     scores = {
@@ -224,6 +226,9 @@ def verify_suite_cmd(
     ship: bool = typer.Option(
         False, "--ship", help="Also write the result as the package's verified skill, shown in every report."
     ),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Worker processes (one storm each); results do not depend on it."
+    ),
 ) -> None:
     """Every storm of the history: best track and hindcasts, scored leave-one-storm-out against
     climatology and exposure-only baselines; writes suite.json, suite_rows.csv and suite.html."""
@@ -234,7 +239,7 @@ def verify_suite_cmd(
     seed_, _, out_ = SETTINGS.pick(seed, None, None)
     lead_t = _leads(leads) if leads.strip() else ()
     tw = load_twin(twin_path)
-    with console.status("running the storms …") as status:
+    with console.status("running the storms …") as status, SETTINGS.executor(workers) as ex:
         res = suite.run_suite(
             tw,
             storms,
@@ -244,6 +249,7 @@ def verify_suite_cmd(
             realisations=realisations or st.DEFAULT_REALISATIONS,
             seed=seed_,
             progress=lambda i, n, sn: status.update(f"storm {i}/{n} ({sn}) …"),
+            workers=ex,
         )
     paths = suite.write(res, out or out_ / "verify-suite", ship=ship)
     if as_json:

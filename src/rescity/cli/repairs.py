@@ -22,7 +22,9 @@ def _scenario(sn: str, n: int, seed: int, twin_path: Optional[Path], scenario: O
     from rescity.run.config import RunConfig
     from rescity.run.scenario import run_scenario
 
-    cfg = RunConfig.from_options(sn=sn, realisations=n, seed=seed, workers=workers, twin=twin_path, scenario=scenario)
+    cfg = RunConfig.from_options(
+        sn=sn, realisations=n, seed=seed, workers=workers, scheduler=SETTINGS.scheduler, twin=twin_path, scenario=scenario
+    )
     with _progress() as prog:
         tasks: dict[str, int] = {}
 

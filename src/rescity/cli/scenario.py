@@ -262,7 +262,7 @@ def register(app: typer.Typer) -> None:
 
         seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
         cfg = RunConfig.from_options(
-            sn="201910", realisations=n, seed=seed_, workers=workers, recovery=not no_recovery,
+            sn="201910", realisations=n, seed=seed_, workers=workers, scheduler=SETTINGS.scheduler, recovery=not no_recovery,
             scenario=scenario, out=out_, twin_seed=DEFAULT_SEED if twin_seed is None else twin_seed, synthetic=synthetic,
         )  # fmt: skip
         claim_output(out_, "demo", "201910", force)
@@ -332,7 +332,7 @@ def register(app: typer.Typer) -> None:
 
         seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
         if config is not None:
-            cfg = RunConfig.from_file(config, realisations=realisations, seed=seed)
+            cfg = RunConfig.from_file(config, realisations=realisations, seed=seed, scheduler=SETTINGS.scheduler)
             if out is not None or cfg.outputs.dir is None:
                 cfg = cfg.model_copy(update={"outputs": cfg.outputs.model_copy(update={"dir": out_})})
             claim_output(Path(cfg.outputs.dir), "run", cfg.event_label, force)
@@ -359,7 +359,7 @@ def register(app: typer.Typer) -> None:
             sn=sn, source=source, track=track, fmt=fmt, model=model, hazards=hazards if quake is None else DEFAULT_TYPHOON_HAZARDS,
             quake=quake, aftershocks=tuple(aftershock), quake_event=quake_event, vs30=_vs30(vs30), dem=dem,
             stations=stations, twin=twin, realisations=n, seed=seed_,
-            twin_seed=DEFAULT_SEED if twin_seed is None else twin_seed, synthetic=synthetic, workers=workers, horizon_h=horizon_h,
+            twin_seed=DEFAULT_SEED if twin_seed is None else twin_seed, synthetic=synthetic, workers=workers, scheduler=SETTINGS.scheduler, horizon_h=horizon_h,
             recovery=not no_recovery, scenario=scenario, out=out_,
         )  # fmt: skip
         claim_output(out_, "run", str(sn or track or quake), force)

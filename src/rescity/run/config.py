@@ -17,6 +17,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rescity.engine.event import CALIBRATION_PARAMS
+from rescity.engine.executor import check_scheduler
 from rescity.errors import InputError
 from rescity.hazard.registry import DEFAULT_TYPHOON_HAZARDS, TYPHOON_HAZARDS, parse_hazards
 from rescity.hazard.scenario import EarthquakeScenario, as_input_error
@@ -124,7 +125,15 @@ class RunConfig(_Strict):
     twin: TwinSpec = Field(default_factory=TwinSpec)
     realisations: int = Field(DEFAULT_REALISATIONS, ge=1)
     seed: int = Field(DEFAULT_SEED, description="seed of every Monte Carlo stream")
-    workers: int = Field(1, ge=1, description="worker processes; results do not depend on it")
+    workers: int = Field(
+        1, ge=1, description="worker processes (local pool, or the size of a local-dask cluster); results do not depend on it"
+    )
+    scheduler: Optional[str] = Field(
+        None,
+        description="where ensembles run: 'local' (in process or a local pool of workers), 'local-dask' (a Dask "
+        "LocalCluster of workers processes) or a Dask scheduler address (tcp://host:8786); default: the "
+        "RESCITY_SCHEDULER environment variable, else local. Results do not depend on it",
+    )
     horizon_h: float = Field(12.0, ge=0, description="hours after the event at which service is evaluated")
     recovery: RecoverySpec = Field(default_factory=RecoverySpec)
     outputs: OutputSpec = Field(default_factory=OutputSpec)
@@ -134,6 +143,11 @@ class RunConfig(_Strict):
     @classmethod
     def _hazards(cls, v: Any) -> tuple[str, ...]:
         return parse_hazards(v)
+
+    @field_validator("scheduler")
+    @classmethod
+    def _scheduler(cls, v: Optional[str]) -> Optional[str]:
+        return check_scheduler(v)
 
     @field_validator("track_source", mode="before")
     @classmethod
@@ -237,6 +251,7 @@ class RunConfig(_Strict):
         twin_seed: int = DEFAULT_SEED,
         synthetic: bool = False,
         workers: int = 1,
+        scheduler: Optional[str] = None,
         horizon_h: float = 12.0,
         recovery: bool = True,
         scenario: Optional[Path] = None,
@@ -250,7 +265,7 @@ class RunConfig(_Strict):
         data: dict[str, Any] = {
             "sn": sn, "track_source": source, "track_file": track, "track_format": fmt, "model": model, "hazards": hazards,
             "dem": dem, "stations": stations, "realisations": realisations, "seed": seed,
-            "workers": workers, "horizon_h": horizon_h,
+            "workers": workers, "scheduler": scheduler, "horizon_h": horizon_h,
             "twin": {"path": twin, "seed": twin_seed, "synthetic": synthetic},
             "recovery": {"enabled": recovery, "file": scenario},
             "outputs": {"dir": out},
@@ -279,7 +294,7 @@ class RunConfig(_Strict):
 OPTION_NAMES: dict[str, str] = {
     "sn": "--sn", "track_source": "--source", "track_file": "--track", "track_format": "--format", "model": "--model",
     "hazards": "--hazards", "dem": "--dem", "stations": "--stations", "realisations": "--realisations",
-    "seed": "--seed", "workers": "--workers", "horizon_h": "--horizon-h", "quake": "--quake",
+    "seed": "--seed", "workers": "--workers", "scheduler": "--scheduler", "horizon_h": "--horizon-h", "quake": "--quake",
     "source": "--quake", "twin.path": "--twin", "twin.seed": "--twin-seed", "twin.synthetic": "--synthetic", "recovery.file": "--scenario",
     "vs30": "--vs30", "mainshock": "--quake", "aftershocks": "--aftershock",
 }  # fmt: skip

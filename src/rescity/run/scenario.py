@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from rescity.engine.executor import Executor, resolve_executor
 from rescity.errors import InputError
 from rescity.run.config import RunConfig
 from rescity.twin.model import Twin
@@ -121,26 +123,27 @@ def run_scenario(
     tick("hazard", 1, 1)
     timings["hazard"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
     if rcfg is not None:
         sim_kw = {**sim_kw, "keep_states": True, "keep_functional": True}
-    sim = simulate_event(
-        twin, (asset_int, cell_int), config.realisations, config.seed, horizon_h=config.horizon_h,
-        workers=config.workers, progress=lambda d, t: tick("simulate", d, t), simulate_kw=sim_kw or None,
-    )  # fmt: skip
-    timings["simulate"] = time.perf_counter() - t0
-
-    units = unit_table(twin, sim, cell_summary)
-    if config.quake is not None:
-        units = pd.concat([units, quake_casualties(twin, cell_int["pga_g"])], axis=1)
-    res = RunResult(config, twin, track, asset_int, cell_summary, sim, units, timings)
-    if rcfg is not None:
+    with executor(config) as ex:  # one executor (one Dask cluster) for the simulation and recovery
         t0 = time.perf_counter()
-        res.recovery_settings = rcfg.as_dict()
-        res.recovery, res.metrics = run_recovery(
-            twin, sim, config, progress=lambda d, t: tick("recovery", d, t), recovery=rcfg
-        )
-        timings["recovery"] = time.perf_counter() - t0
+        sim = simulate_event(
+            twin, (asset_int, cell_int), config.realisations, config.seed, horizon_h=config.horizon_h,
+            workers=ex, progress=lambda d, t: tick("simulate", d, t), simulate_kw=sim_kw or None,
+        )  # fmt: skip
+        timings["simulate"] = time.perf_counter() - t0
+
+        units = unit_table(twin, sim, cell_summary)
+        if config.quake is not None:
+            units = pd.concat([units, quake_casualties(twin, cell_int["pga_g"])], axis=1)
+        res = RunResult(config, twin, track, asset_int, cell_summary, sim, units, timings)
+        if rcfg is not None:
+            t0 = time.perf_counter()
+            res.recovery_settings = rcfg.as_dict()
+            res.recovery, res.metrics = run_recovery(
+                twin, sim, config, progress=lambda d, t: tick("recovery", d, t), recovery=rcfg, workers=ex
+            )
+            timings["recovery"] = time.perf_counter() - t0
     if write and config.outputs.dir is not None:
         from rescity.run.outputs import write_outputs
 
@@ -152,14 +155,22 @@ def run_scenario(
     return res
 
 
+def executor(config: RunConfig) -> Executor:
+    """The executor of the run's ensembles (``workers``, ``scheduler``; see
+    :func:`rescity.engine.executor.resolve_executor`). Use it as a context manager."""
+    return resolve_executor(config.workers, config.scheduler)
+
+
 def run_recovery(
     twin: Twin,
     sim: Any,
     config: RunConfig,
     progress: Callable[[int, int], None] | None = None,
     recovery: Any = None,
+    workers: int | Executor | None = None,
 ) -> tuple[Any, pd.DataFrame]:
     """Restoration of every realisation of ``sim`` (which must keep ``states``) and its metrics.
+    ``workers``: an executor to run on (default: the run's, :func:`executor`).
 
     Returns ``(RecoveryResult, metrics table)``.
     """
@@ -170,14 +181,15 @@ def run_recovery(
         raise InputError(
             "recovery needs the damage states: run the simulation with keep_states=True", field="sim"
         )
-    rec = simulate_recovery(
-        twin,
-        sim.states,
-        config=recovery if recovery is not None else config.recovery.engine_config(),
-        seed=config.seed,
-        horizon_h=config.horizon_h,
-        functional0=getattr(sim, "functional", None),
-        workers=config.workers,
-        progress=progress,
-    )
+    with executor(config) if workers is None else nullcontext(workers) as ex:
+        rec = simulate_recovery(
+            twin,
+            sim.states,
+            config=recovery if recovery is not None else config.recovery.engine_config(),
+            seed=config.seed,
+            horizon_h=config.horizon_h,
+            functional0=getattr(sim, "functional", None),
+            workers=ex,
+            progress=progress,
+        )
     return rec, metrics_table(rec)
