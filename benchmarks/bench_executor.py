@@ -1,0 +1,140 @@
+"""Benchmark of the executors: one ensemble in process, in a local pool and on Dask clusters.
+
+    python benchmarks/bench_executor.py [--realisations 200] [--twin default|toy] [--sn 201910]
+                                        [--repeat 2] [--chunk-size N] [--recovery]
+
+Runs the engine (:func:`rescity.engine.event.simulate_event`: damage, cascade, service) for one
+storm's intensities (typhoon Lekima, JTWC 201910, on the default Zhejiang twin; ``--twin toy``
+for a small synthetic twin) with the same seed on every executor of
+:mod:`rescity.engine.executor`: in this process, a local process pool of 2, and Dask
+``LocalCluster`` s of 1 and 2 worker processes (one thread each). ``--recovery`` adds the
+restoration of every realisation (:func:`rescity.engine.recovery.simulate_recovery`) to the
+ensemble. The runs alternate, ``--repeat`` rounds (the machine may be shared). Prints, per
+executor: the start of the cluster (until its workers are up), the wall time of the first run
+(a fresh Dask worker imports rescity and unpickles the payload then) and the best wall time, the
+speed-up and efficiency (speed-up / workers) of the best time against the in-process run, and
+whether every output is bit-identical to the in-process run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+
+
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
+def _outputs(sim, rec) -> dict[str, np.ndarray]:
+    """Every array of the ensemble's results, by name (to check bit-identity)."""
+    out = {f"service.{k}": v for k, v in sim.service.items()}
+    out.update({f"damaged_share.{k}": v for k, v in sim.damaged_share.items()})
+    out.update(homes_damaged=sim.homes_damaged, affected=sim.affected, states=sim.states)
+    out["driver"] = sim.driver.drop(columns="main").to_numpy()
+    if rec is not None:
+        out.update({f"q.{k}": v for k, v in rec.q.items()})
+        out.update({f"customer_hours.{k}": v for k, v in rec.customer_hours.items()})
+        out["restore_h"] = rec.restore_h.toarray()
+    return out
+
+
+def _identical(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--realisations", "-n", type=int, default=200)
+    ap.add_argument("--twin", choices=("default", "toy"), default="default")
+    ap.add_argument("--sn", default="201910")
+    ap.add_argument("--seed", type=int, default=20190809)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--chunk-size", type=int, default=None, help="default: automatic (memory, workers)")
+    ap.add_argument("--recovery", action="store_true", help="also simulate the restoration")
+    args = ap.parse_args(argv)
+
+    from rescity.engine.event import simulate_event
+    from rescity.engine.executor import resolve_executor
+    from rescity.engine.recovery import simulate_recovery
+    from rescity.hazard.event import typhoon_event
+    from rescity.hazard.track import packaged_track
+
+    t0 = time.perf_counter()
+    if args.twin == "toy":
+        from rescity.twin.toy import toy_twin
+
+        twin = toy_twin(counties=20, cells_per_county=12, feeders_per_cell=6, base_stations_per_cell=4,
+                        lon0=120.4, lat0=28.0)  # fmt: skip
+    else:
+        from rescity.twin.zhejiang import default_twin
+
+        twin = default_twin()
+    intensities = typhoon_event(twin, packaged_track(args.sn))
+    t_setup = time.perf_counter() - t0
+
+    def ensemble(ex):
+        sim = simulate_event(
+            twin, intensities, args.realisations, args.seed, workers=ex,
+            simulate_kw={"keep_states": True, "keep_functional": args.recovery, "chunk_size": args.chunk_size},
+        )  # fmt: skip
+        rec = None
+        if args.recovery:
+            rec = simulate_recovery(twin, sim.states, seed=args.seed, functional0=sim.functional, workers=ex)
+        return sim, rec
+
+    backends = [("in-process", 1, "local"), ("local pool", 2, "local"), ("dask", 1, "local-dask"),
+                ("dask", 2, "local-dask")]  # fmt: skip
+    executors, start_s = [], []
+    for _, workers, scheduler in backends:
+        ex = resolve_executor(workers, scheduler)
+        t = time.perf_counter()
+        if scheduler == "local-dask":
+            ex.client.wait_for_workers(workers)
+        start_s.append(time.perf_counter() - t)
+        executors.append(ex)
+    best = [float("inf")] * len(backends)
+    first = [0.0] * len(backends)
+    outputs: list[dict[str, np.ndarray] | None] = [None] * len(backends)
+    chunks = [0] * len(backends)
+    loads = []
+    try:
+        for _ in range(max(args.repeat, 1)):
+            for i, ex in enumerate(executors):
+                t = time.perf_counter()
+                sim, rec = ensemble(ex)
+                wall = time.perf_counter() - t
+                first[i] = first[i] or wall
+                best[i] = min(best[i], wall)
+                outputs[i] = _outputs(sim, rec)
+                chunks[i] = sim.meta["chunks"]
+                loads.append(_load())
+    finally:
+        for ex in executors:
+            ex.close()
+
+    print(
+        f"twin: {args.twin}, {twin.n_assets:,} assets, {twin.n_units:,} units; storm {args.sn}; "
+        f"{args.realisations} realisations{' + recovery' if args.recovery else ''}; seed {args.seed}; "
+        f"setup (twin, hazard) {t_setup:.1f} s; best of {max(args.repeat, 1)} alternating rounds"
+    )
+    print(f"{'executor':<12} {'workers':>7} {'chunks':>6} {'start s':>8} {'first s':>8} {'best s':>8} "
+          f"{'speed-up':>8} {'efficiency':>10} {'bit-identical':>13}")  # fmt: skip
+    ref = outputs[0]
+    rows = zip(backends, start_s, first, best, outputs, chunks, strict=True)
+    for (name, workers, _), s, f, w, o, c in rows:
+        speed = best[0] / w
+        same = "reference" if o is ref else ("yes" if _identical(o, ref) else "NO")
+        print(f"{name:<12} {workers:>7} {c:>6} {s:>8.2f} {f:>8.2f} {w:>8.2f} {speed:>8.2f} {speed / workers:>10.2f} "
+              f"{same:>13}")  # fmt: skip
+    print(f"load average (1 min) during the runs: {min(loads):.2f}–{max(loads):.2f} on {os.cpu_count()} CPUs")
+
+
+if __name__ == "__main__":
+    main()
