@@ -18,11 +18,14 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import dask
 from distributed import Client, LocalCluster, WorkerPlugin, get_worker
 from distributed.utils import silence_logging_cmgr
 
 from rescity.engine.executor import Executor
 from rescity.errors import InputError
+
+_ENV = "distributed.nanny.pre-spawn-environ"
 
 
 class _Payload(WorkerPlugin):
@@ -63,15 +66,19 @@ class DaskExecutor(Executor):
         """The Dask client, connecting (or starting the local cluster) on first use."""
         if self._client is None:
             if self.address is None:
-                self._cluster = LocalCluster(
-                    n_workers=self.workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    host="127.0.0.1",
-                    dashboard_address=None,  # no dashboard; its HTTP routes on any free port
-                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
-                    silence_logs=logging.ERROR,
-                )
+                # Dask sets MALLOC_TRIM_THRESHOLD_ in its workers to return freed memory at once,
+                # which also fixes glibc's mmap threshold: every large NumPy temporary is then a
+                # fresh mapping, page-faulted anew (the engine's aggregation ran 2-3 times slower)
+                with dask.config.set({f"{_ENV}.MALLOC_TRIM_THRESHOLD_": None}):
+                    self._cluster = LocalCluster(
+                        n_workers=self.workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        host="127.0.0.1",
+                        dashboard_address=None,  # no dashboard; its HTTP routes on any free port
+                        scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
+                        silence_logs=logging.ERROR,
+                    )
                 self._client = Client(self._cluster, set_as_default=False)
             else:
                 try:
