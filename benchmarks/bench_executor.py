@@ -1,6 +1,6 @@
 """Benchmark of the executors: one ensemble in process, in a local pool and on Dask clusters.
 
-    python benchmarks/bench_executor.py [--realisations 200] [--twin default|toy] [--sn 201910]
+    python benchmarks/bench_executor.py [--realisations 256] [--twin default|toy] [--sn 201910]
                                         [--repeat 2] [--chunk-size N] [--recovery]
 
 Runs the engine (:func:`rescity.engine.event.simulate_event`: damage, cascade, service) for one
@@ -51,7 +51,7 @@ def _identical(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--realisations", "-n", type=int, default=200)
+    ap.add_argument("--realisations", "-n", type=int, default=256)
     ap.add_argument("--twin", choices=("default", "toy"), default="default")
     ap.add_argument("--sn", default="201910")
     ap.add_argument("--seed", type=int, default=20190809)

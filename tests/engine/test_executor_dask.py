@@ -16,17 +16,13 @@ import pytest
 pytest.importorskip("distributed")
 
 from distributed import WorkerPlugin  # noqa: E402
+from test_engine_executor import _draws, _pid  # noqa: E402
+from test_engine_runner import same  # noqa: E402
 
-from rescity.engine.executor import (  # noqa: E402
-    SCHEDULER_ENV,
-    chunk_bounds,
-    map_chunks,
-    realisation_seed,
-    resolve_executor,
-)
+from rescity.engine.executor import SCHEDULER_ENV, chunk_bounds, map_chunks, resolve_executor  # noqa: E402
 from rescity.engine.executor_dask import DaskExecutor  # noqa: E402
 from rescity.engine.recovery import RecoveryConfig, simulate_recovery  # noqa: E402
-from rescity.engine.runner import METRICS, simulate  # noqa: E402
+from rescity.engine.runner import simulate  # noqa: E402
 from rescity.twin.toy import toy_twin  # noqa: E402
 
 
@@ -36,17 +32,6 @@ def dask_ex():
     with resolve_executor(2, "local-dask") as ex:
         ex.client.wait_for_workers(2)
         yield ex
-
-
-def _draws(shared, start, stop):
-    seed, scale = shared
-    return np.stack(
-        [np.random.default_rng(realisation_seed(seed, r)).normal(size=3) * scale for r in range(start, stop)]
-    )
-
-
-def _pid(shared, i):
-    return os.getpid(), id(shared)
 
 
 class _KillOnce(WorkerPlugin):
@@ -103,11 +88,7 @@ def storm():
 
 
 def _same_sim(a, b):
-    for m in METRICS:
-        assert np.array_equal(getattr(a, m), getattr(b, m)), m
-    for s in a.damaged_share:
-        assert np.array_equal(a.damaged_share[s], b.damaged_share[s], equal_nan=True), s
-    assert a.driver.equals(b.driver)
+    same(a, b)  # every per-unit output, damaged shares, drivers
     assert np.array_equal(a.states, b.states) and np.array_equal(a.functional, b.functional)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import dask
@@ -93,13 +93,7 @@ class DaskExecutor(Executor):
     def slots(self) -> int:
         return max(1, sum(self.client.nthreads().values()))
 
-    def imap(
-        self,
-        fn: Callable[..., Any],
-        chunks: Sequence[tuple],
-        shared: Any = None,
-        progress: Callable[[int, int], None] | None = None,
-    ) -> Iterator[Any]:
+    def imap(self, fn, chunks, shared=None, progress=None):
         total = len(chunks)
         if total == 0:
             return
