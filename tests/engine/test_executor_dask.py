@@ -202,3 +202,17 @@ def test_a_scenario_run_on_the_scheduler_of_the_environment(dask_ex, monkeypatch
     pd.testing.assert_frame_equal(got.units, ref.units)
     pd.testing.assert_frame_equal(got.metrics, ref.metrics)
     assert dask_ex.client.status == "running"  # the run closed its own client, not the cluster
+
+
+def test_an_unreachable_scheduler_is_an_input_error():
+    import socket
+
+    from rescity.errors import InputError
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ex = DaskExecutor(f"tcp://127.0.0.1:{port}", timeout_s=1)
+    with pytest.raises(InputError, match="cannot reach the Dask scheduler") as e:
+        map_chunks(_pid, [(0,), (1,)], workers=ex)
+    assert e.value.field == "scheduler" and e.value.value == f"tcp://127.0.0.1:{port}"
