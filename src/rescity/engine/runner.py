@@ -5,10 +5,10 @@
     exceedance (once per asset and intensity) → damage states → cascade fixed point →
     people without service → damaged homes → affected population → aggregation to all units
 
-and returns a :class:`SimulationResult`. Chunks are sized to a memory budget and run through
-:mod:`rescity.engine.executor` (in this process, a local process pool or a Dask cluster). Every
-realisation draws from its own random stream (see :mod:`rescity.engine.damage`), so results are
-identical for any chunk size, number of workers or executor.
+and returns a :class:`SimulationResult`. Chunks are sized to a memory budget; with
+``workers > 1`` chunks run in worker processes. Every realisation draws from its own random
+stream (see :mod:`rescity.engine.damage`), so results are identical for any chunk size or number
+of workers.
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class SimulationResult:
     counts:
         Curve assignment counts per (hazard, system, kind) (see :class:`~rescity.fragility.library.CurveSet`).
     meta:
-        Chunk size, workers (chunks at once) and executor, measures ignored.
+        Chunk size, workers, measures ignored.
     states:
         Damage states ``int8 (R, n_assets)`` (0 none … 4 complete) when :func:`simulate` was
         called with ``keep_states=True``; else ``None``.
