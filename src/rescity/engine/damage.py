@@ -97,18 +97,44 @@ def sample_damage(
         if b.shape[-2:] != (n, 4):
             raise InputError(f"expected (…, {n}, 4)", field=h, value=b.shape)
     n_h = len(blocks)
-    u = np.empty((realisations, n_h, n), dtype=np.float64)
-    for i in range(realisations):
-        realisation_rng(seed, start + i).random((n_h, n), out=u[i])
+    # per hazard: the assets it can damage (some P > 0; all of them when that is most), and
+    # their thresholds state by state, contiguous: (4, n_act) or per realisation (B, 4, n_act)
+    cols, thr = [], []
+    for b in blocks:
+        act = np.flatnonzero((b > 0).any(axis=tuple(range(b.ndim - 2)) + (-1,)))
+        act = None if 2 * len(act) > n else act
+        cols.append(act)
+        thr.append(np.ascontiguousarray(np.moveaxis(b if act is None else b[..., act, :], -1, -2)))
     states = np.zeros((realisations, n), dtype=np.int8)
     driver = np.full((realisations, n), -1, dtype=np.int8) if return_driver else None
-    s = np.empty((realisations, n), dtype=np.int8)
-    for h, b in enumerate(blocks):
-        s[:] = 0
-        uh = u[:, h, :]
-        for k in range(b.shape[-1]):
-            s += uh < b[..., k]
-        if driver is not None:
-            driver[s > states] = h
-        np.maximum(states, s, out=states)
+    # realisations per pass: about 2**18 draws, so a pass stays in the CPU caches
+    step = max(1, min(realisations, 2**18 // max(n_h * n, 1)))
+    u = np.empty((step, n_h, n), dtype=np.float64)
+    below = np.empty((step, n), dtype=bool)
+    s = np.empty((step, n), dtype=np.int8)
+    for s0 in range(0, realisations, step):
+        m = min(step, realisations - s0)
+        for i in range(m):
+            realisation_rng(seed, start + s0 + i).random((n_h, n), out=u[i])
+        for h, (act, t) in enumerate(zip(cols, thr, strict=True)):
+            w = n if act is None else len(act)
+            if not w:
+                continue
+            uh = u[:m, h] if act is None else u[:m, h][:, act]
+            sh, bl = s[:m, :w], below[:m, :w]
+            sh[:] = 0
+            for k in range(t.shape[-2]):
+                np.less(uh, t[k] if t.ndim == 2 else t[s0 : s0 + m, k], out=bl)
+                sh += bl.view(np.int8)
+            out = states[s0 : s0 + m] if act is None else states[s0 : s0 + m][:, act]
+            if driver is not None:  # ties go to the hazard listed first
+                if act is None:
+                    driver[s0 : s0 + m][sh > out] = h
+                else:
+                    d = driver[s0 : s0 + m][:, act]
+                    d[sh > out] = h
+                    driver[s0 : s0 + m, act] = d
+            np.maximum(out, sh, out=out)
+            if act is not None:
+                states[s0 : s0 + m, act] = out
     return (states, driver) if return_driver else states

@@ -30,7 +30,7 @@ Affected population (at the horizon, default 12 h)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +87,13 @@ class ServiceModel:
     households: np.ndarray  # float64 (n_units,)
     classes: tuple[str, ...]
     homes: np.ndarray  # int64 (n_cells, n_classes)
+    terminals: np.ndarray = field(init=False)  # asset positions any service row names
+    compact: dict[str, sp.csr_matrix] = field(init=False)  # matrices on those columns only
+
+    def __post_init__(self) -> None:
+        cols = [sp.csr_matrix(m).indices for m in self.matrices.values()]
+        self.terminals = np.unique(np.concatenate(cols)).astype(np.int64) if cols else np.zeros(0, np.int64)
+        self.compact = {sv: m.tocsr()[:, self.terminals].tocsr() for sv, m in self.matrices.items()}
 
 
 def build_service_model(twin: Twin, stock: pd.DataFrame | None = None) -> ServiceModel:
@@ -144,8 +151,9 @@ def build_service_model(twin: Twin, stock: pd.DataFrame | None = None) -> Servic
 
 def people_without(model: ServiceModel, functional: np.ndarray) -> dict[str, np.ndarray]:
     """People without each service: ``service`` → float64 ``(B, n_units)`` (cell rows)."""
-    down = np.ascontiguousarray((~np.asarray(functional, bool)).T, dtype=np.float32)  # (n, B)
-    return {sv: np.asarray(m @ down, dtype=np.float64).T for sv, m in model.matrices.items()}
+    f = np.asarray(functional, bool)
+    down = np.ascontiguousarray((~f[..., model.terminals]).T, dtype=np.float32)  # (n_terminals, B)
+    return {sv: np.asarray(m @ down, dtype=np.float64).T for sv, m in model.compact.items()}
 
 
 def cell_values(twin_cells: np.ndarray, n_units: int, x: np.ndarray, name: str) -> np.ndarray:
@@ -202,11 +210,14 @@ def sample_homes_damaged(
     whole run). Realisation ``r`` draws from stream ``(seed, r, STREAM_HOUSING)``.
     """
     out = np.zeros((realisations, len(model.cells)))
-    full = p_home.ndim == 3 and p_home.shape[0] != realisations
+    p_home = np.asarray(p_home)
+    if p_home.ndim == 3 and p_home.shape[0] != realisations:  # the whole run: this block's rows
+        p_home = p_home[start : start + realisations]
+    p_home = np.clip(p_home, 0, 1)
     for i in range(realisations):
-        p = p_home if p_home.ndim == 2 else p_home[start + i if full else i]
+        p = p_home if p_home.ndim == 2 else p_home[i]
         rng = realisation_rng(seed, start + i, STREAM_HOUSING)
-        out[i] = rng.binomial(model.homes, np.clip(p, 0, 1)).sum(axis=1)
+        out[i] = rng.binomial(model.homes, p).sum(axis=1)
     return out
 
 
