@@ -7,16 +7,26 @@
 when that builder is available. Intensities come from a synthetic typhoon: a Holland (1980)
 type radial gust profile around a centre near the middle of the twin, plus a synthetic flood depth
 field, so both hazards and the cascade are exercised. Prints one row per stage: seconds,
-asset-realisations per second and the peak resident memory of the run.
+asset-realisations per second (``engine`` = damage + cascade + service, the figure the issue sets a
+target for) and the peak resident memory of the run.
+
+``--baseline SRC`` also runs the same benchmark on another source tree (say a checkout of the
+main branch's ``src``), alternating baseline and this tree ``--repeat`` times in child processes,
+and prints both side by side (the best of the repeats, so a busy machine hurts both alike):
+
+    python benchmarks/bench_engine.py --twin default -n 500 --baseline ../main/src --repeat 3
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -91,7 +101,13 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="perturb the gust field per realisation (exceedance evaluated per chunk)",
     )
+    ap.add_argument("--baseline", default=None, help="another source tree to compare with (its src folder)")
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each tree with --baseline")
+    ap.add_argument("--json", action="store_true", help="print the timings as JSON")
     args = ap.parse_args(argv)
+    if args.baseline:
+        compare(args, argv if argv is not None else sys.argv[1:])
+        return
 
     from rescity.engine import simulate
     from rescity.fragility.library import load_library
@@ -130,6 +146,13 @@ def main(argv: list[str] | None = None) -> None:
         + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     ) / 1024
     ar = n * args.realisations
+    stages = ("setup", "exceedance", "damage", "cascade", "service", "aggregate")
+    t = {k: res.timings.get(k, 0.0) for k in stages}
+    t["engine"] = t["damage"] + t["cascade"] + t["service"]
+    t["total wall"], t["total CPU"] = wall, cpu
+    if args.json:
+        print(json.dumps({"asset_realisations": ar, "seconds": t, "peak_mib": peak_mb, "load": _load()}))
+        return
     print(
         f"twin: {args.twin}, {n:,} assets, {len(twin.edges):,} edges, "
         f"{len(twin.dependencies):,} dependencies, "
@@ -145,14 +168,44 @@ def main(argv: list[str] | None = None) -> None:
     print()
     label = "CPU s (sum over workers)" if args.workers > 1 else "seconds"
     print(f"{'stage':<12} {label:>24} {'asset-realisations/s':>22}")
-    for k in ("setup", "exceedance", "damage", "cascade", "service", "aggregate"):
-        s = res.timings.get(k, 0.0)
+    for k, s in t.items():
         rate = f"{ar / s:,.0f}" if s > 0 and k != "setup" else "-"
         print(f"{k:<12} {s:>24.2f} {rate:>22}")
-    print(f"{'total wall':<12} {wall:>24.2f} {ar / wall:>22,.0f}")
-    print(f"{'total CPU':<12} {cpu:>24.2f} {ar / cpu:>22,.0f}")
+    print("(engine = damage + cascade + service)")
     print(f"load average (1 min) during the run: {_load():.2f} on {os.cpu_count()} CPUs")
     print(f"peak memory (RSS, this process + workers): {peak_mb:,.0f} MiB")
+
+
+def compare(args: argparse.Namespace, argv: list[str]) -> None:
+    """Run baseline and this tree alternately in child processes; print the best of each."""
+    own = str(Path(__file__).resolve().parents[1] / "src")
+    child = [a for i, a in enumerate(argv) if a != "--baseline" and (i == 0 or argv[i - 1] != "--baseline")]
+    child = [a for a in child if not a.startswith("--baseline=")] + ["--json"]
+    runs: dict[str, list[dict]] = {"baseline": [], "this": []}
+    for _ in range(max(1, args.repeat)):
+        for label, src in (("baseline", str(Path(args.baseline).resolve())), ("this", own)):
+            env = {**os.environ, "PYTHONPATH": src}
+            out = subprocess.run(
+                [sys.executable, __file__, *child], env=env, capture_output=True, text=True, check=True
+            )
+            runs[label].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    ar = runs["this"][0]["asset_realisations"]
+    best = {k: {s: min(r["seconds"][s] for r in v) for s in v[0]["seconds"]} for k, v in runs.items()}
+    print(
+        f"twin {args.twin}, {args.realisations} realisations, workers {args.workers}: best of {args.repeat} runs each"
+    )
+    print(f"baseline: {args.baseline}; this: {own}")
+    print(
+        f"{'stage':<12} {'baseline s':>11} {'this s':>9} {'baseline ar/s':>15} {'this ar/s':>15} {'speed-up':>9}"
+    )
+    for s in best["this"]:
+        b, t = best["baseline"][s], best["this"][s]
+        rb = f"{ar / b:,.0f}" if b > 0 and s != "setup" else "-"
+        rt = f"{ar / t:,.0f}" if t > 0 and s != "setup" else "-"
+        sp = f"{b / t:.2f}x" if t > 0 else "-"
+        print(f"{s:<12} {b:>11.2f} {t:>9.2f} {rb:>15} {rt:>15} {sp:>9}")
+    loads = [r["load"] for v in runs.values() for r in v]
+    print(f"load average (1 min) at the runs: {min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":

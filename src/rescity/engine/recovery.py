@@ -62,7 +62,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from rescity.engine.cascade import CascadeModel, build_cascade_model, functional
+from rescity.engine.cascade import CascadeModel, build_cascade_model, csr_neighbours, functional
 from rescity.engine.damage import realisation_rng
 from rescity.engine.executor import Executor, chunk_bounds, imap_chunks
 from rescity.engine.policies import JobContext, get_policy
@@ -511,8 +511,12 @@ def list_schedule(
     finish = np.full(nj, np.inf)
     if nj == 0:
         return finish
-    n_rows, cmax = free.shape
-    crews = np.isfinite(free).sum(axis=1).clip(min=1)
+    # only the rows with jobs are read and written (``free`` is updated in place at the end)
+    used, row = np.unique(row, return_inverse=True)
+    fr_all = free[used]
+    n_rows, cmax = fr_all.shape
+    finite = np.isfinite(fr_all)
+    crews = finite.sum(axis=1).clip(min=1)
     # expected dispatch time in priority order: crews' mean free time + work ahead / crews
     o = np.lexsort((-priority, row))
     rs = row[o]
@@ -520,7 +524,7 @@ def list_schedule(
     first = np.r_[0, np.flatnonzero(rs[1:] != rs[:-1]) + 1]
     grp_start = np.repeat(first, np.diff(np.r_[first, len(rs)]))
     before = cum - occupancy_h[o] - (cum[grp_start] - occupancy_h[o][grp_start])
-    fin = np.where(np.isfinite(free), free, np.nan)
+    fin = np.where(finite, fr_all, np.nan)
     mean_free = np.nan_to_num(np.nanmean(fin, axis=1)) if cmax else np.zeros(n_rows)
     expect = np.empty(nj)
     expect[o] = mean_free[rs] + before / crews[rs]
@@ -533,27 +537,32 @@ def list_schedule(
     starts = np.cumsum(counts) - counts
     # rows whose crews are all free at the same time give their first c jobs to crews 0 … c − 1
     # at once (greedy list scheduling does exactly that); the rest go rank by rank
-    fmin = free.min(axis=1)
-    fmax = np.where(np.isfinite(free), free, -np.inf).max(axis=1)
+    fmin = fr_all.min(axis=1)
+    fmax = np.where(finite, fr_all, -np.inf).max(axis=1)
     first = np.where(fmin == fmax, np.minimum(crews, counts), 0)
     if first.any():
         rr = np.repeat(np.arange(n_rows), first)
         k = np.arange(len(rr)) - np.repeat(np.cumsum(first) - first, first)
         j = order[starts[rr] + k]
-        st = np.maximum(free[rr, k], release_h[j])
+        st = np.maximum(fr_all[rr, k], release_h[j])
         finish[j] = st + offset_h[j]
-        free[rr, k] = st + occupancy_h[j]
+        fr_all[rr, k] = st + occupancy_h[j]
     rest = np.flatnonzero(counts > first)
     if len(rest):
+        # rows with more jobs first, so the rows still busy at rank k are a prefix
+        rest = rest[np.argsort(-counts[rest], kind="stable")]
         c_r, f_r = counts[rest], first[rest]
+        n_busy = np.searchsorted(-c_r, -np.arange(int(c_r.max())), side="left")  # rows with > k jobs
         for k in range(int(f_r.min()), int(c_r.max())):  # one step per rank, all rows at once
-            rr = rest[(f_r <= k) & (c_r > k)]
+            rr = rest[: n_busy[k]]
+            rr = rr[f_r[: n_busy[k]] <= k]
             j = order[starts[rr] + k]
-            fr = free[rr]
+            fr = fr_all[rr]
             c = np.argmin(fr, axis=1)
             st = np.maximum(fr[np.arange(len(rr)), c], release_h[j])
             finish[j] = st + offset_h[j]
-            free[rr, c] = st + occupancy_h[j]
+            fr_all[rr, c] = st + occupancy_h[j]
+    free[used] = fr_all
     return finish
 
 
@@ -635,6 +644,7 @@ class RecoveryModel:
     ids: np.ndarray
     rep: np.ndarray  # reported unit positions
     fine_to_rep: np.ndarray  # (n_rep × n_fine) 0/1: finest reported units into every reported unit
+    fine_to_rep_csr: sp.csr_matrix  # the same, sparse
     svc: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # system → (terminal, fine unit, people)
     served: dict[str, np.ndarray]
 
@@ -715,21 +725,23 @@ def build_recovery_model(
         ids=twin.assets["asset_id"].astype(str).to_numpy(),
         rep=rep,
         fine_to_rep=fine_to_rep,
+        fine_to_rep_csr=sp.csr_matrix(fine_to_rep),
         svc=svc,
         served=served,
     )
 
 
-def _road_release(st: RecoveryModel, tau_road: np.ndarray, r: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Earliest hour a road job (realisation r, asset v) can be reached: a road neighbour is up."""
+def _road_release(
+    st: RecoveryModel, tau_road: np.ndarray, pos: np.ndarray, r: np.ndarray, v: np.ndarray
+) -> np.ndarray:
+    """Earliest hour a road job (realisation r, asset v) can be reached: a road neighbour is up.
+
+    ``tau_road[row, pos[asset]]`` is the road's restoration time of an asset (compact columns of
+    :meth:`~rescity.engine.restore.RestorationSolver.times_compact`)."""
     loc = np.full(st.model.n_assets, -1, np.int64)
     loc[st.road_nodes] = np.arange(len(st.road_nodes))
-    lv = loc[v]
-    deg = (st.road_indptr[lv + 1] - st.road_indptr[lv]).astype(np.int64)
-    rep = np.repeat(np.arange(len(v)), deg)
-    off = np.arange(int(deg.sum())) - np.repeat(np.cumsum(deg) - deg, deg)
-    nb = st.road_indices[np.repeat(st.road_indptr[lv], deg) + off]
-    vals = tau_road[r[rep], nb]
+    rep, nb = csr_neighbours(st.road_indptr, st.road_indices, loc[v])
+    vals = tau_road[r[rep], pos[nb]]
     rel = np.full(len(v), np.inf)
     np.minimum.at(rel, rep, vals)
     rel[st.is_source[v]] = 0.0  # county-seat hubs: crews start there
@@ -807,35 +819,40 @@ def _chunk(
     restore = np.full(len(r), np.inf)
     t1 = time.perf_counter()
     timings["jobs"] = t1 - t0
-    # road jobs in layers, then the rest once the roads' restoration is known
+    # road jobs in layers, then the rest once the roads' restoration is known; restoration
+    # times live on each solver's compact columns (``pos``: asset → column, else a zero column)
     is_road = st.sysv[v] == "road"
-    tau_road = np.zeros((b, n))
+    tau_road = np.zeros((b, 1))
+    pos_road = np.zeros(n, np.int64)
     if st.road_model is not None:
-        t_road = np.zeros((b, n))
         rj = np.flatnonzero(is_road)
-        t_road[r[rj], v[rj]] = np.inf
+        out_road = np.zeros((b, n), bool)
+        out_road[r[rj], v[rj]] = True
         road_f0 = None
         if f0 is not None and not st.road_has_dependents:  # road alone: its part of the cascade
-            road_f0 = np.where(st.is_road[None, :], f0, t_road == 0)
-        solver = RestorationSolver(st.road_model, t_road > 0, functional0=road_f0)
-        tau_road = solver.times(t_road)
+            road_f0 = np.where(st.is_road[None, :], f0, ~out_road)
+        solver = RestorationSolver(st.road_model, out_road, functional0=road_f0)
+        pos_road = solver.pos
+        t_road = np.zeros((b, solver.n_cols))
+        t_road[r[rj], pos_road[v[rj]]] = np.inf
+        tau_road = solver.times_compact(t_road)
         pending = rj
         layers = 0
         while len(pending):
-            rel = _road_release(st, tau_road, r[pending], v[pending])
+            rel = _road_release(st, tau_road, pos_road, r[pending], v[pending])
             now = np.isfinite(rel)
             if not now.any():
                 break
             jobs = pending[now]
             fin = list_schedule(row[jobs], prio[jobs], occ[jobs], offs[jobs], rel[now], free)
             restore[jobs] = fin
-            t_road[r[jobs], v[jobs]] = fin
+            t_road[r[jobs], pos_road[v[jobs]]] = fin
             pending = pending[~now]
             layers += 1
             if len(pending):  # the next layer: only the realisations with jobs still waiting
                 rows_p = np.unique(r[pending])
-                tau_road[rows_p] = solver.subset(rows_p).times(t_road[rows_p])
-        tau_road = solver.times(t_road)
+                tau_road[rows_p] = solver.subset(rows_p).times_compact(t_road[rows_p])
+        tau_road = solver.times_compact(t_road)
         timings["layers"] = layers
     t2 = time.perf_counter()
     timings["road"] = t2 - t1
@@ -843,16 +860,17 @@ def _chunk(
     acc = st.pools.access[v[other]]
     rel = np.zeros(len(other))
     has = acc >= 0
-    rel[has] = tau_road[r[other][has], acc[has]]
+    rel[has] = tau_road[r[other][has], pos_road[acc[has]]]
     rel[has & ~st.road_intact[np.maximum(acc, 0)]] = 0.0
     restore[other] = list_schedule(row[other], prio[other], occ[other], offs[other], rel, free)
     t3 = time.perf_counter()
     timings["schedule"] = t3 - t2
-    t_all = np.zeros((b, n))
-    t_all[r, v] = restore
     if f0 is None:
         f0 = functional(st.model, states)
-    tau = RestorationSolver(st.model, functional0=f0).times(t_all)
+    solver = RestorationSolver(st.model, functional0=f0)
+    t_all = np.zeros((b, solver.n_cols))
+    t_all[r, solver.pos[v]] = restore
+    tau = solver.times_compact(t_all)  # (b, n_cols + 1): read at solver.pos
     t4 = time.perf_counter()
     timings["cascade"] = t4 - t3
     hz = float(hours[-1])
@@ -861,14 +879,16 @@ def _chunk(
     nh = len(hours)
     q, ch = {}, {}
     for sv, (term, fine_u, ppl) in st.svc.items():
-        tt = tau[:, term]  # (b, rows)
+        tt = tau[:, solver.pos[term]]  # (b, rows)
         k = np.where(tt <= 0, 0, np.ceil(np.minimum(tt, hz + step) / step - 1e-9)).astype(np.int64)
         k = np.minimum(k, nh)  # nh = beyond the horizon
         cell = np.arange(b)[:, None] * n_fine + fine_u[None, :]
         w = np.broadcast_to(ppl, tt.shape).ravel()
         cnt = np.bincount((cell * (nh + 1) + k).ravel(), weights=w, minlength=b * n_fine * (nh + 1))
         served_f = np.cumsum(cnt.reshape(b, n_fine, nh + 1)[:, :, :nh], axis=2)  # (b, fine, h)
-        served_t = np.einsum("uf,bfh->buh", st.fine_to_rep, served_f)
+        # Σ over the finest units of each reported unit (a 0/1 sparse product, summed in order)
+        x = served_f.transpose(1, 0, 2).reshape(n_fine, b * nh)
+        served_t = (st.fine_to_rep_csr @ x).reshape(-1, b, nh).transpose(1, 0, 2)
         tot = st.served[sv]
         with np.errstate(invalid="ignore", divide="ignore"):
             qq = np.where(tot[None, :, None] > 0, served_t / tot[None, :, None], 1.0)

@@ -251,13 +251,28 @@ class RestorationSolver:
             dep[:, cols] = np.maximum(dep[:, cols], mins)
         return dep
 
+    @property
+    def n_cols(self) -> int:
+        """Number of compact columns (assets not functional at ``t = 0`` in some realisation)."""
+        return len(self.cols)
+
     def times(self, restore_h: np.ndarray, *, return_iterations: bool = False):
         """``τ`` for restoration hours ``restore_h`` ``(B, n)`` (see :func:`functional_times`)."""
         t_full = np.asarray(restore_h, dtype=np.float64)
         t_full = t_full[None, :] if t_full.ndim == 1 else t_full
         if t_full.shape != self.shape:
             raise InputError(f"restore_h must have shape {self.shape}", field="restore_h", value=t_full.shape)
-        t = t_full[:, self.cols]
+        tau, it = self.times_compact(t_full[:, self.cols], return_iterations=True)
+        out = np.zeros(self.shape)
+        out[:, self.cols] = tau[:, :-1]
+        out = out[0] if self.one else out
+        return (out, it) if return_iterations else out
+
+    def times_compact(self, t: np.ndarray, *, return_iterations: bool = False):
+        """:meth:`times` on the compact columns: ``t`` is ``(B, n_cols)`` (the restoration hours
+        of the assets ``cols``); returns ``τ`` as ``(B, n_cols + 1)``, the last column 0 (the
+        assets outside ``cols``), so ``τ[:, pos[asset]]`` reads any asset."""
+        t = np.asarray(t, dtype=np.float64)
         if np.isnan(t).any() or (t < 0).any():
             raise InputError("restore_h must be ≥ 0 (inf for never)", field="restore_h")
         f0 = self.f0c
@@ -286,10 +301,7 @@ class RestorationSolver:
             tau = new
             if done:  # without dependencies one pass is the fixed point
                 break
-        out = np.zeros(self.shape)
-        out[:, self.cols] = tau[:, :nc]
-        out = out[0] if self.one else out
-        return (out, it) if return_iterations else out
+        return (tau, it) if return_iterations else tau
 
 
 def functional_times(

@@ -59,7 +59,13 @@ def readable(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _positional(x: float) -> str:
-    """``8.98473e-05`` → ``0.0000898473``, ``12.0`` → ``12.0`` (values are already rounded)."""
+    """``8.98473e-05`` → ``0.0000898473``, ``12.0`` → ``12.0`` (values are already rounded).
+
+    Between 1e-4 and 1e16 Python's shortest round-trip ``repr`` is already positional and the
+    same digits (and about fifty times faster); outside, numpy's positional formatter."""
+    a = abs(x)
+    if a == 0 or 1e-4 <= a < 1e16:
+        return float.__repr__(float(x))
     return np.format_float_positional(x, trim="0")
 
 

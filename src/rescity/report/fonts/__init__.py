@@ -64,7 +64,7 @@ UNICODE_CSS = ", ".join(f"U+{a:04X}-{b:04X}" for a, b in UNICODE_RANGES)
 
 def cjk_chars(text: str) -> str:
     """The distinct CJK characters of ``text`` (see :data:`UNICODE_RANGES`), sorted."""
-    return "".join(sorted({c for c in text if any(a <= ord(c) <= b for a, b in UNICODE_RANGES)}))
+    return "".join(sorted(c for c in set(text) if any(a <= ord(c) <= b for a, b in UNICODE_RANGES)))
 
 
 def font_face_css(text: str) -> str:
