@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import numpy as np
-import pandas as pd
 import typer
 
 from rescity.cli._common import SETTINGS, console
 from rescity.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 decide_app = typer.Typer(
     help="Decisions from a forecast: relocation to shelters, supply pre-positioning, action plan.",
@@ -21,6 +22,8 @@ decide_app = typer.Typer(
 
 def select_issuance(path: Path, issued: Optional[str], lead: Optional[int]) -> tuple[pd.DataFrame, str, int]:
     """Rows of one issuance and lead window of ``issuances.csv`` (default: latest issuance, 24 h)."""
+    import pandas as pd
+
     from rescity.forecast.verify import read_issuances
 
     t = read_issuances(path)
@@ -41,6 +44,7 @@ def select_issuance(path: Path, issued: Optional[str], lead: Optional[int]) -> t
 
 
 def _indicator(sub: pd.DataFrame, name: str, stat: str, path: Path) -> pd.Series:
+    import pandas as pd
     if stat not in ("mean", "p05", "p95"):
         raise InputError("--stat is mean, p05 or p95", field="stat", value=stat)
     x = sub[sub["indicator"] == name]
@@ -66,6 +70,8 @@ def _base_values(twin, s: pd.Series) -> pd.Series:
 
 def _map(path: Path, twin, values: pd.Series, points: pd.DataFrame, title: str, label: str) -> None:
     """PNG map: base units as dots sized/coloured by ``values``, facilities as triangles."""
+    import numpy as np
+
     from rescity.forecast.report import _figure, unit_shapes
 
     fig = _figure()

@@ -6,14 +6,16 @@ import json
 import math
 import re
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import pandas as pd
 import typer
 
 from rescity.cli._common import SETTINGS, console
 from rescity.errors import InputError
-from rescity.forecast.issuance import DEFAULT_MEMBERS
+from rescity.forecast import DEFAULT_MEMBERS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 forecast_app = typer.Typer(
     help="Rolling risk forecasts from a typhoon forecast track: ensembles, warnings, hindcasts.",
@@ -50,6 +52,7 @@ def read_track_file(path: Path, fmt: Optional[str] = None, sn: Optional[str] = N
     The generic CSV has ``time`` (UTC), ``lat``, ``lon``, ``vmax_ms`` and optionally ``pcen_hpa``,
     ``penv_hpa``, ``rmax_km``, ``issued`` and ``member`` (an ensemble of tracks).
     """
+    import pandas as pd
     if not Path(path).exists():
         raise FileNotFoundError(2, "No such file or directory", str(path))
     try:
@@ -82,6 +85,7 @@ def read_track_file(path: Path, fmt: Optional[str] = None, sn: Optional[str] = N
 
 
 def _issued_in_csv(path: Path):
+    import pandas as pd
     try:
         head = pd.read_csv(path, usecols=["issued"], nrows=1)
     except Exception:  # noqa: BLE001 - not a CSV with an issued column
@@ -90,6 +94,7 @@ def _issued_in_csv(path: Path):
 
 
 def _has_member_column(path: Path) -> bool:
+    import pandas as pd
     try:
         head = pd.read_csv(path, nrows=0)
     except Exception:  # noqa: BLE001
@@ -166,6 +171,8 @@ def run_cmd(
     out: Optional[Path] = typer.Option(None, "--out", "-o"),
 ) -> None:
     """Run one issuance: ensemble → pipeline per member → risk by unit, level and lead."""
+    import pandas as pd
+
     from rescity.forecast import ensemble as ens
     from rescity.forecast.issuance import run_issuance
     from rescity.forecast.report import write_report
@@ -321,6 +328,8 @@ def hindcast_cmd(
 
 def _summary(table: pd.DataFrame, issued: str) -> None:
     """The top level's indicators: names, readable values, warning or "no threshold"."""
+    import pandas as pd
+
     from rescity.cli._tables import print_fitted
     from rescity.forecast.report import fmt_value, indicator_label, warning_word
 

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import numpy as np
 import typer
 
 from rescity.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _AT_HELP = 'Sites as "lat,lon;lat,lon" in degrees, e.g. "28.37,121.37;30.27,120.15".'
 
 
 def parse_at(text: str) -> tuple[np.ndarray, np.ndarray]:
     """Parse ``"lat,lon;lat,lon"`` into latitude and longitude arrays (degrees)."""
+    import numpy as np
     lats: list[float] = []
     lons: list[float] = []
     parts = [p.strip() for p in str(text).split(";")]

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import numpy as np
 import typer
 
 from rescity.cli._common import SETTINGS, console
+
+if TYPE_CHECKING:
+    pass
 
 history_app = typer.Typer(
     help="Past typhoons and what they did in Zhejiang (official figures).", no_args_is_help=True
@@ -52,6 +54,7 @@ def list_cmd(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) 
         v = prov.loc[r.sn] if r.sn in prov.index else None
 
         def cell(c, scale=1.0, v=v):
+            import numpy as np
             x = np.nan if v is None or c not in v.index else v[c]
             return "" if not np.isfinite(x) else f"{x / scale:,.0f}" if scale == 1 else f"{x / scale:,.2f}"
 
@@ -142,6 +145,7 @@ def summary_table(summary, title: str):
         t.add_column(c, overflow="fold")
 
     def f(x):
+        import numpy as np
         return "" if x is None or not np.isfinite(x) else f"{x:.2f}"
 
     for r in summary.itertuples(index=False):
@@ -172,6 +176,8 @@ def calibrate_storms(
 ) -> None:
     """``rescity calibrate --storms``: fit the observation operators on the history's storms,
     score them leave-one-storm-out, save the calibration (and with ``--ship`` as the package default)."""
+    import numpy as np
+
     from rescity.cli.forecast import load_twin
     from rescity.history import calibration as cal
     from rescity.history import records, suite

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from rescity.cli._common import SETTINGS, console
 from rescity.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _scenario(sn: str, n: int, seed: int, twin_path: Optional[Path], scenario: Optional[Path], workers: int):
@@ -44,6 +45,8 @@ def repair_plan_run(
     res, prefecture: Optional[str], realisation: Optional[int], time_limit_s: float, n_random: int
 ):
     """Optimise one prefecture's repairs in one realisation of a scenario run and compare."""
+    import numpy as np
+
     from rescity.decide.repair_opt import compare_plans, optimise_plan
 
     rec = res.recovery
@@ -158,6 +161,9 @@ def register(app: typer.Typer) -> None:
         workers: int = WORKERS,
     ) -> None:
         """Optimise a prefecture's repair order (INDP-style MILP, HiGHS); compare with the default and random orders."""
+        import numpy as np
+        import pandas as pd
+
         from rescity.report.html import render_page
 
         seed_, n, out_ = _pick(seed, realisations, out)

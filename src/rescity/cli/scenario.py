@@ -6,10 +6,8 @@ The options build a :class:`rescity.run.config.RunConfig` (or ``--config FILE`` 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
-import numpy as np
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -19,8 +17,12 @@ from rescity.errors import InputError
 from rescity.hazard.registry import DEFAULT_TYPHOON_HAZARDS, TYPHOON_HAZARDS, summary_columns
 from rescity.twin.systems import service_outputs, systems
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 
 def _short(x: float) -> str:
+    import numpy as np
     if not np.isfinite(x):
         return "–"
     a = abs(x)
@@ -43,6 +45,8 @@ def _iv(row: pd.Series, q: str, pct: bool = False) -> str:
 def print_level(units: pd.DataFrame, level: str, title: str, out: Console) -> None:
     """One table per administrative level, sorted by affected population: people affected and
     without service first, then hazard and damage — as many columns as the terminal shows."""
+    import numpy as np
+
     from rescity.cli._tables import print_fitted
 
     shown = units[units["level"] == level]
@@ -119,6 +123,8 @@ WEAK_PGA_G = 0.02
 def warn_weak_quake(res) -> bool:
     """Warn (stderr) when an earthquake shakes no unit above :data:`WEAK_PGA_G`, saying how far
     the epicentre is from the twin: a far-away event gives zeros, not an error. True if warned."""
+    import numpy as np
+
     from rescity.cli._common import err_console
 
     u = res.units

@@ -30,6 +30,7 @@ import pandas as pd
 from rescity.engine.aggregate import ancestors
 from rescity.engine.executor import Executor, imap_chunks
 from rescity.errors import InputError
+from rescity.forecast import DEFAULT_MEMBERS  # noqa: F401  (re-exported; defined where the CLI reads it)
 from rescity.forecast import ensemble as ens
 from rescity.forecast import warning as wl
 from rescity.forecast.indicators import (
@@ -43,10 +44,6 @@ from rescity.seeds import DEFAULT_SEED
 
 #: Lead windows (hours after issuance) computed where the forecast reaches them.
 LEADS_H: tuple[int, ...] = (24, 48, 72)
-#: Default ensemble members of an issuance: the province means of Lekima's issuance 24 h before
-#: landfall vary by 2–4 % (coefficient of variation) with the seed in the 48 and 72 h windows,
-#: 12–14 % in the 24 h window (``benchmarks/bench_forecast_stability.py``; docs/forecast.md).
-DEFAULT_MEMBERS = 150
 #: Column order of an issuance table.
 COLUMNS: tuple[str, ...] = (
     "issued",

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtr  # the standard normal CDF (what scipy.stats.norm.cdf evaluates)
 
 from rescity.errors import InputError
 from rescity.fragility import DAMAGE_STATES
@@ -90,7 +90,7 @@ class Curve:
                 lx = np.log(x)
             for k in range(N_DS):
                 if np.isfinite(self.median[k]):
-                    out[..., k] = norm.cdf((lx - np.log(self.median[k])) / self.beta[k])
+                    out[..., k] = ndtr((lx - np.log(self.median[k])) / self.beta[k])
         else:
             for k in range(N_DS):
                 if len(self.x[k]):
@@ -687,7 +687,7 @@ def exceedance(
     """``P[DS ≥ ds]`` per asset for ds = 1 … 4.
 
     Each curve is evaluated once per (asset, intensity), grouped by curve: one vectorised
-    ``scipy.stats.norm.cdf`` over all lognormal assets of a measure and one ``numpy.interp`` per
+    ``scipy.special.ndtr`` (the normal CDF) over all lognormal assets of a measure and one ``numpy.interp`` per
     tabulated curve and state; no loop over assets.
 
     Parameters
@@ -718,7 +718,7 @@ def exceedance(
         lead = next((x.shape[:-1] for x in xs.values() if x.ndim == 2), ())
         p = np.zeros((*lead, n, N_DS), dtype=np.float64)
         scale = curveset.median_scale.get(h, 1.0)
-        # lognormal: gather θ and β per asset, one norm.cdf call per measure
+        # lognormal: gather θ and β per asset, one ndtr call per measure
         for measure, x in xs.items():
             ln = [
                 (c_code, c)
@@ -734,7 +734,7 @@ def exceedance(
                 xm = np.broadcast_to(x, (*lead, n))[..., sel]
                 with np.errstate(divide="ignore"):
                     z = (np.log(xm)[..., None] - np.log(med[code[sel]])) / beta[code[sel]]
-                p[..., sel, :] = norm.cdf(z)
+                p[..., sel, :] = ndtr(z)
         for c_code, c in zip(used, curves, strict=True):
             if c.kind != "table":
                 continue
