@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from rescity.twin.model import Twin, conform
+from rescity.twin.model import KINDS, Twin, conform
 
 
 def hand_twin(assets, edges, deps=(), service=(), cells=(1000,), households=None, urban=None):
@@ -72,3 +72,39 @@ def hand_twin(assets, edges, deps=(), service=(), cells=(1000,), households=None
         "service",
     )
     return Twin(units_t, assets_t, edges_t, deps_t, serv_t, meta={"name": "hand"}), pos
+
+
+def random_twin(rng, size=14):
+    """A small random twin: per network system a random forest plus extra links (cycles), 0–3
+    sources, some islands without a source; facilities; dependencies on power, water and telecom
+    with buffers below, at and above the 12 h horizon."""
+    assets, edges = [], []
+    names = {}
+    for system in ("power", "water", "telecom", "road"):
+        m = int(rng.integers(1, size))
+        kinds = KINDS[system]
+        nodes = [f"{system}{i}" for i in range(m)]
+        names[system] = nodes
+        n_src = int(rng.integers(0, 4))
+        src = set(rng.choice(m, size=min(n_src, m), replace=False).tolist())
+        for i, name in enumerate(nodes):
+            assets.append((name, system, kinds[int(rng.integers(len(kinds)))], 0, i in src))
+        for i in range(1, m):
+            if rng.random() < 0.85:  # else node i starts an island (or a new component)
+                edges.append((system, nodes[i], nodes[int(rng.integers(i))]))
+        for _ in range(int(rng.integers(0, m // 2 + 1))):
+            a, b = rng.integers(m, size=2)
+            if a != b:
+                edges.append((system, nodes[a], nodes[b]))
+    names["facility"] = [f"facility{i}" for i in range(int(rng.integers(0, 4)))]
+    for name in names["facility"]:
+        assets.append((name, "facility", "hospital", 0, False))
+    deps = []
+    dependents = [a[0] for a in assets if a[1] != "power"]
+    for name in dependents:
+        for kind in ("power", "water", "telecom"):
+            if kind == name.rstrip("0123456789") or rng.random() < 0.6:
+                continue
+            for s in rng.choice(names[kind], size=int(rng.integers(1, 3))):
+                deps.append((name, str(s), kind, float(rng.choice([0.0, 4.0, 12.0, 48.0]))))
+    return hand_twin(assets, edges, deps, service=(), cells=(1000,))

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _engine_twins import random_twin
 from rescity.engine.cascade import build_cascade_model, functional
 from rescity.engine.recovery import RecoveryConfig, simulate_recovery
-from rescity.engine.restore import functional_times
+from rescity.engine.restore import FallingRestoration, RestorationSolver, functional_times
 from rescity.engine.runner import simulate
 from rescity.twin.toy import toy_twin
 
@@ -112,3 +113,30 @@ def test_solver_subset_equals_the_full_block():
     s = RestorationSolver(model, t > 0)
     rows = np.array([1, 5, 6, 20, 29])
     np.testing.assert_array_equal(s.subset(rows).times(t[rows] * 1.5), s.times(t * 1.5)[rows])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_falling_restoration_equals_a_fresh_solve(seed):
+    """Repairs scheduled layer by layer only lower restoration hours: relaxing from the previous
+    answer gives exactly what a new solve gives (road layers of the recovery)."""
+    from rescity.engine.cascade import CascadeModel
+
+    rng = np.random.default_rng(seed)
+    twin, _ = random_twin(rng, size=25)
+    full = build_cascade_model(twin)
+    model = CascadeModel(full.n_assets, full.threshold, full.graphs, [], full.horizon_h)
+    b = 6
+    out = rng.random((b, twin.n_assets)) < 0.3
+    solver = RestorationSolver(model, out)
+    t = np.where(out, np.inf, 0.0)[:, solver.cols]
+    falling = FallingRestoration(solver, t)
+    np.testing.assert_array_equal(falling.tau, solver.times_compact(t))
+    for _ in range(4):
+        rows, cols = np.nonzero(np.isinf(t))
+        pick = rng.random(len(rows)) < 0.4
+        rows, cols = rows[pick], cols[pick]
+        hours = rng.choice([0.0, 2.5, 7.0, 7.0, 30.0], len(rows))
+        t[rows, cols] = hours
+        falling.lower(rows, cols, hours)
+        np.testing.assert_array_equal(falling.tau, solver.times_compact(t))
+    assert np.isfinite(falling.tau).any() and np.isinf(t).sum() < out.sum()

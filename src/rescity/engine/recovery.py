@@ -66,7 +66,7 @@ from rescity.engine.cascade import CascadeModel, build_cascade_model, csr_neighb
 from rescity.engine.damage import realisation_rng
 from rescity.engine.executor import Executor, chunk_bounds, imap_chunks
 from rescity.engine.policies import JobContext, get_policy
-from rescity.engine.restore import RestorationSolver
+from rescity.engine.restore import FallingRestoration, RestorationSolver
 from rescity.errors import InputError
 from rescity.geo import local_xy_km
 from rescity.safeio import read_csv_table
@@ -835,24 +835,21 @@ def _chunk(
         pos_road = solver.pos
         t_road = np.zeros((b, solver.n_cols))
         t_road[r[rj], pos_road[v[rj]]] = np.inf
-        tau_road = solver.times_compact(t_road)
+        roads_up = FallingRestoration(solver, t_road)  # each layer only lowers restoration hours
         pending = rj
         layers = 0
         while len(pending):
-            rel = _road_release(st, tau_road, pos_road, r[pending], v[pending])
+            rel = _road_release(st, roads_up.tau, pos_road, r[pending], v[pending])
             now = np.isfinite(rel)
             if not now.any():
                 break
             jobs = pending[now]
             fin = list_schedule(row[jobs], prio[jobs], occ[jobs], offs[jobs], rel[now], free)
             restore[jobs] = fin
-            t_road[r[jobs], pos_road[v[jobs]]] = fin
+            roads_up.lower(r[jobs], pos_road[v[jobs]], fin)
             pending = pending[~now]
             layers += 1
-            if len(pending):  # the next layer: only the realisations with jobs still waiting
-                rows_p = np.unique(r[pending])
-                tau_road[rows_p] = solver.subset(rows_p).times_compact(t_road[rows_p])
-        tau_road = solver.times_compact(t_road)
+        tau_road = roads_up.tau
         timings["layers"] = layers
     t2 = time.perf_counter()
     timings["road"] = t2 - t1

@@ -41,7 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
-from rescity.engine.cascade import CascadeModel, SystemGraph, functional
+from rescity.engine.cascade import CascadeModel, SystemGraph, csr_neighbours, functional
 from rescity.errors import InputError
 
 _BIG = 1e12  # stands for "never" inside the spanning tree (csgraph needs finite weights)
@@ -93,13 +93,10 @@ def _late_graph(g: SystemGraph, late: np.ndarray) -> _LateGraph:
     return _LateGraph(r, v, lo, hi, perm, csr)
 
 
-def _minimax_from_root(lg: _LateGraph, u_late: np.ndarray) -> np.ndarray:
-    """Bottleneck distance from the root to every late node; node weights ``u_late`` (nl,)."""
+def _path_max(lg: _LateGraph, un: np.ndarray) -> np.ndarray:
+    """Largest node value on the path from the root of a minimum spanning tree, for every node
+    (``un``: node values, root first; ``inf`` where no path), exact: a bottleneck path's value."""
     n = lg.n
-    if n == 1:
-        return np.zeros(0)
-    u = np.where(np.isfinite(u_late), np.minimum(u_late, _BIG), _BIG)
-    un = np.r_[0.0, u]
     w = np.maximum(un[lg.lo], un[lg.hi]) + 1.0  # csgraph drops zero weights
     g = lg.csr.copy()
     g.data = w[lg.perm]
@@ -110,12 +107,10 @@ def _minimax_from_root(lg: _LateGraph, u_late: np.ndarray) -> np.ndarray:
     reached[0] = True
     parent = np.where(reached, pred, np.arange(n))
     parent[0] = 0
-    # weight of the tree edge to the parent
-    child = np.where(parent[t.col] == t.row, t.col, t.row)
     m = np.full(n, np.inf)
     m[0] = 0.0
-    m[child] = t.data - 1.0
-    m[~reached] = np.inf
+    child = np.flatnonzero(reached)[1:]
+    m[child] = np.maximum(un[child], un[parent[child]])  # the tree edge to the parent
     # pointer jumping: m ← max(m, m[parent]); parent ← parent[parent]
     while True:
         pp = parent[parent]
@@ -123,8 +118,52 @@ def _minimax_from_root(lg: _LateGraph, u_late: np.ndarray) -> np.ndarray:
         if np.array_equal(pp, parent):
             break
         parent = pp
-    m[m >= _BIG / 2] = np.inf
-    return m[1:]
+    return m
+
+
+def _node_values(u_late: np.ndarray) -> np.ndarray:
+    """Node values of a late graph, root (0) first; ``inf`` stands as :data:`_BIG`."""
+    return np.r_[0.0, np.where(np.isfinite(u_late), np.minimum(u_late, _BIG), _BIG)]
+
+
+def _as_hours(m: np.ndarray) -> np.ndarray:
+    """Path values as restoration hours: through the spanning tree's edge weights ``x + 1`` and
+    back (which rounds like them), :data:`_BIG` and above as ``inf``."""
+    h = (m + 1.0) - 1.0
+    h[h >= _BIG / 2] = np.inf
+    return h
+
+
+def _minimax_from_root(lg: _LateGraph, u_late: np.ndarray) -> np.ndarray:
+    """Bottleneck distance from the root to every late node; node weights ``u_late`` (nl,)."""
+    if lg.n == 1:
+        return np.zeros(0)
+    return _as_hours(_path_max(lg, _node_values(u_late)))[1:]
+
+
+def _relax(
+    indptr: np.ndarray, indices: np.ndarray, un: np.ndarray, m: np.ndarray, start: np.ndarray
+) -> np.ndarray:
+    """Lower the bottleneck values ``m`` (in place; node 0 the root, fixed at 0) after the node
+    values ``un`` fell at the nodes ``start``; returns the nodes whose value fell.
+
+    Label correcting: a node's value is ``max(un_v, min over neighbours m_w)``; from values that
+    real paths achieve (an upper bound) only the nodes next to a change are revisited, round by
+    round, and the fixed point is the bottleneck distance."""
+    fell = []
+    front = np.unique(start[start > 0])
+    while len(front):
+        i, nb = csr_neighbours(indptr, indices, front)
+        best = np.full(len(front), np.inf)
+        np.minimum.at(best, i, m[nb])
+        cand = np.maximum(un[front], best)
+        down = cand < m[front]
+        v = front[down]
+        m[v] = cand[down]
+        fell.append(v)
+        _, nxt = csr_neighbours(indptr, indices, v)
+        front = np.unique(nxt[nxt > 0])
+    return np.concatenate(fell) if fell else np.zeros(0, np.int64)
 
 
 def _dependency_times(model: CascadeModel, tau: np.ndarray, rows=None) -> np.ndarray:
@@ -302,6 +341,58 @@ class RestorationSolver:
             if done:  # without dependencies one pass is the fixed point
                 break
         return (tau, it) if return_iterations else tau
+
+
+class FallingRestoration:
+    """Restoration times of a model without dependencies while restoration hours only fall
+    (repairs scheduled layer by layer): solved once, then lowered from the previous answer.
+
+    ``tau`` is :meth:`RestorationSolver.times_compact` of the current hours ``t`` (compact
+    columns, ``(B, n_cols + 1)``). :meth:`lower` gives some assets their (lower) hours and
+    relaxes only around them (:func:`_relax`); the result equals a new solve.
+    """
+
+    def __init__(self, solver: RestorationSolver, t: np.ndarray):
+        if solver.deps:
+            raise InputError("falling restoration needs a model without dependencies", field="model")
+        self.solver = solver
+        self.t = np.array(t, dtype=np.float64)
+        b, nc = self.t.shape
+        self.tau = np.zeros((b, nc + 1))
+        loose = solver.loose
+        self.tau[:, loose] = self.t[:, loose]
+        self.tau[:, :nc][solver.f0c] = 0.0
+        self.graphs = []
+        for item in solver.lates:
+            if item is None:
+                continue
+            lg, cc = item
+            un = _node_values(self.t[lg.rows, cc])
+            m = _path_max(lg, un)
+            self.tau[lg.rows, cc] = _as_hours(m)[1:]
+            node = np.zeros((b, nc), np.int64)  # late node of each (row, column); 0: none
+            node[lg.rows, cc] = np.arange(1, lg.n)
+            adj = sp.csr_matrix(
+                (np.ones(2 * len(lg.lo)), (np.r_[lg.lo, lg.hi], np.r_[lg.hi, lg.lo])), shape=(lg.n, lg.n)
+            )
+            self.graphs.append((lg, cc, un, m, adj.indptr, adj.indices, node))
+
+    def lower(self, rows: np.ndarray, cols: np.ndarray, hours: np.ndarray) -> None:
+        """Set ``t[rows, cols] = hours`` (each no higher than before) and update ``tau``."""
+        if np.any(hours > self.t[rows, cols]):
+            raise InputError("restoration hours may only fall", field="hours")
+        self.t[rows, cols] = hours
+        loose = np.isin(cols, self.solver.loose)
+        self.tau[rows[loose], cols[loose]] = hours[loose]
+        for lg, cc, un, m, indptr, indices, node in self.graphs:
+            v = node[rows, cols]
+            at = v > 0
+            v = v[at]
+            if not len(v):
+                continue
+            un[v] = _node_values(hours[at])[1:]
+            fell = _relax(indptr, indices, un, m, v)
+            self.tau[lg.rows[fell - 1], cc[fell - 1]] = _as_hours(m[fell])
 
 
 def functional_times(
