@@ -69,8 +69,24 @@ def _positional(x: float) -> str:
     return np.format_float_positional(x, trim="0")
 
 
+def _positional_column(v: np.ndarray) -> np.ndarray:
+    """:func:`_positional` of every value (``""`` for NaN), as strings: ``repr`` mapped over the
+    column, numpy's formatter only for the few values outside 1e-4 … 1e16."""
+    out = np.array(list(map(float.__repr__, v.tolist())), dtype=object)
+    a = np.abs(v)
+    with np.errstate(invalid="ignore"):
+        odd = ~((a == 0) | ((a >= 1e-4) & (a < 1e16)))
+    for i in np.flatnonzero(odd):
+        out[i] = "" if np.isnan(v[i]) else np.format_float_positional(v[i], trim="0")
+    return out
+
+
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
     """Write :func:`readable` ``df`` to ``path`` (UTF-8, no index; floats positional, never
     ``8.98e-05``); returns the path."""
-    readable(df).to_csv(path, index=False, float_format=_positional)
+    out = readable(df)
+    for c in out.columns:
+        if out[c].dtype == np.float64:  # formatted here, column by column (pandas calls per value)
+            out[c] = _positional_column(out[c].to_numpy())
+    out.to_csv(path, index=False)
     return Path(path)

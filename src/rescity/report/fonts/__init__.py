@@ -25,13 +25,21 @@ def font_path() -> Path:
 
 
 @functools.cache
+@functools.lru_cache(maxsize=1)
+def _add_to_matplotlib() -> None:
+    """Add the packaged font to matplotlib's font list, once per process (each ``addfont``
+    appends another entry and empties matplotlib's font lookup cache)."""
+    from matplotlib import font_manager
+
+    font_manager.fontManager.addfont(str(font_path()))
+
+
 def use_in_matplotlib() -> str:
     """Register the packaged font with matplotlib as the fallback after DejaVu Sans (Latin text is
     unchanged; Chinese glyphs come from the packaged font); returns the family name."""
     import matplotlib as mpl
-    from matplotlib import font_manager
 
-    font_manager.fontManager.addfont(str(font_path()))
+    _add_to_matplotlib()
     # matplotlib falls back glyph by glyph only across the families named in font.family
     mpl.rcParams["font.family"] = ["DejaVu Sans", FAMILY]
     return FAMILY
