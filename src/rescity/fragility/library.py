@@ -766,8 +766,14 @@ def exceedance_by_class(
         ``hazard`` → array ``(…, n_sites, n_classes, 4)``, leading ``R`` when an intensity is
         given per realisation; a class without a curve for a hazard gets 0.
     """
-    fake = pd.DataFrame({"system": system, "kind": kind, "fragility_class": list(classes)})
-    cs = assign(library, fake, hazards, median_scale=median_scale)
+    # the assignment of a few classes is the same for every call (e.g. once per forecast member):
+    # kept on the library, like the engine keeps its set-up on the twin
+    memo = library.__dict__.setdefault("_class_assignments", {})
+    key = (system, kind, tuple(classes), tuple(hazards), repr(median_scale))
+    if key not in memo:
+        fake = pd.DataFrame({"system": system, "kind": kind, "fragility_class": list(classes)})
+        memo[key] = assign(library, fake, hazards, median_scale=median_scale)
+    cs = memo[key]
     if not intensities:
         raise InputError("no intensities given", field="intensities")
     shapes = [np.shape(v) for v in intensities.values()]

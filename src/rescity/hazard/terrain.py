@@ -85,6 +85,17 @@ def county_index(lon: Any, lat: Any) -> np.ndarray:
 
 def terrain_class(lon: Any, lat: Any) -> np.ndarray:
     """``"mountain"``, ``"hilly"`` or ``"plain"`` per site (see the module docstring)."""
+    lon = np.atleast_1d(np.asarray(lon, dtype=float))
+    lat = np.atleast_1d(np.asarray(lat, dtype=float))
+    return _terrain_class(lon.tobytes(), lat.tobytes()).copy()
+
+
+@lru_cache(maxsize=8)
+def _terrain_class(lon_bytes: bytes, lat_bytes: bytes) -> np.ndarray:
+    """:func:`terrain_class` of the sites given as raw float64 bytes: the same sites (a twin's
+    assets or cells, once per forecast member and hazard) are looked up in the polygons once."""
+    lon = np.frombuffer(lon_bytes)
+    lat = np.frombuffer(lat_bytes)
     _, props, _ = _counties()
     idx = county_index(lon, lat)
     names = np.array([p["name_zh"] for p in props])[idx]
