@@ -21,16 +21,21 @@ on without a lasting buffer, some supplier functional):
     τ_v = min over paths P from a source to v of max_{u ∈ P} U_u     (network systems)
     τ_v = U_v                                                         (facilities)
 
-the second a *bottleneck* (minimax) path, which is the largest edge on the path of a minimum
-spanning tree (Hu 1961, *Oper. Res.* 9:898–900) when each edge weighs the larger ``U`` of its
-ends. Iterating from ``τ = T`` upwards, thresholding the iterates at any ``t`` reproduces the set
+the second a *bottleneck* (minimax) path (the largest edge on the path of a minimum spanning
+tree when each edge weighs the larger ``U`` of its ends; Hu 1961, *Oper. Res.* 9:898–900), the
+fixed point of ``τ_v = max(U_v, min over neighbours τ_w)`` reached from above. Iterating from ``τ = T`` upwards, thresholding the iterates at any ``t`` reproduces the set
 iteration of the cascade at ``t`` step by step, so the limit is the greatest fixed point at every
 ``t`` simultaneously.
 
 Speed. Assets functional at ``t = 0`` (one call of :func:`~rescity.engine.cascade.functional`)
-keep ``τ = 0`` and are contracted into the root; the spanning tree is built only over the rest
-(typically a fifth of the assets), for a block of realisations at once (one block-diagonal graph),
-and its root paths are resolved by pointer jumping (``log₂ depth`` vectorised steps).
+keep ``τ = 0`` and are contracted into the root; the rest (typically a fifth of the assets) form
+one graph for a block of realisations at once. A breadth-first tree of it from the root (built
+once, it does not depend on ``U``) gives every node the largest ``U`` on its tree path by
+doubling (``log₂ depth`` vectorised steps): an upper bound a real path achieves. Label
+correcting from the ends of the edges outside the tree (few: the networks are nearly trees)
+lowers it to the bottleneck, revisiting only the neighbours of what changed. Repairs scheduled
+layer by layer only lower ``T``, so the road layers relax from the previous answer
+(:class:`FallingRestoration`).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
+from scipy.sparse.csgraph import breadth_first_order
 
 from rescity.engine.cascade import CascadeModel, SystemGraph, csr_neighbours, functional
 from rescity.errors import InputError
@@ -55,12 +60,47 @@ class _LateGraph:
     cols: np.ndarray  # local node of each late node
     lo: np.ndarray  # edge ends (node ids: 0 = root, 1… = late nodes), lo < hi
     hi: np.ndarray
-    perm: np.ndarray  # CSR data order → edge index
-    csr: sp.csr_matrix  # structure of the contracted graph (upper triangle)
+    tree: _Tree | None = None  # set on first use (it depends on the structure only)
 
     @property
     def n(self) -> int:
         return len(self.rows) + 1
+
+
+@dataclass
+class _Tree:
+    """A breadth-first spanning tree of a late graph from the root, and what the bottleneck
+    values need of it: the symmetric adjacency, the nodes the root reaches, the ancestors
+    ``2^k`` levels up (doubling), and the ends of the edges outside the tree."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    reached: np.ndarray  # bool (n,)
+    jumps: list[np.ndarray]  # jumps[k][v]: ancestor 2^k levels up (the root maps to itself)
+    off_tree: np.ndarray  # nodes at an end of an edge that is not a tree edge
+
+
+def _tree(lg: _LateGraph) -> _Tree:
+    if lg.tree is None:
+        n = lg.n
+        sym = sp.csr_matrix(
+            (np.ones(2 * len(lg.lo)), (np.r_[lg.lo, lg.hi], np.r_[lg.hi, lg.lo])), shape=(n, n)
+        )
+        _, pred = breadth_first_order(sym, 0, directed=True, return_predecessors=True)
+        reached = pred >= 0
+        reached[0] = True
+        parent = np.where(reached, pred, np.arange(n))
+        parent[0] = 0
+        jumps = [parent]
+        while True:
+            up = jumps[-1][jumps[-1]]
+            if np.array_equal(up, jumps[-1]):
+                break
+            jumps.append(up)
+        tree_edge = (parent[lg.hi] == lg.lo) | (parent[lg.lo] == lg.hi)
+        off = np.unique(np.r_[lg.lo[~tree_edge], lg.hi[~tree_edge]])
+        lg.tree = _Tree(sym.indptr, sym.indices, reached, jumps, off)
+    return lg.tree
 
 
 def _late_graph(g: SystemGraph, late: np.ndarray) -> _LateGraph:
@@ -87,37 +127,22 @@ def _late_graph(g: SystemGraph, late: np.ndarray) -> _LateGraph:
     root_nodes = np.flatnonzero(to_root)
     lo = np.r_[np.zeros(len(root_nodes), np.int64), lo]
     hi = np.r_[root_nodes, hi]
-    n = nl + 1
-    csr = sp.csr_matrix((np.arange(1, len(lo) + 1, dtype=np.float64), (lo, hi)), shape=(n, n))
-    perm = csr.data.astype(np.int64) - 1
-    return _LateGraph(r, v, lo, hi, perm, csr)
+    return _LateGraph(r, v, lo, hi)
 
 
 def _path_max(lg: _LateGraph, un: np.ndarray) -> np.ndarray:
-    """Largest node value on the path from the root of a minimum spanning tree, for every node
-    (``un``: node values, root first; ``inf`` where no path), exact: a bottleneck path's value."""
-    n = lg.n
-    w = np.maximum(un[lg.lo], un[lg.hi]) + 1.0  # csgraph drops zero weights
-    g = lg.csr.copy()
-    g.data = w[lg.perm]
-    t = minimum_spanning_tree(g).tocoo()
-    sym = sp.csr_matrix((np.r_[t.data, t.data], (np.r_[t.row, t.col], np.r_[t.col, t.row])), shape=(n, n))
-    _, pred = breadth_first_order(sym, 0, directed=False, return_predecessors=True)
-    reached = pred >= 0
-    reached[0] = True
-    parent = np.where(reached, pred, np.arange(n))
-    parent[0] = 0
-    m = np.full(n, np.inf)
-    m[0] = 0.0
-    child = np.flatnonzero(reached)[1:]
-    m[child] = np.maximum(un[child], un[parent[child]])  # the tree edge to the parent
-    # pointer jumping: m ← max(m, m[parent]); parent ← parent[parent]
-    while True:
-        pp = parent[parent]
-        np.maximum(m, m[parent], out=m)
-        if np.array_equal(pp, parent):
-            break
-        parent = pp
+    """Bottleneck value from the root of every node: the least, over paths from the root, of
+    the largest node value on the path (``un``: node values, root first; ``inf`` where no path).
+
+    The largest value on each node's path in a breadth-first tree (by doubling) is an upper
+    bound that a real path achieves; label correcting from the ends of the few edges outside the
+    tree then lowers it to the bottleneck (:func:`_relax`)."""
+    tr = _tree(lg)
+    m = un.copy()
+    for up in tr.jumps:
+        np.maximum(m, m[up], out=m)
+    m[~tr.reached] = np.inf
+    _relax(tr.indptr, tr.indices, un, m, tr.off_tree)
     return m
 
 
@@ -127,8 +152,9 @@ def _node_values(u_late: np.ndarray) -> np.ndarray:
 
 
 def _as_hours(m: np.ndarray) -> np.ndarray:
-    """Path values as restoration hours: through the spanning tree's edge weights ``x + 1`` and
-    back (which rounds like them), :data:`_BIG` and above as ``inf``."""
+    """Path values as restoration hours, :data:`_BIG` and above as ``inf``. The values go through
+    ``x + 1`` and back, as when they were the edge weights of a minimum spanning tree (csgraph
+    drops zero weights), which rounds them the same way."""
     h = (m + 1.0) - 1.0
     h[h >= _BIG / 2] = np.inf
     return h
@@ -154,14 +180,16 @@ def _relax(
     front = np.unique(start[start > 0])
     while len(front):
         i, nb = csr_neighbours(indptr, indices, front)
-        best = np.full(len(front), np.inf)
-        np.minimum.at(best, i, m[nb])
+        best = np.full(len(front), np.inf)  # an isolated node keeps inf
+        if len(i):
+            first = np.r_[0, np.flatnonzero(i[1:] != i[:-1]) + 1]
+            best[i[first]] = np.minimum.reduceat(m[nb], first)
         cand = np.maximum(un[front], best)
         down = cand < m[front]
         v = front[down]
         m[v] = cand[down]
         fell.append(v)
-        _, nxt = csr_neighbours(indptr, indices, v)
+        nxt = nb[down[i]]
         front = np.unique(nxt[nxt > 0])
     return np.concatenate(fell) if fell else np.zeros(0, np.int64)
 
@@ -271,24 +299,34 @@ class RestorationSolver:
             nid[1:][keep] = np.arange(1, int(keep.sum()) + 1)
             e = keep[lg.hi - 1]  # an edge never joins two realisations: its upper end decides
             lo, hi = nid[lg.lo[e]], nid[lg.hi[e]]
-            n = int(keep.sum()) + 1
-            csr = sp.csr_matrix((np.arange(1, len(lo) + 1, dtype=np.float64), (lo, hi)), shape=(n, n))
-            perm = csr.data.astype(np.int64) - 1
-            lates.append((_LateGraph(where[lg.rows[keep]], lg.cols[keep], lo, hi, perm, csr), cc[keep]))
+            lates.append((_LateGraph(where[lg.rows[keep]], lg.cols[keep], lo, hi), cc[keep]))
         sub.lates = lates
         return sub
 
-    def _dep_times(self, tau_pad: np.ndarray) -> np.ndarray:
+    def _dep_block(self, tau_pad: np.ndarray, n_dc: int) -> np.ndarray:
+        """Time from which the dependencies of the dependent columns are met, ``(B, n_dc)``
+        (column ``k`` of :attr:`_dep_cols`; 0 where none applies)."""
         b = tau_pad.shape[0]
-        dep = np.zeros((b, tau_pad.shape[1] - 1))
+        dep = np.zeros((b, n_dc))
         for cols, sup, indptr, always in self.deps:
             nonempty = np.diff(indptr) > 0
             mins = np.full((b, len(cols)), np.inf)
             if len(sup):
                 mins[:, nonempty] = np.minimum.reduceat(tau_pad[:, sup], indptr[:-1][nonempty], axis=1)
             mins[:, always] = 0.0
-            dep[:, cols] = np.maximum(dep[:, cols], mins)
+            k = self._dep_index[cols]
+            dep[:, k] = np.maximum(dep[:, k], mins)
         return dep
+
+    @property
+    def _dep_index(self) -> np.ndarray:
+        """Compact column → its column in the dependency block (``-1``: no dependency)."""
+        if "_dep_idx" not in self.__dict__:
+            dc = np.unique(np.concatenate([c for c, *_ in self.deps])) if self.deps else np.zeros(0, np.int64)
+            idx = np.full(len(self.cols) + 1, -1, np.int64)
+            idx[dc] = np.arange(len(dc))
+            self.__dict__["_dep_idx"] = idx
+        return self.__dict__["_dep_idx"]
 
     @property
     def n_cols(self) -> int:
@@ -312,33 +350,46 @@ class RestorationSolver:
         of the assets ``cols``); returns ``τ`` as ``(B, n_cols + 1)``, the last column 0 (the
         assets outside ``cols``), so ``τ[:, pos[asset]]`` reads any asset."""
         t = np.asarray(t, dtype=np.float64)
-        if np.isnan(t).any() or (t < 0).any():
+        if not (t >= 0).all():  # NaN fails too
             raise InputError("restore_h must be ≥ 0 (inf for never)", field="restore_h")
-        f0 = self.f0c
         b, nc = t.shape
+        # only the late entries (not functional at 0) are ever non-zero: the networks' late nodes
+        # and the late assets outside the networks; everything is read and written there
+        parts = [(lg, lg.rows, cc) for item in self.lates if item is not None for lg, cc in [item]]
+        rl, cl = np.nonzero(~self.f0c[:, self.loose])
+        if len(rl):
+            parts.append((None, rl, self.loose[cl]))
         tau = np.zeros((b, nc + 1))  # last column: assets outside the block's columns (τ = 0)
-        tau[:, :nc] = np.where(f0, 0.0, t)
+        t_at = [t[rows, cc] for _, rows, cc in parts]
+        for (_, rows, cc), x in zip(parts, t_at, strict=True):
+            tau[rows, cc] = x
+        n_dc = int(self._dep_index.max(initial=-1)) + 1
+        dk = [self._dep_index[cc] for _, _, cc in parts]
         it = 0
-        prev = [None] * len(self.lates)
+        prev: list[np.ndarray | None] = [None] * len(parts)
         while True:
             it += 1
-            u = np.maximum(t, self._dep_times(tau)) if self.deps else t.copy()
-            u[f0] = 0.0
-            new = tau.copy()
-            for j, item in enumerate(self.lates):
-                if item is None:
+            dep = self._dep_block(tau, n_dc) if self.deps else None
+            new = []
+            for j, ((lg, rows, cc), tj, kj) in enumerate(zip(parts, t_at, dk, strict=True)):
+                if dep is None:
+                    u = tj
+                else:  # u = max(T, dependencies met), 0 where nothing is depended on
+                    d = np.zeros(len(tj))
+                    has = kj >= 0
+                    d[has] = dep[rows[has], kj[has]]
+                    u = np.maximum(tj, d)
+                if prev[j] is not None and np.array_equal(u, prev[j]):
                     continue
-                lg, cc = item
-                ul = u[lg.rows, cc]
-                if prev[j] is not None and np.array_equal(ul, prev[j]):
-                    continue
-                prev[j] = ul
-                new[lg.rows, cc] = _minimax_from_root(lg, ul)
-            new[:, self.loose] = u[:, self.loose]
-            new[:, :nc][f0] = 0.0
-            done = not self.deps or np.array_equal(new, tau)
-            tau = new
-            if done:  # without dependencies one pass is the fixed point
+                prev[j] = u
+                new.append((rows, cc, u if lg is None else _minimax_from_root(lg, u)))
+            # Jacobi: every part above read the previous τ; now write the changes
+            moved = False
+            for rows, cc, x in new:
+                if not np.array_equal(x, tau[rows, cc]):
+                    tau[rows, cc] = x
+                    moved = True
+            if not self.deps or not moved:  # without dependencies one pass is the fixed point
                 break
         return (tau, it) if return_iterations else tau
 
