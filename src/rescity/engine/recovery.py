@@ -553,9 +553,11 @@ def list_schedule(
         rest = rest[np.argsort(-counts[rest], kind="stable")]
         c_r, f_r = counts[rest], first[rest]
         n_busy = np.searchsorted(-c_r, -np.arange(int(c_r.max())), side="left")  # rows with > k jobs
+        f_max = int(f_r.max())
         for k in range(int(f_r.min()), int(c_r.max())):  # one step per rank, all rows at once
             rr = rest[: n_busy[k]]
-            rr = rr[f_r[: n_busy[k]] <= k]
+            if k < f_max:  # rows whose first jobs went to their crews at once start later
+                rr = rr[f_r[: n_busy[k]] <= k]
             j = order[starts[rr] + k]
             fr = fr_all[rr]
             c = np.argmin(fr, axis=1)
@@ -824,11 +826,11 @@ def _chunk(
     is_road = st.sysv[v] == "road"
     tau_road = np.zeros((b, 1))
     pos_road = np.zeros(n, np.int64)
+    road_f0 = None
     if st.road_model is not None:
         rj = np.flatnonzero(is_road)
         out_road = np.zeros((b, n), bool)
         out_road[r[rj], v[rj]] = True
-        road_f0 = None
         if f0 is not None and not st.road_has_dependents:  # road alone: its part of the cascade
             road_f0 = np.where(st.is_road[None, :], f0, ~out_road)
         solver = RestorationSolver(st.road_model, out_road, functional0=road_f0)
@@ -867,7 +869,13 @@ def _chunk(
     solver = RestorationSolver(st.model, functional0=f0)
     t_all = np.zeros((b, solver.n_cols))
     t_all[r, solver.pos[v]] = restore
-    tau = solver.times_compact(t_all)  # (b, n_cols + 1): read at solver.pos
+    known = {}
+    if road_f0 is not None:  # the road alone, as solved for the layers: the same late nodes and hours
+        for j, (g, item) in enumerate(zip(st.model.graphs, solver.lates, strict=True)):
+            if g.system == "road" and item is not None:
+                lg, cc = item
+                known[j] = tau_road[lg.rows, pos_road[solver.cols[cc]]]
+    tau = solver.times_compact(t_all, known=known)  # (b, n_cols + 1): read at solver.pos
     t4 = time.perf_counter()
     timings["cascade"] = t4 - t3
     hz = float(hours[-1])

@@ -177,7 +177,10 @@ def _relax(
     real paths achieve (an upper bound) only the nodes next to a change are revisited, round by
     round, and the fixed point is the bottleneck distance."""
     fell = []
-    front = np.unique(start[start > 0])
+    seen = np.zeros(len(m), bool)
+    seen[start] = True
+    seen[0] = False
+    front = np.flatnonzero(seen)
     while len(front):
         i, nb = csr_neighbours(indptr, indices, front)
         best = np.full(len(front), np.inf)  # an isolated node keeps inf
@@ -189,8 +192,10 @@ def _relax(
         v = front[down]
         m[v] = cand[down]
         fell.append(v)
-        nxt = nb[down[i]]
-        front = np.unique(nxt[nxt > 0])
+        seen[:] = False
+        seen[nb[down[i]]] = True
+        seen[0] = False
+        front = np.flatnonzero(seen)
     return np.concatenate(fell) if fell else np.zeros(0, np.int64)
 
 
@@ -345,33 +350,49 @@ class RestorationSolver:
         out = out[0] if self.one else out
         return (out, it) if return_iterations else out
 
-    def times_compact(self, t: np.ndarray, *, return_iterations: bool = False):
+    def times_compact(
+        self,
+        t: np.ndarray,
+        *,
+        return_iterations: bool = False,
+        known: dict[int, np.ndarray] | None = None,
+    ):
         """:meth:`times` on the compact columns: ``t`` is ``(B, n_cols)`` (the restoration hours
         of the assets ``cols``); returns ``τ`` as ``(B, n_cols + 1)``, the last column 0 (the
-        assets outside ``cols``), so ``τ[:, pos[asset]]`` reads any asset."""
+        assets outside ``cols``), so ``τ[:, pos[asset]]`` reads any asset.
+
+        ``known``: graph index → ``τ`` of that network's late nodes (in :attr:`lates` order),
+        already solved elsewhere for these hours (a network none of whose assets depends on
+        another system, e.g. the road from the repair layers); used instead of solving it."""
         t = np.asarray(t, dtype=np.float64)
         if not (t >= 0).all():  # NaN fails too
             raise InputError("restore_h must be ≥ 0 (inf for never)", field="restore_h")
         b, nc = t.shape
         # only the late entries (not functional at 0) are ever non-zero: the networks' late nodes
         # and the late assets outside the networks; everything is read and written there
-        parts = [(lg, lg.rows, cc) for item in self.lates if item is not None for lg, cc in [item]]
+        known = known or {}
+        parts = [
+            (lg, lg.rows, cc, known.get(j))
+            for j, item in enumerate(self.lates)
+            if item is not None
+            for lg, cc in [item]
+        ]
         rl, cl = np.nonzero(~self.f0c[:, self.loose])
         if len(rl):
-            parts.append((None, rl, self.loose[cl]))
+            parts.append((None, rl, self.loose[cl], None))
         tau = np.zeros((b, nc + 1))  # last column: assets outside the block's columns (τ = 0)
-        t_at = [t[rows, cc] for _, rows, cc in parts]
-        for (_, rows, cc), x in zip(parts, t_at, strict=True):
+        t_at = [t[rows, cc] for _, rows, cc, _ in parts]
+        for (_, rows, cc, _), x in zip(parts, t_at, strict=True):
             tau[rows, cc] = x
         n_dc = int(self._dep_index.max(initial=-1)) + 1
-        dk = [self._dep_index[cc] for _, _, cc in parts]
+        dk = [self._dep_index[cc] for _, _, cc, _ in parts]
         it = 0
         prev: list[np.ndarray | None] = [None] * len(parts)
         while True:
             it += 1
             dep = self._dep_block(tau, n_dc) if self.deps else None
             new = []
-            for j, ((lg, rows, cc), tj, kj) in enumerate(zip(parts, t_at, dk, strict=True)):
+            for j, ((lg, rows, cc, fixed), tj, kj) in enumerate(zip(parts, t_at, dk, strict=True)):
                 if dep is None:
                     u = tj
                 else:  # u = max(T, dependencies met), 0 where nothing is depended on
@@ -382,7 +403,10 @@ class RestorationSolver:
                 if prev[j] is not None and np.array_equal(u, prev[j]):
                     continue
                 prev[j] = u
-                new.append((rows, cc, u if lg is None else _minimax_from_root(lg, u)))
+                if fixed is not None:
+                    new.append((rows, cc, fixed))
+                else:
+                    new.append((rows, cc, u if lg is None else _minimax_from_root(lg, u)))
             # Jacobi: every part above read the previous τ; now write the changes
             moved = False
             for rows, cc, x in new:
