@@ -172,6 +172,11 @@ def main(argv: list[str] | None = None) -> None:
         rate = f"{ar / s:,.0f}" if s > 0 and k != "setup" else "-"
         print(f"{k:<12} {s:>24.2f} {rate:>22}")
     print("(engine = damage + cascade + service)")
+    if args.workers > 1:
+        print(
+            f"engine on {args.workers} workers: {ar * args.workers / t['engine']:,.0f} asset-realisations/s "
+            "(stage seconds are summed over the workers)"
+        )
     print(f"load average (1 min) during the run: {_load():.2f} on {os.cpu_count()} CPUs")
     print(f"peak memory (RSS, this process + workers): {peak_mb:,.0f} MiB")
 
@@ -204,6 +209,13 @@ def compare(args: argparse.Namespace, argv: list[str]) -> None:
         rt = f"{ar / t:,.0f}" if t > 0 and s != "setup" else "-"
         sp = f"{b / t:.2f}x" if t > 0 else "-"
         print(f"{s:<12} {b:>11.2f} {t:>9.2f} {rb:>15} {rt:>15} {sp:>9}")
+    if args.workers > 1:
+        w = args.workers
+        print(
+            f"engine on {w} workers (stage seconds summed over them): baseline "
+            f"{ar * w / best['baseline']['engine']:,.0f}, this {ar * w / best['this']['engine']:,.0f} "
+            "asset-realisations/s"
+        )
     loads = [r["load"] for v in runs.values() for r in v]
     print(f"load average (1 min) at the runs: {min(loads):.1f}–{max(loads):.1f} on {os.cpu_count()} CPUs")
 
