@@ -88,5 +88,5 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
     for c in out.columns:
         if out[c].dtype == np.float64:  # formatted here, column by column (pandas calls per value)
             out[c] = _positional_column(out[c].to_numpy())
-    out.to_csv(path, index=False)
+    out.to_csv(path, index=False, float_format=_positional)  # any other float column
     return Path(path)
