@@ -207,8 +207,18 @@ def test_validation_warns_on_an_unknown_source():
 
 # -- the synthetic builder is unchanged -----------------------------------------------------------
 #: SHA-256 over the synthetic default twin's tables (assets without ``source``, edges,
-#: dependencies, service) as built before the backbone existed (seed 20190809, 5 km).
-SYNTHETIC_FINGERPRINT = "0a685c2d5cf2ecdc4689d447866b2ed4cae94d78b19458cc73a5e5cdf4f5dca6"
+#: dependencies, service; float columns rounded to 1e-6 so that last-bit differences between
+#: library versions do not count) as built by the builder before the backbone existed (seed
+#: 20190809, 5 km), in the environment the tests install.
+SYNTHETIC_FINGERPRINT = "1ac13297e060084d8d8ccc8f661a4167f33d64b08a3085ee63e8b0d8445bdaab"
+
+
+def _rounded(df: pd.DataFrame) -> pd.DataFrame:
+    df = df.copy()
+    for c in df.columns:
+        if df[c].dtype.kind == "f":
+            df[c] = df[c].round(6)
+    return df
 
 
 def test_synthetic_builder_is_unchanged():
@@ -217,7 +227,7 @@ def test_synthetic_builder_is_unchanged():
     t = build_zhejiang(seed=20190809, synthetic=True)
     h = hashlib.sha256()
     for df in (t.assets.drop(columns="source"), t.edges, t.dependencies, t.service):
-        h.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+        h.update(pd.util.hash_pandas_object(_rounded(df), index=False).to_numpy().tobytes())
     assert h.hexdigest() == SYNTHETIC_FINGERPRINT
     assert (t.assets["source"] == "generated").all()
     k = t.assets["kind"].value_counts()
