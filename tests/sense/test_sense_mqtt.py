@@ -139,7 +139,7 @@ def test_ingest_stores_readings_publishes_alerts_and_a_nowcast(broker, store_url
             pub.publish(f"{prefix}/entities/WeatherObserved/W331082", json.dumps(e), qos=1)
         pub.publish(f"{prefix}/entities/Device/x", json.dumps(device_entity("x", "S1", "down", format_time(T0))), qos=1)
         pub.publish(f"{prefix}/entities/x", b"{oops", qos=1)
-        assert wait_for(lambda: alerts and nowcasts, 30), lines
+        assert wait_for(lambda: alerts and nowcasts, 90), lines  # a nowcast runs the engine: slow on a loaded machine
         a = alerts[0]
         assert a["type"] == "Alert" and a["id"].startswith("urn:ngsi-ld:Alert:")
         assert a["severity"]["value"] == "high" and a["category"]["value"] == "weather"
