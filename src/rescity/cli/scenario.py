@@ -332,15 +332,23 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(
             False, "--force", help="Overwrite an output folder that holds another command's outputs."
         ),
+        keep_realisations: Optional[str] = typer.Option(
+            None, "--keep-realisations", help="Per-unit values of every realisation: all, summary (every "
+            "realisation of the province, prefectures and counties; streamed mean and quantiles of the "
+            "cells: memory bounded for big twins) or auto (default: all while they take at most 1 GiB).",
+        ),  # fmt: skip
     ) -> None:
         """Run a scenario for any storm (packaged CMA or JTWC best track, or a track file) or an earthquake."""
-        from rescity.run.config import DEFAULT_SEED, RunConfig
+        from rescity.run.config import DEFAULT_SEED, OutputSpec, RunConfig
 
         seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
         if config is not None:
             cfg = RunConfig.from_file(config, realisations=realisations, seed=seed, scheduler=SETTINGS.scheduler)
             if out is not None or cfg.outputs.dir is None:
                 cfg = cfg.model_copy(update={"outputs": cfg.outputs.model_copy(update={"dir": out_})})
+            if keep_realisations is not None:
+                outputs = {**cfg.outputs.model_dump(), "keep_realisations": keep_realisations}
+                cfg = cfg.model_copy(update={"outputs": _option(OutputSpec, outputs, "--keep-realisations")})
             claim_output(Path(cfg.outputs.dir), "run", cfg.event_label, force)
             res = run_cli(cfg, print_tables=not quiet, optimise=optimise_repairs, prefecture=prefecture)
             if cfg.quake is not None:
@@ -366,7 +374,7 @@ def register(app: typer.Typer) -> None:
             quake=quake, aftershocks=tuple(aftershock), quake_event=quake_event, vs30=_vs30(vs30), dem=dem,
             stations=stations, twin=twin, realisations=n, seed=seed_,
             twin_seed=DEFAULT_SEED if twin_seed is None else twin_seed, synthetic=synthetic, workers=workers, scheduler=SETTINGS.scheduler, horizon_h=horizon_h,
-            recovery=not no_recovery, scenario=scenario, out=out_,
+            recovery=not no_recovery, scenario=scenario, out=out_, keep_realisations=keep_realisations or "auto",
         )  # fmt: skip
         claim_output(out_, "run", str(sn or track or quake), force)
         res = run_cli(cfg, print_tables=not quiet, optimise=optimise_repairs, prefecture=prefecture)
@@ -393,6 +401,18 @@ def register(app: typer.Typer) -> None:
         from rescity.run.config import RunConfig
 
         typer.echo(json.dumps(RunConfig.from_file(path).as_dict(), indent=2, ensure_ascii=False))
+
+    def _option(model, data: dict, option: str):
+        """``model`` validated from ``data``; a problem names ``option``."""
+        from pydantic import ValidationError
+
+        from rescity.hazard.scenario import as_input_error
+
+        try:
+            return model.model_validate(data)
+        except ValidationError as e:
+            err = as_input_error(e)
+            raise InputError(err.message, field=option, value=err.value) from None
 
     def _vs30(text: Optional[str]):
         if text is None:

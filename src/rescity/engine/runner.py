@@ -6,7 +6,9 @@
     people without service → damaged homes → affected population → aggregation to all units
 
 and returns a :class:`SimulationResult`. Chunks are sized to a memory budget; with
-``workers > 1`` chunks run in worker processes. Every realisation draws from its own random
+``workers > 1`` chunks run in worker processes. Each chunk's per-unit outputs are either stored
+(``keep="all"``: ``(R, n_units)`` arrays) or folded into streamed summaries (``keep="summary"``:
+:mod:`rescity.engine.streaming`), so memory need not grow with the number of realisations. Every realisation draws from its own random
 stream (see :mod:`rescity.engine.damage`), so results are identical for any chunk size or number
 of workers.
 """
@@ -39,11 +41,12 @@ from rescity.engine.service import (
     people_without,
     sample_homes_damaged,
 )
+from rescity.engine.streaming import StreamedMetric
 from rescity.errors import InputError
 from rescity.fragility.library import CurveSet, FragilityLibrary, assign, exceedance, load_library
 from rescity.hazard import MEASURES
-from rescity.twin.model import Twin
-from rescity.twin.systems import get_system, service_outputs, system_of_output
+from rescity.twin.model import LEVELS, Twin
+from rescity.twin.systems import get_system, service_outputs
 
 #: Per-unit outputs besides people without each service.
 HOUSING_METRICS: tuple[str, ...] = ("homes_damaged", "affected")
@@ -59,26 +62,47 @@ METRICS: tuple[str, ...] = metric_names()
 DEFAULT_MEMORY_MB = 512
 #: Largest automatic chunk: bigger blocks stop paying off once a chunk's arrays leave the CPU caches.
 MAX_AUTO_CHUNK = 32
+#: What a run keeps of its per-unit outputs (see :func:`simulate`).
+KEEP_MODES: tuple[str, ...] = ("auto", "all", "summary")
+#: ``keep="auto"`` keeps every realisation while the per-unit arrays take at most this many MiB.
+KEEP_ALL_MB = 1024
+
+
+def resolve_keep(keep: str, realisations: int, n_units: int, n_outputs: int) -> str:
+    """``"all"`` or ``"summary"``: ``keep="auto"`` is ``"all"`` while ``n_outputs`` float32 arrays
+    of ``realisations × n_units`` take at most :data:`KEEP_ALL_MB` MiB."""
+    if keep not in KEEP_MODES:
+        raise InputError(f"keep must be one of {list(KEEP_MODES)}", field="keep", value=keep)
+    if keep != "auto":
+        return keep
+    return "all" if 4 * realisations * n_units * n_outputs <= KEEP_ALL_MB * 2**20 else "summary"
+
+
+def summary_units(twin: Twin) -> np.ndarray:
+    """Positions of the units whose every realisation a ``keep="summary"`` run keeps: all but the
+    base (lowest) level — province, prefectures and counties over grid cells (about 100)."""
+    lv = twin.units["level"].to_numpy()
+    present = [x for x in LEVELS if (lv == x).any()]
+    return np.flatnonzero(lv != present[-1]) if present else np.zeros(0, np.int64)
 
 
 @dataclass
 class SimulationResult:
-    """Per-unit consequences of every realisation.
+    """Per-unit consequences of every realisation, or their streamed summary.
 
     Attributes
     ----------
     units:
         ``unit_id``, ``level``, ``parent_id``, ``name_zh``, ``name_en``, ``population`` of the twin.
-    service:
-        System → people without its service at the horizon, float32 ``(R, n_units)``, for every
-        service system of :mod:`rescity.twin.systems`; also read as ``no_<system>`` (``no_power``).
-    homes_damaged:
-        Homes damaged to moderate or worse, float32 ``(R, n_units)``.
-    affected:
-        Affected people (see :mod:`rescity.engine.service`), float32 ``(R, n_units)``.
-    damaged_share:
-        ``system`` → share of that system's assets in the unit at or beyond their functionality
-        threshold, float32 ``(R, n_units)`` (NaN where the unit has none).
+    values:
+        ``keep="all"``: metric → float32 ``(R, n_units)`` for every name of :attr:`output_names`
+        (``no_<system>``, ``homes_damaged``, ``affected``, ``damaged_share_<system>``); empty with
+        ``keep="summary"``. Read them as :attr:`service`, :attr:`homes_damaged`,
+        :attr:`affected`, :attr:`damaged_share` or :meth:`metric`.
+    streamed:
+        ``keep="summary"``: metric → :class:`~rescity.engine.streaming.StreamedMetric` (exact
+        values of the units above the base level, streamed mean, variance and quantile sketch of
+        the base-level cells); ``None`` with ``keep="all"``.
     driver:
         Per unit: mean number of damaged assets per realisation whose state came from each hazard
         (one column per hazard) and ``main``, the hazard with the largest mean ("" if none).
@@ -89,20 +113,25 @@ class SimulationResult:
     counts:
         Curve assignment counts per (hazard, system, kind) (see :class:`~rescity.fragility.library.CurveSet`).
     meta:
-        Chunk size, workers, measures ignored.
+        Chunk size, workers, measures ignored, ``keep``, bytes held by the per-unit outputs.
     states:
         Damage states ``int8 (R, n_assets)`` (0 none … 4 complete) when :func:`simulate` was
         called with ``keep_states=True``; else ``None``.
     functional:
         ``bool (R, n_assets)``: functional at the horizon after the cascade, when called with
         ``keep_functional=True``; else ``None``.
+
+    Per metric: :attr:`service` (system → people without its service at the horizon, also read
+    as ``no_<system>``), :attr:`homes_damaged` (homes damaged to moderate or worse),
+    :attr:`affected` (affected people, see :mod:`rescity.engine.service`) and
+    :attr:`damaged_share` (``system`` → share of that system's assets in the unit at or beyond
+    their functionality threshold, NaN where the unit has none), each float32 ``(R, n_units)``
+    when the run kept every realisation; :meth:`mean`, :meth:`var`, :meth:`quantile` and
+    :meth:`summary` work either way.
     """
 
     units: pd.DataFrame
-    service: dict[str, np.ndarray]
-    homes_damaged: np.ndarray
-    affected: np.ndarray
-    damaged_share: dict[str, np.ndarray]
+    values: dict[str, np.ndarray]
     driver: pd.DataFrame
     hazards: tuple[str, ...]
     horizon_h: float
@@ -113,47 +142,131 @@ class SimulationResult:
     meta: dict[str, Any] = field(default_factory=dict)
     states: np.ndarray | None = None
     functional: np.ndarray | None = None
+    streamed: dict[str, StreamedMetric] | None = None
+    systems_with_assets: tuple[str, ...] = ()
 
     def __getattr__(self, name: str) -> np.ndarray:
-        svc = self.__dict__.get("service")
-        if svc is not None and name.startswith("no_") and name.removeprefix("no_") in svc:
-            return svc[name.removeprefix("no_")]
+        if name.startswith("no_") and name in self.__dict__.get("_outputs", ()):
+            return self.metric(name)
         raise AttributeError(name)
+
+    def __post_init__(self) -> None:
+        self._outputs = tuple(self.output_names)
+
+    @property
+    def keep(self) -> str:
+        """``"all"`` (every realisation of every unit kept) or ``"summary"`` (streamed)."""
+        return "all" if self.streamed is None else "summary"
 
     @property
     def metric_names(self) -> tuple[str, ...]:
         """``no_<system>`` for each service system of this run, then :data:`HOUSING_METRICS`."""
-        return tuple(f"no_{s}" for s in self.service) + HOUSING_METRICS
+        names = self.values if self.streamed is None else self.streamed
+        return tuple(m for m in names if m.startswith("no_")) + HOUSING_METRICS
 
-    def metric(self, name: str) -> np.ndarray:
-        """One of :attr:`metric_names`, or ``damaged_share_<system>``."""
-        if name.startswith("damaged_share_"):
-            return self.damaged_share[name.removeprefix("damaged_share_")]
-        if name not in self.metric_names:
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """:attr:`metric_names`, then ``damaged_share_<system>`` for each system with assets."""
+        return self.metric_names + tuple(f"damaged_share_{s}" for s in self.systems_with_assets)
+
+    @property
+    def kept_units(self) -> np.ndarray:
+        """Positions of the units whose every realisation is kept (all units with ``keep="all"``;
+        the units above the base level, e.g. province, prefectures and counties, otherwise)."""
+        if self.streamed is None:
+            return np.arange(len(self.units))
+        return next(iter(self.streamed.values())).kept if self.streamed else np.zeros(0, np.int64)
+
+    def _check(self, name: str) -> str:
+        if name not in self.output_names:
             raise KeyError(name)
-        if name in HOUSING_METRICS:
-            return getattr(self, name)
-        return self.service[name.removeprefix("no_")]
+        return name
+
+    def metric(self, name: str, units: np.ndarray | None = None) -> np.ndarray:
+        """One of :attr:`output_names` per realisation: float32 ``(R, n_units)``, or
+        ``(R, len(units))`` for the unit positions ``units``. With ``keep="summary"`` only the
+        :attr:`kept_units` can be read this way (``InputError`` otherwise)."""
+        self._check(name)
+        if self.streamed is None:
+            a = self.values[name]
+            return a if units is None else a[:, np.asarray(units, np.int64)]
+        s = self.streamed[name]
+        pos = None if units is None else np.searchsorted(s.kept, np.asarray(units, np.int64))
+        if units is None or np.any(pos >= len(s.kept)) or not np.array_equal(s.kept[pos], units):
+            raise InputError(
+                "this run kept every realisation only for the units above the base level "
+                "(keep='summary'); run with keep='all' (rescity run --keep-realisations all) "
+                "or read mean(), quantile(), summary()",
+                field="units",
+                value=name,
+            )
+        return s.values[:, pos]
+
+    @property
+    def service(self) -> dict[str, np.ndarray]:
+        """System → people without its service, float32 ``(R, n_units)`` (``keep="all"``)."""
+        return {m.removeprefix("no_"): self.metric(m) for m in self.metric_names if m.startswith("no_")}
+
+    @property
+    def homes_damaged(self) -> np.ndarray:
+        """Homes damaged to moderate or worse, float32 ``(R, n_units)`` (``keep="all"``)."""
+        return self.metric("homes_damaged")
+
+    @property
+    def affected(self) -> np.ndarray:
+        """Affected people, float32 ``(R, n_units)`` (``keep="all"``)."""
+        return self.metric("affected")
+
+    @property
+    def damaged_share(self) -> dict[str, np.ndarray]:
+        """System → share of its assets damaged, float32 ``(R, n_units)`` (``keep="all"``)."""
+        return {s: self.metric(f"damaged_share_{s}") for s in self.systems_with_assets}
+
+    def mean(self, name: str) -> np.ndarray:
+        """Mean over realisations of every unit, float64 ``(n_units,)`` (exact either way)."""
+        self._check(name)
+        if self.streamed is not None:
+            return self.streamed[name].mean()
+        with np.errstate(invalid="ignore"):
+            return self.values[name].astype(np.float64).mean(axis=0)
+
+    def var(self, name: str, ddof: int = 0) -> np.ndarray:
+        """Variance over realisations of every unit, float64 ``(n_units,)``."""
+        self._check(name)
+        if self.streamed is not None:
+            return self.streamed[name].var(ddof)
+        with np.errstate(invalid="ignore"):
+            return self.values[name].astype(np.float64).var(axis=0, ddof=ddof)
+
+    def quantile(self, name: str, q: float | tuple[float, ...]) -> np.ndarray:
+        """Quantiles over realisations (``numpy.quantile``'s linear interpolation): ``(n_units,)``
+        for one ``q``, ``(len(q), n_units)`` for several. Exact with ``keep="all"`` and for the
+        kept units; within the sketch's bound (:mod:`rescity.engine.streaming`) otherwise."""
+        self._check(name)
+        for x in np.atleast_1d(q):
+            if not 0 <= x <= 1:
+                raise InputError("quantiles must lie in [0, 1]", field="q", value=x)
+        if self.streamed is not None:
+            return self.streamed[name].quantile(q)
+        with np.errstate(invalid="ignore"):
+            return np.quantile(self.values[name].astype(np.float64), q, axis=0)
 
     def summary(self, q: tuple[float, ...] = (0.05, 0.95)) -> pd.DataFrame:
         """Per-unit mean and quantiles of every metric.
 
         Columns: the unit columns, then ``<metric>_mean`` and ``<metric>_pNN`` for each
-        quantile ``q`` (``p05`` for 0.05) of each metric of :attr:`metric_names` and of
-        ``damaged_share_<system>``, then ``driver``.
+        quantile ``q`` (``p05`` for 0.05) of each name of :attr:`output_names`, then ``driver``.
         """
         for x in q:
             if not 0 <= x <= 1:
                 raise InputError("quantiles must lie in [0, 1]", field="q", value=x)
         out = self.units.copy()
-        names = list(self.metric_names) + [f"damaged_share_{s}" for s in self.damaged_share]
         cols = {}
-        for name in names:
-            a = self.metric(name).astype(np.float64)
-            with np.errstate(invalid="ignore"):
-                cols[f"{name}_mean"] = a.mean(axis=0)
-                for x in q:
-                    cols[f"{name}_p{round(x * 100):02d}"] = np.quantile(a, x, axis=0)
+        for name in self.output_names:
+            cols[f"{name}_mean"] = self.mean(name)
+            qs = self.quantile(name, tuple(q)) if len(q) else []
+            for x, v in zip(q, qs, strict=True):
+                cols[f"{name}_p{round(x * 100):02d}"] = v
         out = pd.concat([out, pd.DataFrame(cols, index=out.index)], axis=1)
         out["driver"] = self.driver["main"].to_numpy()
         return out
@@ -349,6 +462,7 @@ def simulate(
     cell_exposure: Mapping[str, np.ndarray] | None = None,
     keep_states: bool = False,
     keep_functional: bool = False,
+    keep: str = "auto",
 ) -> SimulationResult:
     """Monte Carlo of damage, cascade, service loss and affected population.
 
@@ -406,6 +520,7 @@ def simulate(
         raise InputError("realisations must be an integer ≥ 1", field="realisations", value=realisations)
     ex = as_executor(workers)
     realisations = int(realisations)
+    resolve_keep(keep, realisations, 0, 0)  # a bad mode fails before the set-up
     t_setup = time.perf_counter()
     library = library or load_library()
     ai = _check_intensity(asset_intensity, twin.n_assets, realisations, "asset_intensity")
@@ -469,8 +584,16 @@ def simulate(
 
     n_u = twin.n_units
     names = metric_names()
-    res = {m: np.zeros((realisations, n_u), np.float32) for m in names}
-    shares: dict[str, np.ndarray] = {}
+    share_systems = tuple(s for s, a in plan.agg.system_assets.items() if len(a))
+    outputs = names + tuple(f"damaged_share_{s}" for s in share_systems)
+    mode = resolve_keep(keep, realisations, n_u, len(outputs))
+    res: dict[str, np.ndarray] = {}
+    streamed: dict[str, StreamedMetric] | None = None
+    if mode == "all":
+        res = {m: np.zeros((realisations, n_u), np.float32) for m in outputs}
+    else:
+        kept_units = summary_units(twin)
+        streamed = {m: StreamedMetric(n_u, realisations, kept_units) for m in outputs}
     driver_sum = np.zeros((len(hazards), n_u))
     kept = np.zeros((realisations, twin.n_assets), np.int8) if keep_states else None
     kept_f = np.zeros((realisations, twin.n_assets), bool) if keep_functional else None
@@ -479,11 +602,14 @@ def simulate(
 
     def collect(out: dict[str, Any]) -> None:
         nonlocal done
+        t0 = time.perf_counter()
         s, e = out["start"], out["stop"]
-        for m in names:
-            res[m][s:e] = out[m]
-        for sys_, v in out["damaged_share"].items():
-            shares.setdefault(sys_, np.zeros((realisations, n_u), np.float32))[s:e] = v
+        for m in outputs:
+            x = out["damaged_share"][m.removeprefix("damaged_share_")] if m.startswith("damaged_") else out[m]
+            if streamed is None:
+                res[m][s:e] = x
+            else:
+                streamed[m].add(s, x)
         driver_sum[:] += out["driver_sum"]
         if kept is not None:
             kept[s:e] = out["states"]
@@ -491,12 +617,14 @@ def simulate(
             kept_f[s:e] = out["functional"]
         for k, v in out["timings"].items():
             timings[k] = timings.get(k, 0.0) + v
+        timings["collect"] = timings.get("collect", 0.0) + time.perf_counter() - t0
         done += e - s
         if progress is not None:
             progress(done, realisations)
 
     for out in imap_chunks(_run_chunk, bounds, shared=plan, workers=ex):
         collect(out)
+        del out
 
     units = twin.units[["unit_id", "level", "parent_id", "name_zh", "name_en", "population"]].copy()
     drv = pd.DataFrame(driver_sum.T / realisations, columns=list(hazards), index=units["unit_id"].to_numpy())
@@ -509,7 +637,6 @@ def simulate(
     unused = sorted(set(ai) - needed)
     return SimulationResult(
         units=units,
-        damaged_share=shares,
         driver=drv,
         hazards=hazards,
         horizon_h=float(horizon_h),
@@ -524,10 +651,17 @@ def simulate(
             "chunks": len(bounds),
             "unused_measures": unused,
             "building_hazards": b_hazards,
+            "keep": mode,
+            "outputs_mb": (
+                sum(a.nbytes for a in res.values())
+                if streamed is None
+                else sum(v.nbytes for v in streamed.values())
+            )
+            / 2**20,
         },
         states=kept,
         functional=kept_f,
-        service={system_of_output(m): res[m] for m in service_outputs()},
-        homes_damaged=res["homes_damaged"],
-        affected=res["affected"],
+        values=res,
+        streamed=streamed,
+        systems_with_assets=share_systems,
     )

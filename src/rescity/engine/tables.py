@@ -3,12 +3,17 @@ the share of assets damaged per system, and the hazard summary of each unit."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from rescity.hazard.registry import summary_columns
 from rescity.twin.model import Twin
 from rescity.twin.systems import service_outputs
+
+if TYPE_CHECKING:
+    from rescity.engine.runner import SimulationResult
 
 
 def quantities() -> dict[str, str]:
@@ -52,24 +57,27 @@ def hazard_by_unit(twin: Twin, cell_int: dict[str, np.ndarray]) -> pd.DataFrame:
 
 
 def unit_table(
-    twin: Twin, sim, cell_int: dict[str, np.ndarray], q: tuple[float, float] = (0.05, 0.95)
+    twin: Twin, sim: SimulationResult, cell_int: dict[str, np.ndarray], q: tuple[float, float] = (0.05, 0.95)
 ) -> pd.DataFrame:
     """One row per unit: ids, names, population, mean, median and 90 % interval of every quantity,
-    share of assets damaged per system, and the hazard summary. Columns of ``units.csv`` first."""
+    share of assets damaged per system, and the hazard summary. Columns of ``units.csv`` first.
+
+    Means are exact; quantiles are exact when ``sim`` kept every realisation and, for the cells of
+    a streamed run (``keep="summary"``), within the sketch's bound (:mod:`rescity.engine.streaming`).
+    """
     u = twin.units
     base = u[["unit_id", "level", "parent_id", "name_zh", "name_en", "population"]].reset_index(drop=True)
     cols: dict[str, np.ndarray] = {}
     for name in quantities():
-        a = np.asarray(getattr(sim, name), dtype=np.float64)
-        cols[f"{name}_mean"] = a.mean(axis=0)
-        lo, med, hi = np.quantile(a, (q[0], 0.5, q[1]), axis=0)
+        cols[f"{name}_mean"] = sim.mean(name)
+        lo, med, hi = sim.quantile(name, (q[0], 0.5, q[1]))
         cols[f"{name}_p05"] = lo
         cols[f"{name}_p95"] = hi
         cols[f"{name}_p50"] = med
-    for system, a in sim.damaged_share.items():
-        a = np.asarray(a, dtype=np.float64)
-        cols[f"damaged_{system}_mean"] = a.mean(axis=0)
-        lo, hi = np.quantile(a, q, axis=0)
+    for system in sim.systems_with_assets:
+        name = f"damaged_share_{system}"
+        cols[f"damaged_{system}_mean"] = sim.mean(name)
+        lo, hi = sim.quantile(name, q)
         cols[f"damaged_{system}_p05"] = lo
         cols[f"damaged_{system}_p95"] = hi
     t = pd.concat([base, pd.DataFrame(cols), hazard_by_unit(twin, cell_int)], axis=1)

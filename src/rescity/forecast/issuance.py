@@ -70,8 +70,8 @@ def member_indicators(
     """Indicators of one member track with the rescity pipeline (hazard → engine → indicators).
 
     Runs :func:`rescity.hazard.event.typhoon_event` at the cell centroids (assets take their cell's
-    wind and rain) and :func:`rescity.engine.event.simulate_event` (keeping
-    per-asset damage states for the economic loss and impassable roads), then
+    wind and rain) and :func:`rescity.engine.event.simulate_event` (keeping every realisation and
+    the per-asset damage states for the economic loss and impassable roads), then
     :func:`rescity.forecast.indicators.indicators_from_result`. Calibration parameters in ``params``
     (:data:`rescity.engine.event.CALIBRATION_PARAMS`) reach the hazard and the engine through
     :func:`rescity.engine.event.split_params`; the others are indicator parameters.
@@ -83,8 +83,8 @@ def member_indicators(
     hazard_kw, sim_kw = split_params(params)
     asset_int, cell_int = typhoon_event(twin, track, sites="cells", **hazard_kw)
     result = simulate_event(
-        twin, (asset_int, cell_int), realisations, seed, simulate_kw={**sim_kw, "keep_states": True}
-    )
+        twin, (asset_int, cell_int), realisations, seed, simulate_kw={**sim_kw, "keep_states": True, "keep": "all"}
+    )  # the indicators read every realisation of every cell
     return indicators_from_result(twin, result, cell_int, params)
 
 

@@ -112,7 +112,9 @@ def run_storm(twin, track: pd.DataFrame, realisations: int = DEFAULT_REALISATION
     from rescity.hazard.event import typhoon_event
 
     asset_int, cell_int = typhoon_event(twin, track, sites="cells")
-    res = simulate_event(twin, (asset_int, cell_int), realisations, seed, simulate_kw={"keep_states": True})
+    res = simulate_event(
+        twin, (asset_int, cell_int), realisations, seed, simulate_kw={"keep_states": True, "keep": "all"}
+    )  # the indicators read every realisation of every cell
     ind = indicators_from_result(twin, res, cell_int)
     mask = (twin.units["level"] == "cell").to_numpy()
     out = cell_frame(twin)

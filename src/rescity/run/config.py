@@ -90,10 +90,17 @@ class RecoverySpec(_Strict):
 
 class OutputSpec(_Strict):
     """What a run writes: the folder (``units.csv``, ``settings.json``, recovery tables, Q(t)
-    figures, ``report.html``) and whether to write the HTML report."""
+    figures, ``report.html``), whether to write the HTML report, and what the run keeps of every
+    realisation (``keep`` of :func:`rescity.engine.runner.simulate`)."""
 
     dir: Optional[Path] = None
     report: bool = True
+    keep_realisations: Literal["auto", "all", "summary"] = Field(
+        "auto",
+        description="per-unit values of every realisation: all (every unit), summary (province, "
+        "prefectures and counties; streamed mean and quantile sketches for the cells), auto (all "
+        "while they take at most 1 GiB)",
+    )
 
 
 class RunConfig(_Strict):
@@ -256,6 +263,7 @@ class RunConfig(_Strict):
         recovery: bool = True,
         scenario: Optional[Path] = None,
         out: Optional[Path] = None,
+        keep_realisations: str = "auto",
     ) -> RunConfig:
         """From the ``rescity run`` options (names as the options, errors name ``--option``).
 
@@ -268,7 +276,7 @@ class RunConfig(_Strict):
             "workers": workers, "scheduler": scheduler, "horizon_h": horizon_h,
             "twin": {"path": twin, "seed": twin_seed, "synthetic": synthetic},
             "recovery": {"enabled": recovery, "file": scenario},
-            "outputs": {"dir": out},
+            "outputs": {"dir": out, "keep_realisations": keep_realisations},
         }  # fmt: skip
         if aftershocks and quake is None:
             raise InputError("--aftershock needs --quake", field="--aftershock", value=aftershocks[0])
@@ -297,6 +305,7 @@ OPTION_NAMES: dict[str, str] = {
     "seed": "--seed", "workers": "--workers", "scheduler": "--scheduler", "horizon_h": "--horizon-h", "quake": "--quake",
     "source": "--quake", "twin.path": "--twin", "twin.seed": "--twin-seed", "twin.synthetic": "--synthetic", "recovery.file": "--scenario",
     "vs30": "--vs30", "mainshock": "--quake", "aftershocks": "--aftershock",
+    "outputs.keep_realisations": "--keep-realisations",
 }  # fmt: skip
 
 

@@ -123,13 +123,14 @@ def run_scenario(
     tick("hazard", 1, 1)
     timings["hazard"] = time.perf_counter() - t0
 
+    sim_kw = {**sim_kw, "keep": config.outputs.keep_realisations}
     if rcfg is not None:
         sim_kw = {**sim_kw, "keep_states": True, "keep_functional": True}
     with executor(config) as ex:  # one executor (one Dask cluster) for the simulation and recovery
         t0 = time.perf_counter()
         sim = simulate_event(
             twin, (asset_int, cell_int), config.realisations, config.seed, horizon_h=config.horizon_h,
-            workers=ex, progress=lambda d, t: tick("simulate", d, t), simulate_kw=sim_kw or None,
+            workers=ex, progress=lambda d, t: tick("simulate", d, t), simulate_kw=sim_kw,
         )  # fmt: skip
         timings["simulate"] = time.perf_counter() - t0
 
