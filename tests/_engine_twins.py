@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
+from rescity.engine.service import cell_positions
 from rescity.twin.model import KINDS, Twin, conform
+
+
+def storm_fields(twin, gust=48.0, depth=0.4):
+    """Asset and cell intensities of a storm: a gust ramping west to east, a uniform flood."""
+    a = twin.assets
+    ramp = (a["lon"] - a["lon"].min()) / (a["lon"].max() - a["lon"].min() + 1e-9)
+    n_c = len(cell_positions(twin))
+    ai = {"gust_ms": gust * (0.8 + 0.4 * ramp.to_numpy()), "flood_depth_m": np.full(twin.n_assets, depth)}
+    ci = {"gust_ms": np.full(n_c, gust), "flood_depth_m": np.full(n_c, depth)}
+    return ai, ci
 
 
 def hand_twin(assets, edges, deps=(), service=(), cells=(1000,), households=None, urban=None):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from _engine_twins import storm_fields as fields
 from rescity.engine import METRICS, simulate
 from rescity.engine.service import cell_positions
 from rescity.errors import InputError
@@ -20,15 +21,6 @@ def twin():
 @pytest.fixture(scope="module")
 def lib():
     return load_library()
-
-
-def fields(twin, gust=48.0, depth=0.4):
-    a = twin.assets
-    ramp = (a["lon"] - a["lon"].min()) / (a["lon"].max() - a["lon"].min() + 1e-9)
-    n_c = len(cell_positions(twin))
-    ai = {"gust_ms": gust * (0.8 + 0.4 * ramp.to_numpy()), "flood_depth_m": np.full(twin.n_assets, depth)}
-    ci = {"gust_ms": np.full(n_c, gust), "flood_depth_m": np.full(n_c, depth)}
-    return ai, ci
 
 
 def same(a, b):
