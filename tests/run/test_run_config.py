@@ -102,6 +102,7 @@ def test_cli_options_and_api_config_give_the_same_config():
         ({"sn": "201910", "params": {"magic": 1.0}}, "config.params.magic", "magic"),
         ({"sn": "201910", "model": "rankine"}, "config.model", "rankine"),
         ({"sn": "201910", "track_source": "ibtracs"}, "config.track_source", "ibtracs"),
+        ({"sn": "201910", "outputs": {"keep_realisations": "some"}}, "config.outputs.keep_realisations", "some"),
         ({"sn": "201910", "quake": "30,120,10,6"}, "config.quake", "30,120,10,6"),
         ({"quake": "30,120,10,9.9"}, "config.quake.Mw", None),
         ({}, "config.sn", None),
@@ -136,6 +137,10 @@ def test_cli_option_errors_name_the_option():
     with pytest.raises(InputError) as e:
         RunConfig.from_options(sn="201910", source="ibtracs")
     assert e.value.field == "--source" and e.value.value == "ibtracs"
+    with pytest.raises(InputError) as e:
+        RunConfig.from_options(sn="201910", keep_realisations="some")
+    assert e.value.field == "--keep-realisations" and e.value.value == "some"
+    assert RunConfig.from_options(sn="201910", keep_realisations="summary").outputs.keep_realisations == "summary"
 
 
 def test_track_source_picks_the_packaged_best_track():

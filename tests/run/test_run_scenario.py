@@ -91,12 +91,22 @@ def test_same_seed_same_result_whatever_the_workers(tmp_path):
     def cfg(**kw):
         return RunConfig(sn="201910", realisations=4, recovery={"enabled": False}, **kw)
 
-    a = run_scenario(cfg(seed=7), twin=twin).units
+    ra = run_scenario(cfg(seed=7), twin=twin)
+    a = ra.units
     b = run_scenario(cfg(seed=7, workers=2), twin=twin).units
     c = run_scenario(cfg(seed=8), twin=twin).units
     num = a.select_dtypes("number").columns
     np.testing.assert_array_equal(a[num].to_numpy(), b[num].to_numpy())
     assert not np.array_equal(a["affected_mean"].to_numpy(), c["affected_mean"].to_numpy())
+    # streamed cells: the same columns, the same means, the same province/prefecture/county rows
+    rd = run_scenario(cfg(seed=7, outputs={"keep_realisations": "summary"}), twin=twin)
+    assert (ra.sim.keep, rd.sim.keep) == ("all", "summary")
+    d = rd.units
+    assert list(d.columns) == list(a.columns)
+    means = [col for col in num if col.endswith("_mean")]
+    np.testing.assert_array_equal(a[means].to_numpy(), d[means].to_numpy())
+    above = (a["level"] != "cell").to_numpy()
+    np.testing.assert_array_equal(a.loc[above, num].to_numpy(), d.loc[above, num].to_numpy())
 
 
 def test_unknown_storm_is_one_clear_line(tmp_path):
