@@ -8,9 +8,9 @@
 and returns a :class:`SimulationResult`. Chunks are sized to a memory budget; with
 ``workers > 1`` chunks run in worker processes. Each chunk's per-unit outputs are either stored
 (``keep="all"``: ``(R, n_units)`` arrays) or folded into streamed summaries (``keep="summary"``:
-:mod:`rescity.engine.streaming`), so memory need not grow with the number of realisations. Every realisation draws from its own random
-stream (see :mod:`rescity.engine.damage`), so results are identical for any chunk size or number
-of workers.
+:mod:`rescity.engine.streaming`), so that memory need not grow with the number of realisations.
+Every realisation draws from its own random stream (see :mod:`rescity.engine.damage`), so results
+are identical for any chunk size or number of workers.
 """
 
 from __future__ import annotations
@@ -605,7 +605,11 @@ def simulate(
         t0 = time.perf_counter()
         s, e = out["start"], out["stop"]
         for m in outputs:
-            x = out["damaged_share"][m.removeprefix("damaged_share_")] if m.startswith("damaged_") else out[m]
+            x = (
+                out["damaged_share"][m.removeprefix("damaged_share_")]
+                if m.startswith("damaged_share_")
+                else out[m]
+            )
             if streamed is None:
                 res[m][s:e] = x
             else:
