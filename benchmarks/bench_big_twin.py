@@ -50,6 +50,15 @@ def _run_child(args: list[str]) -> tuple[dict, float]:
     return json.loads(line), usage.ru_maxrss / 1024  # Linux: KiB
 
 
+def _peak_mb() -> float:
+    """Peak resident memory of this process so far (Linux ``VmHWM``), MiB."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            return next(int(x.split()[1]) for x in f if x.startswith("VmHWM")) / 1024
+    except (OSError, StopIteration):
+        return float("nan")
+
+
 def _twin(cell_km: float):
     from rescity.twin.zhejiang import default_twin
 
@@ -113,7 +122,18 @@ def child_run(cell_km: float, realisations: int, keep: str, workers: int, hazard
     ai, ci = _fields(twin, hazard, cell_km)
     t_hazard = time.perf_counter() - t0
     t0 = time.perf_counter()
-    res = simulate_event(twin, (ai, ci), realisations, seed, workers=workers, simulate_kw={"keep": keep})
+    step = max(1, realisations // 20)
+    mark = [0]
+
+    def progress(done: int, total: int) -> None:  # to stderr: done, elapsed and peak memory so far
+        if done - mark[0] >= step or done == total:
+            mark[0] = done
+            print(f"  {done:,}/{total:,} in {time.perf_counter() - t0:,.0f} s, peak {_peak_mb():,.0f} MiB",
+                  file=sys.stderr, flush=True)  # fmt: skip
+
+    res = simulate_event(
+        twin, (ai, ci), realisations, seed, workers=workers, progress=progress, simulate_kw={"keep": keep}
+    )
     wall = time.perf_counter() - t0
     t0 = time.perf_counter()
     s = res.summary(q=(0.05, 0.5, 0.95))

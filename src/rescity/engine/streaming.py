@@ -3,7 +3,8 @@ units (not the number of realisations).
 
 :class:`Moments` keeps, per stream (a unit of one metric), the count, the sum (mean = sum / n,
 added realisation by realisation in float64, so it equals ``x.astype(float64).mean(axis=0)`` of
-the full array bit for bit) and Welford's sum of squared deviations ``M2`` (variance = M2 / n).
+the full array bit for bit) and the sum of squared deviations from each stream's first value
+(variance = M2 / n, the shifted-data algorithm).
 
 :class:`QuantileSketch` is a relative-error quantile sketch of many non-negative streams at once:
 log-linear buckets (as in HdrHistogram, Tene 2012) in a window per stream that slides up with the
@@ -59,43 +60,67 @@ def _rows(x: np.ndarray, n: int, what: str) -> np.ndarray:
 
 
 class Moments:
-    """Running count, sum and sum of squared deviations of ``n`` streams (float64)."""
+    """Running count, sum and shifted sum of squares of ``n`` streams (float64).
+
+    The sum is added realisation by realisation, so ``mean`` equals the full array's mean bit for
+    bit. The variance comes from squares of deviations from each stream's first value ``K``
+    (the shifted-data algorithm of Chan, Golub & LeVeque 1983): ``M2 = Σ(x − K)² − (Σx − nK)²/n``,
+    free of the cancellation of raw sums of squares when ``K`` is a typical value.
+    """
 
     def __init__(self, n: int) -> None:
         self.n = int(n)
         self.count = 0
         self.sum = np.zeros(self.n)
-        self._mean = np.zeros(self.n)  # Welford's running mean (for M2 only)
-        self.m2 = np.zeros(self.n)
+        self.shift = np.zeros(self.n)  # K: the first value of each stream
+        self.sq = np.zeros(self.n)  # Σ(x − K)²
 
     def update(self, x: np.ndarray) -> None:
         """Add rows ``(B, n)`` (or one row ``(n,)``), one realisation after the other."""
         x = _rows(x, self.n, "values")
-        r, delta = np.empty(self.n), np.empty(self.n)
+        if not len(x):
+            return
+        if self.count == 0:
+            self.shift[:] = x[0]
+        d = np.empty(self.n)
         for row in x:
-            self.count += 1
-            np.copyto(r, row)
-            self.sum += r
-            np.subtract(r, self._mean, out=delta)
-            self._mean += delta / self.count
-            r -= self._mean
-            r *= delta
-            self.m2 += r
+            np.add(self.sum, row, out=self.sum)
+            np.subtract(row, self.shift, out=d)
+            d *= d
+            self.sq += d
+        self.count += len(x)
+
+    @property
+    def m2(self) -> np.ndarray:
+        """Sum of squared deviations from the mean, ``Σ(x − x̄)²``."""
+        if not self.count:
+            return np.zeros(self.n)
+        s1 = self.sum - self.count * self.shift
+        return np.maximum(self.sq - s1 * s1 / self.count, 0.0)
 
     def merge(self, other: Moments) -> None:
-        """Add another accumulator's streams (Chan, Golub & LeVeque 1979); equal to one pass over
-        both up to float64 round-off."""
+        """Add another accumulator's streams (the pairwise update of Chan, Golub & LeVeque 1983);
+        equal to one pass over both up to float64 round-off."""
         if other.n != self.n:
             raise InputError("cannot merge moments of different sizes", field="n", value=other.n)
         if other.count == 0:
             return
+        if self.count == 0:
+            self.count, self.sum, self.shift, self.sq = (
+                other.count,
+                other.sum.copy(),
+                other.shift.copy(),
+                other.sq.copy(),
+            )
+            return
         n_a, n_b = self.count, other.count
         n = n_a + n_b
-        delta = other._mean - self._mean
-        self.m2 = self.m2 + other.m2 + delta**2 * (n_a * n_b / n)
-        self._mean = self._mean + delta * (n_b / n)
+        delta = other.sum / n_b - self.sum / n_a
+        m2 = self.m2 + other.m2 + delta**2 * (n_a * n_b / n)
         self.sum = self.sum + other.sum
         self.count = n
+        dev = self.sum / n - self.shift
+        self.sq = m2 + n * dev * dev  # Σ(x − K)² = M2 + n(x̄ − K)²
 
     @property
     def mean(self) -> np.ndarray:
@@ -110,7 +135,7 @@ class Moments:
 
     @property
     def nbytes(self) -> int:
-        return self.sum.nbytes + self._mean.nbytes + self.m2.nbytes
+        return self.sum.nbytes + self.shift.nbytes + self.sq.nbytes
 
 
 class QuantileSketch:
@@ -140,7 +165,9 @@ class QuantileSketch:
         self.m = int(buckets)
         dtype = np.uint16 if max_count <= np.iinfo(np.uint16).max else np.uint32
         self.counts = np.zeros((self.n, self.m), dtype)
-        self._base = np.arange(self.n, dtype=np.int64) * self.m  # first column of each stream
+        flat = np.int32 if self.n * self.m < 2**31 else np.int64
+        self._base = (np.arange(self.n) * self.m).astype(flat)  # first flat position of each stream
+        self._one = dtype(1)
         self.top = np.full(self.n, _EMPTY, np.int32)
         self.zeros = np.zeros(self.n, np.int64)
         self.nans = np.zeros(self.n, np.int64)
@@ -151,7 +178,10 @@ class QuantileSketch:
     # -- building -------------------------------------------------------------------------------
     def _key(self, v: np.ndarray) -> np.ndarray:
         """Global bucket of positive float32 values: the bit pattern without its low mantissa bits."""
-        return np.ascontiguousarray(v, np.float32).view(np.int32) >> (23 - self.bits)
+        v = np.asarray(v, np.float32)
+        if v.ndim and v.strides[-1] != 4:
+            v = np.ascontiguousarray(v)
+        return np.right_shift(v.view(np.int32), 23 - self.bits)
 
     def _edge(self, key: np.ndarray) -> np.ndarray:
         """Lower edge of global buckets ``key`` (float64)."""
@@ -192,23 +222,29 @@ class QuantileSketch:
         if np.any(lo < 0) or np.any(np.isinf(hi)):
             raise InputError("sketched values must be finite and ≥ 0", field="values")
         pos = x > 0
-        zeros = np.count_nonzero(x == 0, axis=0)
-        self.zeros += zeros
-        self.nans += len(x) - zeros - np.count_nonzero(pos, axis=0)
+        n_pos = np.add.reduce(pos, axis=0, dtype=np.int64)
+        if np.isnan(lo).any() or np.isnan(x).any():
+            n_nan = np.add.reduce(np.isnan(x), axis=0, dtype=np.int64)
+            self.nans += n_nan
+            self.zeros += len(x) - n_pos - n_nan
+        else:
+            self.zeros += len(x) - n_pos
         np.fmin(self.lo, lo, out=self.lo)
         np.fmax(self.hi, hi, out=self.hi)
-        up = hi > 0
-        new_top = self.top.copy()
-        new_top[up] = np.maximum(self.top[up], self._key(hi[up]))
-        self._raise_top(new_top)
-        # column of every value in its stream's ring (values below the window: the lowest bucket)
+        key_hi = self._key(hi)
+        key_hi[~(hi > 0)] = _EMPTY
+        self._raise_top(np.maximum(self.top, key_hi))
+        # position of every value in the flat counts: its stream's row, its bucket's column in the
+        # ring (values below the window: the lowest bucket)
         idx = self._key(x)
         np.maximum(idx, self.top - (self.m - 1), out=idx)
-        idx = np.bitwise_and(idx, self.m - 1) if self.m & (self.m - 1) == 0 else idx % self.m
-        idx = idx + self._base
-        flat = self.counts.reshape(-1)
-        for b in range(len(x)):
-            flat[idx[b, pos[b]]] += 1  # one value per stream and row: no repeated index
+        if self.m & (self.m - 1) == 0:
+            np.bitwise_and(idx, self.m - 1, out=idx)
+        else:
+            np.remainder(idx, self.m, out=idx)
+        idx = idx.astype(self._base.dtype, copy=False)
+        idx += self._base
+        np.add.at(self.counts.reshape(-1), idx[pos], self._one)
         self.count += len(x)
 
     def merge(self, other: QuantileSketch) -> None:
@@ -224,7 +260,7 @@ class QuantileSketch:
         o._raise_top(new_top)
         total = self.count + other.count
         if total > np.iinfo(self.counts.dtype).max:
-            self.counts = self.counts.astype(np.uint32)
+            self.counts, self._one = self.counts.astype(np.uint32), np.uint32(1)
         self.counts += o.counts.astype(self.counts.dtype)
         self.zeros += other.zeros
         self.nans += other.nans
