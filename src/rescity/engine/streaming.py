@@ -51,12 +51,14 @@ _EMPTY = np.iinfo(np.int32).min // 4  # window top of a stream that has seen no 
 
 
 def _rows(x: np.ndarray, n: int, what: str) -> np.ndarray:
+    """``x`` as rows ``(B, n)``, each contiguous (reductions over realisations are slow on the
+    column-major arrays that sparse products return)."""
     x = np.asarray(x)
     if x.ndim == 1:
         x = x[None, :]
     if x.ndim != 2 or x.shape[1] != n:
         raise InputError(f"expected shape (B, {n})", field=what, value=x.shape)
-    return x
+    return x if x.strides[-1] == x.itemsize or n <= 1 else np.ascontiguousarray(x)
 
 
 class Moments:
@@ -372,7 +374,7 @@ class StreamedMetric:
 
     def add(self, start: int, x: np.ndarray) -> None:
         """Add the values ``(B, n_units)`` of realisations ``start … start + B − 1`` (in order)."""
-        x = _rows(x, self.n_units, "values")
+        x = _rows(x, self.n_units, "values")  # one copy of a column-major chunk, then views
         self.values[start : start + len(x)] = x[:, self._k]
         rest = x[:, self._r]
         self.moments.update(rest)
