@@ -1,6 +1,6 @@
 """Benchmark of a big twin: the 1 km Zhejiang twin through the engine, memory bounded by streaming.
 
-    python benchmarks/bench_big_twin.py [--cell-km 1] [--realisations 1000 10000] [--keep summary]
+    python benchmarks/bench_big_twin.py [--cell-km 1] [--realisations 1000 10000] [--keep summary [all]]
                                         [--workers 1] [--hazard lekima|synthetic] [--no-10k]
 
 Builds the Zhejiang twin with ``cell_km`` grid cells once (``rescity.twin.zhejiang.default_twin``
@@ -9,9 +9,10 @@ memory measured in a child process), then runs every requested realisation count
 process: the hazard (typhoon Lekima, JTWC 201910, at the cells and assets; or a synthetic
 Holland-type gust and flood field, ``--hazard synthetic``), then
 :func:`rescity.engine.runner.simulate` with ``keep`` (``summary``: streamed cell summaries,
-``all``: every realisation of every unit). Each row: wall seconds of the simulation,
-asset-realisations per second, the MiB held by the per-unit outputs, and the child's peak
-resident memory (``os.wait4``'s ``ru_maxrss``: the whole child, twin and hazard included; with
+``all``: every realisation of every unit; several modes alternate, for paired timings). Each row:
+wall seconds of the simulation, asset-realisations per second, seconds spent storing or folding
+chunks (``collect``) and reading the summary, the MiB held by the per-unit outputs, and the child's
+peak resident memory (``os.wait4``'s ``ru_maxrss``: the whole child, twin and hazard included; with
 ``--workers`` > 1 the largest of its processes). ``--no-10k`` drops realisation counts above
 5,000. Timings depend on the load of the machine; the load average is printed.
 """
@@ -162,7 +163,10 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cell-km", type=float, default=1.0)
     ap.add_argument("--realisations", "-n", type=int, nargs="+", default=[1000, 10000])
-    ap.add_argument("--keep", choices=("auto", "all", "summary"), default="summary")
+    ap.add_argument(
+        "--keep", choices=("auto", "all", "summary"), nargs="+", default=["summary"],
+        help="keep modes; several alternate for each realisation count (paired timings)",
+    )  # fmt: skip
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--hazard", choices=("lekima", "synthetic"), default="lekima")
     ap.add_argument("--seed", type=int, default=20190809)
@@ -172,9 +176,9 @@ def main(argv: list[str] | None = None) -> None:
     if a.child == "build":
         return child_build(a.cell_km, a.hazard)
     if a.child == "run":
-        return child_run(a.cell_km, a.realisations[0], a.keep, a.workers, a.hazard, a.seed)
+        return child_run(a.cell_km, a.realisations[0], a.keep[0], a.workers, a.hazard, a.seed)
 
-    common = ["--cell-km", str(a.cell_km), "--keep", a.keep, "--workers", str(a.workers)]
+    common = ["--cell-km", str(a.cell_km), "--workers", str(a.workers)]
     common += ["--hazard", a.hazard, "--seed", str(a.seed)]
     built, build_rss = _run_child(["--child", "build", "--cell-km", str(a.cell_km), "--hazard", a.hazard])
     print(
@@ -182,23 +186,25 @@ def main(argv: list[str] | None = None) -> None:
         f"built or loaded from the cache in {built['seconds']:.1f} s, hazard computed or loaded in "
         f"{built['hazard_s']:.1f} s; peak {build_rss:,.0f} MiB"
     )
-    print(f"hazard: {a.hazard}; keep: {a.keep}; workers: {a.workers}")
+    print(f"hazard: {a.hazard}; workers: {a.workers}")
     print()
     head = (
-        f"{'realisations':>12} {'simulate s':>11} {'asset-real./s':>14} {'collect s':>10} "
+        f"{'realisations':>12} {'keep':>8} {'simulate s':>11} {'asset-real./s':>14} {'collect s':>10} "
         f"{'summary s':>10} {'outputs MiB':>12} {'peak RSS MiB':>13} {'mean no power':>14}"
     )
     print(head)
     for n in a.realisations:
         if a.no_10k and n > 5000:
             continue
-        r, rss = _run_child(["--child", "run", "-n", str(n), *common])
-        rate = r["assets"] * n / r["wall_s"]
-        print(
-            f"{n:>12,} {r['wall_s']:>11.1f} {rate:>14,.0f} {r['timings'].get('collect', 0.0):>10.1f} "
-            f"{r['summary_s']:>10.1f} {r['outputs_mb']:>12,.0f} {rss:>13,.0f} {r['no_power']:>14,.0f}",
-            flush=True,
-        )
+        for keep in a.keep:
+            r, rss = _run_child(["--child", "run", "-n", str(n), "--keep", keep, *common])
+            rate = r["assets"] * n / r["wall_s"]
+            print(
+                f"{n:>12,} {r['keep']:>8} {r['wall_s']:>11.1f} {rate:>14,.0f} "
+                f"{r['timings'].get('collect', 0.0):>10.1f} {r['summary_s']:>10.1f} {r['outputs_mb']:>12,.0f} "
+                f"{rss:>13,.0f} {r['no_power']:>14,.0f}",
+                flush=True,
+            )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\nload average (1 min) at the end: {load:.2f} on {os.cpu_count()} CPUs")
 
