@@ -8,7 +8,8 @@ import pytest
 
 from rescity.cli import main
 
-SIX = "Rananim,Matsa,Khanun,Krosa,Morakot,Lekima"
+# seven storms: leave-one-out then trains a four-parameter operator on six
+SEVEN = "Rananim,Haitang,Matsa,Khanun,Krosa,Morakot,Lekima"
 
 
 def run(argv, capsys):
@@ -49,10 +50,10 @@ def home(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_verify_suite_and_calibrate_on_six_storms(home, capsys):
+def test_verify_suite_and_calibrate_on_seven_storms(home, capsys):
     out = home / "suite"
     code, o, err = run(
-        ["verify", "suite", "--storms", SIX, "--leads", "", "--draws", "100", "--out", str(out), "--json"],
+        ["verify", "suite", "--storms", SEVEN, "--leads", "", "--draws", "100", "--out", str(out), "--json"],
         capsys,
     )
     assert code == 0, err
@@ -60,9 +61,9 @@ def test_verify_suite_and_calibrate_on_six_storms(home, capsys):
     metrics = {s["metric"] for s in summary}
     assert {"affected_population", "economic_loss_cny"} <= metrics
     js = json.loads((out / "suite.json").read_text(encoding="utf-8"))
-    assert js["meta"]["storms"] == ["200416", "200509", "200515", "200717", "200909", "201910"]
+    assert js["meta"]["storms"] == ["200416", "200505", "200509", "200515", "200717", "200909", "201910"]
     rows = [r for r in js["rows"] if r["region"] == "330000" and r["metric"] == "affected_population"]
-    assert len(rows) == 6
+    assert len(rows) == 7
     for r in rows:
         assert r["p05"] <= r["median"] <= r["p95"]
         assert r["accuracy"] == pytest.approx(1 - abs(r["median"] - r["observed"]) / r["observed"])
@@ -70,12 +71,12 @@ def test_verify_suite_and_calibrate_on_six_storms(home, capsys):
     from rescity.history.suite import track_record
 
     rec = track_record()
-    assert rec is not None and "6 past Zhejiang typhoons" in rec["plain_words"]
+    assert rec is not None and "7 past Zhejiang typhoons" in rec["plain_words"]
 
     cal_file = home / "cal.json"
-    code, o, err = run(["calibrate", "--storms", SIX, "--out-file", str(cal_file), "--json"], capsys)
+    code, o, err = run(["calibrate", "--storms", SEVEN, "--out-file", str(cal_file), "--json"], capsys)
     assert code == 0, err
     cal = json.loads(cal_file.read_text(encoding="utf-8"))
-    assert cal["storms"] == ["200416", "200509", "200515", "200717", "200909", "201910"]
+    assert cal["storms"] == ["200416", "200505", "200509", "200515", "200717", "200909", "201910"]
     assert set(cal["operators"]) >= {"affected_population", "economic_loss_cny", "relocated_or_evacuated"}
     assert cal["twin_fingerprint"] and cal["loso_scores"]["summary"]

@@ -228,7 +228,7 @@ def _draw_values(metric: str, sd: StormData, fit: MetricFit | None, draws: int, 
     if fit is not None and len(fit.theta):
         theta = np.exp(rng.multivariate_normal(np.log(fit.theta), fit.cov_log, size=draws, method="eigh"))
     else:
-        theta = np.zeros((draws, 3))
+        theta = np.zeros((draws, max(len(op.OPERATOR_PARAMS.get(metric, ())), 1)))
     return np.einsum("dc,rc->dr", op.per_cell(metric, pert, theta), sd.regions)
 
 
@@ -338,7 +338,6 @@ def build(
             "w_ref_ms": op.W_REF_MS,
             "r_ref_mm": op.R_REF_MM,
             "rooms_per_household": op.ROOMS_PER_HOUSEHOLD,
-            "beta_rain": op.BETA_RAIN,
         },
         "loso_scores": scores or {},
         "notes": "fit: least squares of ln(pred/obs) at province level; sigma_model: nested "
