@@ -114,7 +114,12 @@ def rollup(twin: Twin, values: np.ndarray, matrix: sp.csr_matrix | None = None) 
 
 def asset_unit_matrix(twin: Twin) -> sp.csr_matrix:
     """Sparse ``n_units × n_assets`` matrix P with P[u, a] = 1 when asset a stands in unit u
-    (no ancestors; ``ancestors(twin) @ P`` counts towards every level)."""
+    (no ancestors; ``ancestors(twin) @ P`` counts towards every level). Kept on the twin
+    (:meth:`~rescity.twin.model.Twin.derived`): do not modify it."""
+    return twin.derived(("aggregate", "asset_unit_matrix"), lambda: _asset_unit_matrix(twin))
+
+
+def _asset_unit_matrix(twin: Twin) -> sp.csr_matrix:
     pos = twin.unit_index().reindex(twin.assets["unit_id"].to_numpy()).to_numpy()
     ok = ~np.isnan(pos)
     if not ok.all():

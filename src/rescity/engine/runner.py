@@ -374,29 +374,11 @@ def _run_chunk(plan: _Plan, start: int, stop: int) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 # public entry point
 # ---------------------------------------------------------------------------------------------
-def _fingerprint(twin: Twin) -> tuple:
-    """A cheap summary that changes when the twin's tables change (sizes and a few sums)."""
-    a, e, d, sv = twin.assets, twin.edges, twin.dependencies, twin.service
-    return (
-        len(a), len(e), len(d), len(sv), twin.n_units,
-        float(a["backup_h"].sum()), float(d["buffer_h"].sum()) if len(d) else 0.0,
-        int(e["src"].sum()) if len(e) else 0, int(e["dst"].sum()) if len(e) else 0,
-        float(sv["people"].sum()) if len(sv) else 0.0,
-        int(d["supplier"].sum()) if len(d) else 0, int(a["is_source"].sum()),
-    )  # fmt: skip
-
-
 def _cached(twin: Twin, key: tuple, build: Callable[[], Any]) -> Any:
     """Engine set-up that depends only on the twin (curve assignment, cascade, service and
-    aggregation models), kept on the twin object and rebuilt when its tables change."""
-    store = twin.__dict__.setdefault("_engine_cache", {})
-    fp = _fingerprint(twin)
-    if store.get("fingerprint") != fp:
-        store.clear()
-        store["fingerprint"] = fp
-    if key not in store:
-        store[key] = build()
-    return store[key]
+    aggregation models), kept on the twin object and rebuilt when its tables change
+    (:meth:`rescity.twin.model.Twin.derived`)."""
+    return twin.derived(("engine", *key), build)
 
 
 def _check_intensity(

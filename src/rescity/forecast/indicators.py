@@ -140,8 +140,14 @@ def damage_ratio_matrix(twin, ratios: pd.DataFrame | None = None) -> np.ndarray:
     """``(n_assets, 5)`` damage ratios per asset and damage state (column 0 = none = 0).
 
     The most specific row of ``ratios`` wins: (system, kind) over (system, ``*``) over (``*``, ``*``).
+    With the packaged table it is kept on the twin (:meth:`~rescity.twin.model.Twin.derived`).
     """
-    r = _packaged_ratios() if ratios is None else ratios
+    if ratios is None:
+        return twin.derived(("forecast", "damage_ratios"), lambda: _damage_ratio_matrix(twin, _packaged_ratios())).copy()
+    return _damage_ratio_matrix(twin, ratios)
+
+
+def _damage_ratio_matrix(twin, r: pd.DataFrame) -> np.ndarray:
     need = {"system", "kind", "ds1", "ds2", "ds3", "ds4"}
     if need - set(r.columns):
         raise InputError(f"damage-ratio table lacks {sorted(need - set(r.columns))}", field="ratios")
@@ -206,10 +212,21 @@ def economic_loss(
     return rollup(twin, by_unit) if rollup_levels else by_unit
 
 
+def road_link_mask(twin) -> np.ndarray:
+    """Assets that are road links (segments, bridges, tunnels), kept on the twin; read-only."""
+
+    def build() -> np.ndarray:
+        a = twin.assets
+        m = ((a["system"] == "road") & a["kind"].isin(ROAD_LINK_KINDS)).to_numpy()
+        m.flags.writeable = False
+        return m
+
+    return twin.derived(("forecast", "road_links"), build)
+
+
 def road_links_impassable(twin, states: np.ndarray, impassable_ds: int = 2) -> np.ndarray:
     """Road links (segments, bridges, tunnels) in damage state ≥ ``impassable_ds``, ``(R, n_units)``."""
-    a = twin.assets
-    link = ((a["system"] == "road") & a["kind"].isin(ROAD_LINK_KINDS)).to_numpy()
+    link = road_link_mask(twin)
     s = np.asarray(states)
     if s.ndim == 1:
         s = s[None, :]
@@ -331,8 +348,7 @@ def indicators_from_result(
         ds = _get(result, "damaged_share")
         road_share = None if ds is None else (ds.get("road") if isinstance(ds, dict) else None)
         if road_share is not None:
-            a = twin.assets
-            link = ((a["system"] == "road") & a["kind"].isin(ROAD_LINK_KINDS)).to_numpy(float)
+            link = road_link_mask(twin).astype(float)
             n_links = np.asarray(asset_unit_matrix(twin) @ link).ravel()
             roads = _on_units(twin, road_share, base, "damaged_share[road]") * n_links
         else:

@@ -42,6 +42,7 @@ service
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +171,32 @@ class Twin:
     @property
     def n_units(self) -> int:
         return len(self.units)
+
+    # -- derived values, kept ------------------------------------------------------------------
+    def fingerprint(self) -> tuple:
+        """A cheap summary that changes when the tables change (sizes and a few sums)."""
+        a, e, d, sv, u = self.assets, self.edges, self.dependencies, self.service, self.units
+        return (
+            len(a), len(e), len(d), len(sv), len(u),
+            float(a["backup_h"].sum()), float(d["buffer_h"].sum()) if len(d) else 0.0,
+            int(e["src"].sum()) if len(e) else 0, int(e["dst"].sum()) if len(e) else 0,
+            float(sv["people"].sum()) if len(sv) else 0.0,
+            int(d["supplier"].sum()) if len(d) else 0, int(a["is_source"].sum()),
+            float(a["lon"].sum()), float(a["lat"].sum()), float(u["lon"].sum()), float(u["lat"].sum()),
+        )  # fmt: skip
+
+    def derived(self, key: tuple, build: Callable[[], Any]) -> Any:
+        """``build()``, a value that depends only on the tables (an index, a sparse map, a compiled
+        model), computed once and kept on the twin under ``key``; everything kept is dropped when
+        the :meth:`fingerprint` changes. Treat the value as read-only."""
+        store = self.__dict__.setdefault("_derived", {})
+        fp = self.fingerprint()
+        if store.get("fingerprint") != fp:
+            store.clear()
+            store["fingerprint"] = fp
+        if key not in store:
+            store[key] = build()
+        return store[key]
 
     # -- index helpers ------------------------------------------------------------------------
     def unit_index(self) -> pd.Series:
