@@ -32,7 +32,12 @@ def cell_positions(twin: Twin) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def asset_cells(twin: Twin) -> np.ndarray:
     """For each asset, the position among the cells (0 … n_cells − 1) of the cell it stands in:
-    its ``unit_id`` when that is a cell, else the nearest cell centroid."""
+    its ``unit_id`` when that is a cell, else the nearest cell centroid (kept on the twin:
+    :meth:`~rescity.twin.model.Twin.derived`; read-only)."""
+    return twin.derived(("hazard", "asset_cells"), lambda: _asset_cells(twin))
+
+
+def _asset_cells(twin: Twin) -> np.ndarray:
     cells, clon, clat = cell_positions(twin)
     order = pd.Series(np.arange(len(cells)), index=twin.units["unit_id"].to_numpy()[cells])
     pos = order.reindex(twin.assets["unit_id"].to_numpy()).to_numpy()
@@ -44,7 +49,9 @@ def asset_cells(twin: Twin) -> np.ndarray:
         tree = cKDTree(np.c_[clon * k, clat])
         a = twin.assets.loc[miss, ["lon", "lat"]].to_numpy(float)
         pos[miss] = tree.query(np.c_[a[:, 0] * k, a[:, 1]])[1]
-    return pos.astype(np.int64)
+    out = pos.astype(np.int64)
+    out.flags.writeable = False
+    return out
 
 
 def typhoon_event(
@@ -111,12 +118,21 @@ def add_landslide(twin: Twin, asset_int: dict[str, np.ndarray], cell_int: dict[s
     threshold) and ``landslide_share`` (share of the site's assets a slide can reach, by terrain
     class and, at assets, by kind) from the storm rain (:func:`rescity.hazard.landslide.landslide_hazard`)
     at the assets and cells."""
-    from rescity.hazard.landslide import landslide_hazard
+    from rescity.hazard.landslide import landslide_hazard, susceptible_share
 
     cells, clon, clat = cell_positions(twin)
-    ls_a = landslide_hazard(asset_int["rain_mm"], asset_int["rain_rate_mmh"], twin.assets["lon"].to_numpy(float),
-                            twin.assets["lat"].to_numpy(float), kind=twin.assets["kind"].to_numpy())
-    ls_c = landslide_hazard(cell_int["rain_mm"][cells], cell_int["rain_rate_mmh"][cells], clon, clat)
+    alon, alat = twin.assets["lon"].to_numpy(float), twin.assets["lat"].to_numpy(float)
+    na = twin.n_assets
+
+    def shares() -> tuple[np.ndarray, np.ndarray]:
+        # assets and cells together: the sites (and terrain lookup) of the storm rain
+        kind = np.concatenate([twin.assets["kind"].to_numpy(dtype=object), np.full(len(cells), "", dtype=object)])
+        share = susceptible_share(np.concatenate([alon, clon]), np.concatenate([alat, clat]), kind)
+        return share[:na], share[na:]
+
+    share_a, share_c = twin.derived(("hazard", "landslide_share"), shares)  # the same for every storm
+    ls_a = landslide_hazard(asset_int["rain_mm"], asset_int["rain_rate_mmh"], alon, alat, share=share_a)
+    ls_c = landslide_hazard(cell_int["rain_mm"][cells], cell_int["rain_rate_mmh"][cells], clon, clat, share=share_c)
     asset_int.update(ls_a)
     for m, v in ls_c.items():
         full = np.full(twin.n_units, np.nan)

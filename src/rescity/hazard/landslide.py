@@ -102,6 +102,20 @@ def _threshold(threshold: str | IDThreshold) -> IDThreshold:
     return THRESHOLDS[threshold]
 
 
+def susceptible_share(lon: Any, lat: Any, kind: Any = None) -> np.ndarray:
+    """Per site: the share of such sites a triggered slide can reach, terrain class
+    (:data:`SUSCEPTIBLE_SHARE`) × kind factor (:data:`KIND_FACTOR`, 1 for other kinds), ≤ 1."""
+    from rescity.hazard.terrain import terrain_class
+
+    cls, at = np.unique(terrain_class(lon, lat), return_inverse=True)
+    share = np.array([SUSCEPTIBLE_SHARE.get(c) for c in cls.tolist()], dtype=float)[at]
+    if kind is not None:
+        kinds, at = np.unique(np.asarray(kind, dtype=object).astype(str), return_inverse=True)
+        factor = np.array([KIND_FACTOR.get(k, 1.0) for k in kinds.tolist()], dtype=float)[at]
+        share = share * factor
+    return np.clip(share, 0.0, 1.0)
+
+
 def landslide_hazard(
     rain_mm: Any,
     rain_rate_mmh: Any,
@@ -109,16 +123,12 @@ def landslide_hazard(
     lat: Any,
     kind: Any = None,
     threshold: str | IDThreshold = DEFAULT_THRESHOLD,
+    share: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Per site: ``landslide_ratio`` (exceedance of the ID threshold) and ``landslide_share``
-    (share of such sites a triggered slide can reach: terrain class × kind factor, ≤ 1)."""
-    from rescity.hazard.terrain import terrain_class
-
+    (share of such sites a triggered slide can reach: terrain class × kind factor, ≤ 1;
+    :func:`susceptible_share`, or ``share`` when given, computed once for fixed sites)."""
     ratio = exceedance_ratio(rain_mm, rain_rate_mmh, threshold)
-    cls = terrain_class(lon, lat)
-    share = np.vectorize(SUSCEPTIBLE_SHARE.get, otypes=[float])(cls)
-    if kind is not None:
-        import pandas as pd
-
-        share = share * pd.Series(np.asarray(kind, dtype=object)).map(KIND_FACTOR).fillna(1.0).to_numpy(float)
-    return {"landslide_ratio": ratio, "landslide_share": np.clip(share, 0.0, 1.0)}
+    if share is None:
+        share = susceptible_share(lon, lat, kind)
+    return {"landslide_ratio": ratio, "landslide_share": np.array(share, dtype=float)}
