@@ -57,6 +57,7 @@ Smith, R. B. & Barstad, I., 2004: A linear theory of orographic precipitation. *
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +65,7 @@ import numpy as np
 import pandas as pd
 
 from rescity.errors import InputError
-from rescity.hazard._geometry import SiteFrame
+from rescity.hazard._geometry import Block, SiteFrame
 from rescity.hazard.track import KN_TO_MS
 from rescity.hazard.typhoon import CUTOFF_KM, prepare_track
 
@@ -187,15 +188,35 @@ def _rate_blocks(
     terrain: dict[str, Any] | None = None,
     params: PhramParameters | None = None,
 ):
+    ti = prepare_track(track, dt_h)
+    sites = SiteFrame(lon, lat)
+    rate_of = block_rate(ti, sites, cutoff_km, model, terrain, params)
+    clon = ti["lon"].to_numpy(float)
+    clat = ti["lat"].to_numpy(float)
+    steps = sites.near_steps(clon, clat, cutoff_km)
+
+    def gen():
+        for blk in sites.blocks(clon, clat, steps):
+            yield blk.steps, rate_of(blk)
+
+    return ti, sites, gen()
+
+
+def block_rate(
+    ti: pd.DataFrame,
+    sites: SiteFrame,
+    cutoff_km: float,
+    model: str = "phram",
+    terrain: dict[str, Any] | None = None,
+    params: PhramParameters | None = None,
+) -> Callable[[Block], np.ndarray]:
+    """The rain rate (mm/h, before enhancement) of one block of (step × site) geometry of the
+    resampled track ``ti`` at ``sites``, as a function of the block (zero beyond ``cutoff_km``)."""
     if model not in RAIN_MODELS:
         raise InputError(f"unknown rain model; use one of {', '.join(RAIN_MODELS)}", field="rain_model",
                          value=model)
-    ti = prepare_track(track, dt_h)
-    sites = SiteFrame(lon, lat)
-    clon = ti["lon"].to_numpy(float)
     clat = ti["lat"].to_numpy(float)
     vmax = ti["vmax_ms"].to_numpy(float)
-    steps = sites.near_steps(clon, clat, cutoff_km)
     if model == "phram":
         from rescity.hazard.typhoon import rmax_vickery_wadhera_2008
 
@@ -208,17 +229,22 @@ def _rate_blocks(
         est = rmax_vickery_wadhera_2008(dp, clat)
         rmax = np.clip(np.where(np.isfinite(rmax), rmax, est), 8.0, 200.0)
 
-    def gen():
-        for blk in sites.blocks(clon, clat, steps):
-            if model == "rcliper":
-                rate = rcliper_rate(blk.r_km, vmax[blk.steps, None])
-            else:
-                rate = phram_block(blk.r_km, blk.re, blk.rn, vmax[blk.steps, None], rmax[blk.steps, None],
-                                   slope[None, :], uphill[None, :], p)
-            rate[blk.r_km > cutoff_km] = 0.0
-            yield blk.steps, rate
+    def rate_of(blk: Block) -> np.ndarray:
+        if model == "rcliper":
+            rate = rcliper_rate(blk.r_km, vmax[blk.steps, None])
+        else:
+            rate = phram_block(blk.r_km, blk.re, blk.rn, vmax[blk.steps, None], rmax[blk.steps, None],
+                               slope[None, :], uphill[None, :], p)
+        rate[blk.r_km > cutoff_km] = 0.0
+        return rate
 
-    return ti, sites, gen()
+    return rate_of
+
+
+def trapezoid_weights(steps: np.ndarray, n_times: int) -> np.ndarray:
+    """Weights of the fixes ``steps`` in the trapezoidal time integral over ``n_times`` fixes."""
+    last = n_times - 1
+    return np.where((steps == 0) | (steps == last), 0.5, 1.0) if last > 0 else np.zeros(len(steps))
 
 
 def _default_terrain(sites: SiteFrame) -> dict[str, np.ndarray]:
@@ -291,9 +317,7 @@ def storm_rain(
     fac = _enhancement(sites.n, enhancement)
     total = np.zeros(sites.n)
     peak = np.zeros(sites.n)
-    last = len(ti) - 1
     for steps, r in blocks:
-        w = np.where((steps == 0) | (steps == last), 0.5, 1.0) if last > 0 else np.zeros(len(steps))
-        total += w @ r
+        total += trapezoid_weights(steps, len(ti)) @ r
         np.maximum(peak, r.max(axis=0), out=peak)
     return {"rain_mm": total * dt_h * fac, "rain_rate_mmh": peak * fac}

@@ -335,6 +335,15 @@ def _block_wind(blk: Block, P: dict[str, np.ndarray], model: str, cutoff_km: flo
     return speed
 
 
+def _vortex_arrays(ti: pd.DataFrame, model: str, params: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Per-fix vortex parameters (:func:`storm_parameters`) and motion of the resampled track."""
+    P = storm_parameters(ti, model, **params)
+    arrays = {c: P[c].to_numpy(float) for c in P.columns}
+    arrays["u_trans_ms"] = ti["u_trans_ms"].to_numpy(float)
+    arrays["v_trans_ms"] = ti["v_trans_ms"].to_numpy(float)
+    return arrays
+
+
 def _field_blocks(
     track: pd.DataFrame,
     lon: Any,
@@ -343,21 +352,21 @@ def _field_blocks(
     dt_h: float,
     cutoff_km: float,
     params: dict[str, Any],
-) -> tuple[pd.DataFrame, SiteFrame, Iterator[tuple[np.ndarray, np.ndarray]]]:
+    geometry: bool = False,
+) -> tuple[pd.DataFrame, SiteFrame, Iterator[tuple[Any, np.ndarray]]]:
+    """The resampled track, the sites and the wind speed over the sea of each block of fixes,
+    with the block's fix indices (or, with ``geometry``, the whole :class:`Block`)."""
     model = _check_model(model)
     ti = prepare_track(track, dt_h)
     sites = SiteFrame(lon, lat)
-    P = storm_parameters(ti, model, **params)
-    arrays = {c: P[c].to_numpy(float) for c in P.columns}
-    arrays["u_trans_ms"] = ti["u_trans_ms"].to_numpy(float)
-    arrays["v_trans_ms"] = ti["v_trans_ms"].to_numpy(float)
+    arrays = _vortex_arrays(ti, model, params)
     clon = ti["lon"].to_numpy(float)
     clat = ti["lat"].to_numpy(float)
     steps = sites.near_steps(clon, clat, cutoff_km)
 
-    def gen() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def gen() -> Iterator[tuple[Any, np.ndarray]]:
         for blk in sites.blocks(clon, clat, steps):
-            yield blk.steps, _block_wind(blk, arrays, model, cutoff_km)
+            yield blk if geometry else blk.steps, _block_wind(blk, arrays, model, cutoff_km)
 
     return ti, sites, gen()
 
@@ -460,9 +469,28 @@ def typhoon_hazard(
         ``wind_ms``, ``gust_ms``, ``rain_mm``, ``rain_rate_mmh`` (keys of
         :data:`rescity.hazard.MEASURES`), each of shape ``(n_sites,)``.
     """
-    from rescity.hazard.rain import storm_rain
+    from rescity.hazard.rain import _enhancement, block_rate, trapezoid_weights
 
-    out = peak_wind(track, lon, lat, model, dt_h, land=land, **kwargs)
-    cutoff = kwargs.get("cutoff_km", CUTOFF_KM)
-    out.update(storm_rain(track, lon, lat, dt_h, enhancement=rain_enhancement, cutoff_km=cutoff))
-    return out
+    # one pass over the (fix × site) geometry for both: :func:`peak_wind` and
+    # :func:`rescity.hazard.rain.storm_rain`, with the same arithmetic
+    z0_m, gust_factor = kwargs.pop("z0_m", None), kwargs.pop("gust_factor", None)
+    cutoff = kwargs.pop("cutoff_km", CUTOFF_KM)
+    ti, sites, blocks = _field_blocks(track, lon, lat, model, dt_h, cutoff, kwargs, geometry=True)
+    factor, gust = _exposure(sites.n, land, z0_m, gust_factor)
+    rate_of = block_rate(ti, sites, cutoff)
+    fac = _enhancement(sites.n, rain_enhancement)
+    peak = np.zeros(sites.n)
+    total = np.zeros(sites.n)
+    rate_peak = np.zeros(sites.n)
+    for blk, sp in blocks:
+        np.maximum(peak, sp.max(axis=0), out=peak)
+        r = rate_of(blk)
+        total += trapezoid_weights(blk.steps, len(ti)) @ r
+        np.maximum(rate_peak, r.max(axis=0), out=rate_peak)
+    peak *= factor
+    return {
+        "wind_ms": peak,
+        "gust_ms": peak * gust,
+        "rain_mm": total * dt_h * fac,
+        "rain_rate_mmh": rate_peak * fac,
+    }
