@@ -50,6 +50,7 @@ Random streams: realisation ``r`` draws its repair durations (and the random pol
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -549,23 +550,87 @@ def list_schedule(
         fr_all[rr, k] = st + occupancy_h[j]
     rest = np.flatnonzero(counts > first)
     if len(rest):
-        # rows with more jobs first, so the rows still busy at rank k are a prefix
-        rest = rest[np.argsort(-counts[rest], kind="stable")]
-        c_r, f_r = counts[rest], first[rest]
-        n_busy = np.searchsorted(-c_r, -np.arange(int(c_r.max())), side="left")  # rows with > k jobs
-        f_max = int(f_r.max())
-        for k in range(int(f_r.min()), int(c_r.max())):  # one step per rank, all rows at once
-            rr = rest[: n_busy[k]]
-            if k < f_max:  # rows whose first jobs went to their crews at once start later
-                rr = rr[f_r[: n_busy[k]] <= k]
-            j = order[starts[rr] + k]
-            fr = fr_all[rr]
-            c = np.argmin(fr, axis=1)
-            st = np.maximum(fr[np.arange(len(rr)), c], release_h[j])
-            finish[j] = st + offset_h[j]
-            fr_all[rr, c] = st + occupancy_h[j]
+        # rows are independent: those of similar crew numbers go together, on their crews' columns
+        # only (the columns past a row's crews are inf padding, never the earliest free)
+        width = 1 << np.ceil(np.log2(np.maximum(crews[rest], 8))).astype(np.int64)
+        for w in np.unique(width):
+            _list_rows(rest[width == w], int(w), counts, first, starts, order, fr_all, release_h, offset_h, occupancy_h, finish)  # fmt: skip
     free[used] = fr_all
     return finish
+
+
+def _list_rows(
+    rows: np.ndarray,
+    width: int,
+    counts: np.ndarray,
+    first: np.ndarray,
+    starts: np.ndarray,
+    order: np.ndarray,
+    fr_all: np.ndarray,
+    release_h: np.ndarray,
+    offset_h: np.ndarray,
+    occupancy_h: np.ndarray,
+    finish: np.ndarray,
+) -> None:
+    """The ranks past ``first`` of ``rows`` (of at most ``width`` crews) in :func:`list_schedule`:
+    one step per rank, all rows at once; ``fr_all`` and ``finish`` are updated in place."""
+    # rows with more jobs first, so the rows still busy at rank k are a prefix
+    rows = rows[np.argsort(-counts[rows], kind="stable")]
+    c_r, f_r = counts[rows], first[rows]
+    n_busy = np.searchsorted(-c_r, -np.arange(int(c_r.max())), side="left")  # rows with > k jobs
+    f_max = int(f_r.max())
+    fr_b = fr_all[rows, :width]
+    base = starts[rows]
+    k_end = int(c_r.max())
+    for k in range(int(f_r.min()), k_end):
+        nb = int(n_busy[k])
+        if nb <= _HEAP_ROWS:  # a few long rows left: one heap each beats a NumPy step per rank
+            for i in range(nb):
+                k0 = max(k, int(f_r[i]))
+                j = order[base[i] + k0 : base[i] + int(c_r[i])]
+                fr_b[i] = _heap_row(fr_b[i], release_h[j], offset_h[j], occupancy_h[j], finish, j)
+            break
+        if k < f_max:  # rows whose first jobs went to their crews at once start later
+            loc = np.flatnonzero(f_r[:nb] <= k)
+        else:
+            loc = np.arange(nb)
+        j = order[base[loc] + k]
+        fr = fr_b[loc] if k < f_max else fr_b[:nb]
+        c = np.argmin(fr, axis=1)
+        st = np.maximum(fr[np.arange(len(loc)), c], release_h[j])
+        finish[j] = st + offset_h[j]
+        fr_b[loc, c] = st + occupancy_h[j]
+    fr_all[rows, :width] = fr_b
+
+
+#: Rows left at which :func:`_list_rows` schedules each row with a heap instead of a step per rank.
+_HEAP_ROWS = 4
+
+
+def _heap_row(
+    free: np.ndarray,
+    release: np.ndarray,
+    offset: np.ndarray,
+    occupancy: np.ndarray,
+    finish: np.ndarray,
+    jobs: np.ndarray,
+) -> np.ndarray:
+    """One row's jobs in order on its crews (``free``: hour each is next free), earliest-free crew
+    first and the lowest column among ties (as ``argmin``); writes ``finish[jobs]``, returns the
+    crews' new free hours."""
+    heap = [(t, c) for c, t in enumerate(free.tolist())]
+    heapq.heapify(heap)
+    out = []
+    for rel, off, occ in zip(release.tolist(), offset.tolist(), occupancy.tolist(), strict=True):
+        t, c = heap[0]
+        st = t if t >= rel else rel
+        out.append(st + off)
+        heapq.heapreplace(heap, (st + occ, c))
+    finish[jobs] = out
+    new = np.empty(len(free))
+    for t, c in heap:
+        new[c] = t
+    return new
 
 
 # ---------------------------------------------------------------------------------------------
