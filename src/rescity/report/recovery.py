@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from rescity.errors import InputError
+from rescity.metrics.tables import column_quantiles
 from rescity.report.figures import bands
 from rescity.report.html import Section, png_img, table_html
 from rescity.twin.systems import get_system
@@ -45,7 +46,7 @@ def qt_figures(rec, max_units: int = 6) -> dict[str, bytes]:
     for sv in rec.systems:
         a = rec.qt(sv)[:, top, :]
         means.append(a.mean(axis=0))
-        lo, hi = np.quantile(a, (0.05, 0.95), axis=0)
+        lo, hi = column_quantiles(a, (0.05, 0.95))
         los.append(lo)
         his.append(hi)
     name = str(units["name_en"].iloc[top] or units["unit_id"].iloc[top])  # figures: Latin script only
@@ -66,7 +67,7 @@ def qt_figures(rec, max_units: int = 6) -> dict[str, bytes]:
             loss = (1 - a.mean(axis=0)).sum(axis=1)
             pick = np.argsort(-loss)[:max_units]
             sub = a[:, pick, :]
-            lo, hi = np.quantile(sub, (0.05, 0.95), axis=0)
+            lo, hi = column_quantiles(sub, (0.05, 0.95))
             labels = [str(units["name_en"].iloc[pref[i]] or units["unit_id"].iloc[pref[i]]) for i in pick]
             figs[f"qt_{sv}.png"] = bands(
                 days,
