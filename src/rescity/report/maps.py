@@ -95,6 +95,10 @@ class Landfall:
     place: str = ""
 
 
+def _no_draw(*args, **kwargs) -> None:
+    """A canvas's ``draw_idle`` for a figure that is only saved (Agg draws on ``savefig``)."""
+
+
 def county_map(
     geometry,
     values: np.ndarray,
@@ -127,6 +131,7 @@ def county_map(
         face = np.where(zero, ZERO, face)
     gdf = gpd.GeoDataFrame({"c": face}, geometry=list(geometry), crs="EPSG:4326")
     fig, ax = plt.subplots(figsize=(7.4, 6.0))
+    fig.canvas.draw_idle = _no_draw  # GeoPandas redraws after each layer; the PNG is drawn once
     gdf.plot(ax=ax, color=list(gdf["c"]), edgecolor="#777777", linewidth=0.25)
     if outlines is not None:
         gpd.GeoSeries(list(outlines), crs="EPSG:4326").boundary.plot(ax=ax, color="#333333", linewidth=0.7)
