@@ -319,13 +319,19 @@ def _hour_key(ts: pd.Timestamp) -> int:
 
 def _stationary_ar1(x: np.ndarray, r: float, axis: int) -> np.ndarray:
     """Unit-variance AR(1) filter of white noise ``x`` along ``axis``: ``y_0 = x_0``,
-    ``y_k = r y_{k−1} + sqrt(1 − r²) x_k`` (causal: ``y_k`` uses ``x_0 … x_k`` only)."""
-    from scipy.signal import lfilter
+    ``y_k = r y_{k−1} + sqrt(1 − r²) x_k`` (causal: ``y_k`` uses ``x_0 … x_k`` only).
 
+    The recursion of ``scipy.signal.lfilter([s], [1, −r], x, zi=(1 − s) x_0)`` (direct form II
+    transposed) with the same arithmetic, one step per element along ``axis``; written out so
+    that a forecast need not import ``scipy.signal`` (over a second)."""
     s = np.sqrt(max(1.0 - r * r, 0.0))
-    x0 = np.take(x, [0], axis=axis)
-    y, _ = lfilter([s], [1.0, -r], x, axis=axis, zi=(1.0 - s) * x0)
-    return y
+    xm = np.moveaxis(np.asarray(x, dtype=float), axis, 0)
+    y = np.empty_like(xm)
+    z = (1.0 - s) * xm[0]
+    for k in range(xm.shape[0]):
+        y[k] = z + s * xm[k]
+        z = r * y[k]
+    return np.moveaxis(y, 0, axis)
 
 
 #: Hours of innovations an official forecast error remembers, in decorrelation times: forecasts
