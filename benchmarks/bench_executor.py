@@ -15,6 +15,12 @@ executor: the start of the cluster (until its workers are up), the wall time of 
 least CPU time of a run (all its processes: what the executor costs, whatever else the machine
 runs), the speed-up and efficiency (speed-up / workers) of the best time against the in-process
 run, and whether every output is bit-identical to the in-process run's.
+
+``--ceiling`` also measures what the machine itself gives two processes: a pure-Python CPU-bound
+loop (no memory traffic, no I/O) timed in one process and in two at once, alternating
+``--repeat`` rounds; its 2-process efficiency (one process's time over two's) is the ceiling the
+executors' efficiency can be read against (a shared or virtual machine often gives two busy
+processes well under twice the work of one). ``--ceiling-only`` measures only that.
 """
 
 from __future__ import annotations
@@ -58,6 +64,56 @@ def _cpu_s(ex) -> float:
     return total
 
 
+def _spin(n: int, go, done) -> None:
+    """A pure-Python CPU-bound loop of ``n`` steps once ``go`` is set; its end time into ``done``."""
+    go.wait()
+    x = 0
+    for i in range(n):
+        x = (x + i * i) & 0xFFFF
+    done.put(time.perf_counter())
+
+
+def _spin_wall(processes: int, n: int) -> float:
+    """Wall time of ``processes`` concurrent :func:`_spin` loops from a common start, s."""
+    import multiprocessing as mp
+
+    go, done = mp.Event(), mp.Queue()
+    procs = [mp.Process(target=_spin, args=(n, go, done)) for _ in range(processes)]
+    for p in procs:
+        p.start()
+    time.sleep(0.2)  # the processes are up and waiting
+    t0 = time.perf_counter()
+    go.set()
+    end = max(done.get() for _ in procs)
+    for p in procs:
+        p.join()
+    return end - t0
+
+
+def machine_ceiling(repeat: int, n: int = 20_000_000) -> dict[str, float]:
+    """One and two concurrent spin loops, alternating ``repeat`` rounds: best and median times
+    and the 2-process efficiency (time of one over time of two: 1.0 is two full cores)."""
+    one, two = [], []
+    for _ in range(max(repeat, 1)):
+        one.append(_spin_wall(1, n))
+        two.append(_spin_wall(2, n))
+    pairs = np.array(one) / np.array(two)
+    return {
+        "one_s": min(one), "two_s": min(two), "efficiency_best": min(one) / min(two),
+        "efficiency_median": float(np.median(pairs)), "efficiency_min": float(pairs.min()),
+        "efficiency_max": float(pairs.max()),
+    }  # fmt: skip
+
+
+def _print_ceiling(c: dict[str, float], repeat: int) -> None:
+    print(
+        f"machine ceiling (pure-Python loop, {max(repeat, 1)} alternating rounds): 1 process "
+        f"{c['one_s']:.2f} s, 2 at once {c['two_s']:.2f} s (best); 2-process efficiency "
+        f"{c['efficiency_median']:.2f} median [{c['efficiency_min']:.2f}–{c['efficiency_max']:.2f}] "
+        f"over the pairs, {c['efficiency_best']:.2f} from the best times"
+    )
+
+
 def _identical(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> bool:
     return a.keys() == b.keys() and all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
 
@@ -71,7 +127,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--chunk-size", type=int, default=None, help="default: automatic (memory, workers)")
     ap.add_argument("--recovery", action="store_true", help="also simulate the restoration")
+    ap.add_argument(
+        "--ceiling", action="store_true", help="also measure the machine's own 2-process efficiency"
+    )
+    ap.add_argument(
+        "--ceiling-only", action="store_true", help="measure only the machine's 2-process efficiency"
+    )
     args = ap.parse_args(argv)
+    ceiling = machine_ceiling(args.repeat) if args.ceiling or args.ceiling_only else None
+    if args.ceiling_only:
+        _print_ceiling(ceiling, args.repeat)
+        print(f"load average (1 min): {_load():.2f} on {os.cpu_count()} CPUs")
+        return
 
     from rescity.engine.event import simulate_event
     from rescity.engine.executor import resolve_executor
@@ -149,6 +216,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name:<12} {workers:>7} {c:>6} {s:>8.2f} {f:>8.2f} {w:>8.2f} {u:>7.2f} {speed:>8.2f} "
               f"{speed / workers:>10.2f} {same:>13}")  # fmt: skip
     print(f"load average (1 min) during the runs: {min(loads):.2f}–{max(loads):.2f} on {os.cpu_count()} CPUs")
+    if ceiling is not None:
+        _print_ceiling(ceiling, args.repeat)
+        e = ceiling["efficiency_median"]
+        for (name, workers, _), w in zip(backends, best, strict=True):
+            if workers == 2:
+                print(
+                    f"{name} on 2 workers: efficiency {best[0] / w / 2:.2f}, {best[0] / w / 2 / e:.2f} of the ceiling"
+                )
 
 
 if __name__ == "__main__":
