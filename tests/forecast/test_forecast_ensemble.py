@@ -290,3 +290,15 @@ def test_stratified_members_keep_their_spread_and_steady_the_ensemble_mean():
     assert _distance_at(e, off, 48.0).mean() == pytest.approx(expect, rel=0.05)
     # the 50-member mean moves far less from seed to seed than with independent draws
     assert np.std(means[True]) < 0.3 * np.std(means[False])
+
+
+@pytest.mark.parametrize("r", [0.0, 0.37, 0.9, 0.999, 1.0])
+def test_stationary_ar1_is_lfilter_to_the_last_bit(r):
+    from scipy.signal import lfilter
+
+    x = np.random.default_rng(11).standard_normal((40, 5, 3))
+    s = np.sqrt(max(1.0 - r * r, 0.0))
+    for axis in range(3):
+        zi = (1.0 - s) * np.take(x, [0], axis=axis)
+        want, _ = lfilter([s], [1.0, -r], x, axis=axis, zi=zi)
+        assert np.array_equal(ens._stationary_ar1(x, r, axis), want)

@@ -112,3 +112,18 @@ def test_metrics_table_of_a_schedule_worked_by_hand(tmp_path):
     assert list(qt.columns) == ["unit_id", "system", "hour", "q_mean", "q_p05", "q_p95"]
     row = qt[(qt["unit_id"] == "900000") & (qt["system"] == "power") & (qt["hour"] == 30)].iloc[0]
     assert row["q_mean"] == pytest.approx((0.4 + 0.4 + 1.0) / 3, abs=1e-4)
+
+
+def test_column_quantiles_are_numpys_with_constant_columns_skipped():
+    from rescity.metrics.tables import column_quantiles
+
+    rng = np.random.default_rng(3)
+    a = np.ones((200, 7, 9), np.float32)  # fully served: constant columns
+    a[:, :, :4] = rng.random((200, 7, 4), dtype=np.float32)
+    a[:20, 3, 6] = 0.25  # one column varies in a tenth of the realisations only
+    a[:, 2, 8] = 0.5  # constant, not 1
+    got = column_quantiles(a, (0.05, 0.95))
+    want = np.quantile(a, (0.05, 0.95), axis=0)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    assert np.array_equal(got, want)
+    assert got[0, 3, 6] == 0.25 and got[1, 3, 6] == 1.0
