@@ -81,3 +81,12 @@ def test_threshold_table_is_checked_and_sourced():
     with pytest.raises(InputError, match="increase"):
         wl.thresholds(bad)
     assert list(wl.colour([0, 1, 4])) == ["none", "blue", "red"]
+
+
+def test_units_without_thresholds_score_zero_without_numpy_warnings():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a division by a zero-width segment would raise here
+        s = wl.score([0.0, 5e5, 3e6], "relocate", ["district", "province", "district"])
+    np.testing.assert_allclose(s, [0.0, 2.0, 0.0])

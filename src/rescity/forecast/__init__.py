@@ -7,8 +7,9 @@ Modules: :mod:`~rescity.forecast.ensemble` (member tracks, official forecasts fo
 :mod:`~rescity.forecast.calibrate`, :mod:`~rescity.forecast.report`.
 """
 
-#: Default ensemble members of an issuance: the province means of Lekima's issuance 24 h before
-#: landfall vary by 2–4 % (coefficient of variation) with the seed in the 48 and 72 h windows,
-#: 12–14 % in the 24 h window (``benchmarks/bench_forecast_stability.py``; docs/forecast.md).
+#: Default ensemble members of an issuance: with 250 (stratified) members the province means of
+#: Lekima's issuance 24 h before landfall vary by 4–6 % (coefficient of variation over 8 seeds)
+#: in the 24 h window, the hardest one (``benchmarks/bench_forecast_stability.py``;
+#: docs/forecast.md).
 #: Here rather than in :mod:`~rescity.forecast.issuance`, so the CLI starts without the engine.
-DEFAULT_MEMBERS = 150
+DEFAULT_MEMBERS = 250

@@ -169,8 +169,10 @@ def score(
     k = np.clip(k, 1, 4)
     lo = np.take_along_axis(np.broadcast_to(knots, vv.shape + (5,)), (k - 1)[..., None], -1)[..., 0]
     hi = np.take_along_axis(np.broadcast_to(knots, vv.shape + (5,)), k[..., None], -1)[..., 0]
-    s = (k - 1) + (vv - lo) / (hi - lo)
-    s = np.clip(s, 0.0, SCORE_CAP)
+    # a zero-width segment (two equal thresholds) is passed as soon as it is reached
+    width = hi - lo
+    frac = np.divide(vv - lo, width, out=np.ones_like(vv, dtype=float), where=width > 0)
+    s = np.clip((k - 1) + frac, 0.0, SCORE_CAP)
     return np.where(ok, s, 0.0)
 
 
