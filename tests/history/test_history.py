@@ -264,3 +264,38 @@ def test_model_error_is_what_the_nested_residuals_show_beyond_the_spread():
     f = cal.fit_metric("relocated_or_evacuated", data, obs)
     # log-noise of σ = 1 on 9 storms: the nested estimate is of that order, above the floor
     assert 0.5 < f.sigma_model < 2.0
+
+
+def test_the_shipped_calibration_matches_the_operators_and_the_model():
+    """The packaged calibration names every operator parameter, was fitted on this model version
+    and verified on it (refit with ``rescity calibrate --storms all --ship`` and
+    ``rescity verify suite --ship`` after changing either)."""
+    import json
+
+    from rescity.data import path
+    from rescity.history.state import MODEL_VERSION
+
+    c = cal.load()
+    assert c["model_version"] == MODEL_VERSION
+    assert set(c["operators"]) == set(op.FITTED_METRICS)
+    for m, fit in cal.fits_of(c).items():
+        names = [p.name for p in op.OPERATOR_PARAMS[m]]
+        assert list(c["operators"][m]["params"]) == names
+        lo = np.array([p.lower for p in op.OPERATOR_PARAMS[m]])
+        hi = np.array([p.upper for p in op.OPERATOR_PARAMS[m]])
+        assert np.all(fit.theta >= lo * (1 - 1e-9)) and np.all(fit.theta <= hi * (1 + 1e-9))
+        assert np.isfinite(fit.sigma_model) and fit.sigma_model >= cal.MIN_SIGMA - 1e-12
+        # a prediction for a small exposure is finite and positive
+        got = op.predict(m, _two_cells(2019), fit.theta, np.ones((1, 2)))[0]
+        assert np.isfinite(got) and got > 0
+    verified = json.loads(path("verified_skill.json").read_text(encoding="utf-8"))["verified"]
+    assert verified["model_version"] == MODEL_VERSION
+    assert verified["twin_fingerprint"] == c["twin_fingerprint"]
+    assert verified["created"] >= c["created"]  # verified after (or with) the calibration it scores
+
+
+def test_the_shipped_calibration_was_fitted_on_the_twin_that_ships():
+    from rescity.history.state import DEFAULT_SEED, twin_fingerprint
+    from rescity.twin.zhejiang import default_twin
+
+    assert twin_fingerprint(default_twin(seed=DEFAULT_SEED)) == cal.load()["twin_fingerprint"]
