@@ -83,6 +83,7 @@ MAX_HORIZON_DAYS = 365
 MAX_STEPS = 100_000
 MAX_CREWS = 100_000
 
+
 #: Default crews: one per this many assets of the system in the prefecture (rescity assumption,
 #: order of the emergency teams utilities mobilise after a major typhoon; override per scenario).
 #: The values live on each system of :mod:`rescity.twin.systems` (``assets_per_crew``).
@@ -384,9 +385,7 @@ def crew_pools(twin: Twin, config: RecoveryConfig) -> CrewPools:
     crews = []
     for s, p, na in table[["system", "prefecture", "assets"]].itertuples(index=False):  # one row per pool
         given = config.crews.get(str(p), {}).get(s) or config.crews.get("default", {}).get(s)
-        crews.append(
-            int(given) if given else max(config.min_crews, math.ceil(na / _per_crew(config, s)))
-        )
+        crews.append(int(given) if given else max(config.min_crews, math.ceil(na / _per_crew(config, s))))
     table["crews"] = crews
     travel_h, access = _travel(twin, pref.astype(str), config)
     return CrewPools(codes.astype(np.int64), table, travel_h, access)
@@ -943,30 +942,7 @@ def _chunk(
     tau = solver.times_compact(t_all, known=known)  # (b, n_cols + 1): read at solver.pos
     t4 = time.perf_counter()
     timings["cascade"] = t4 - t3
-    hz = float(hours[-1])
-    step = float(hours[1] - hours[0]) if len(hours) > 1 else hz or 1.0
-    n_fine = st.fine_to_rep.shape[1]
-    nh = len(hours)
-    q, ch = {}, {}
-    for sv, (term, fine_u, ppl) in st.svc.items():
-        tt = tau[:, solver.pos[term]]  # (b, rows)
-        k = np.where(tt <= 0, 0, np.ceil(np.minimum(tt, hz + step) / step - 1e-9)).astype(np.int64)
-        k = np.minimum(k, nh)  # nh = beyond the horizon
-        cell = np.arange(b)[:, None] * n_fine + fine_u[None, :]
-        w = np.broadcast_to(ppl, tt.shape).ravel()
-        cnt = np.bincount((cell * (nh + 1) + k).ravel(), weights=w, minlength=b * n_fine * (nh + 1))
-        served_f = np.cumsum(cnt.reshape(b, n_fine, nh + 1)[:, :, :nh], axis=2)  # (b, fine, h)
-        # Σ over the finest units of each reported unit (a 0/1 sparse product, summed in order)
-        x = served_f.transpose(1, 0, 2).reshape(n_fine, b * nh)
-        served_t = (st.fine_to_rep_csr @ x).reshape(-1, b, nh).transpose(1, 0, 2)
-        tot = st.served[sv]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            qq = np.where(tot[None, :, None] > 0, served_t / tot[None, :, None], 1.0)
-        q[sv] = np.round(np.clip(qq, 0, 1) * 65535).astype(np.uint16)
-        lost = np.bincount(
-            cell.ravel(), weights=(np.minimum(tt, hz) * ppl[None, :]).ravel(), minlength=b * n_fine
-        )
-        ch[sv] = lost.reshape(b, n_fine) @ st.fine_to_rep.T
+    q, ch = service_curves(st, tau, solver.pos, hours)
     timings["metrics"] = time.perf_counter() - t4
     return {
         "q": q,
@@ -980,6 +956,50 @@ def _chunk(
     }
 
 
+def service_curves(
+    st: RecoveryModel, tau: np.ndarray, pos: np.ndarray, hours: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``Q(t)`` (uint16 fixed point, ``(b, n_rep, n_hours)``) and customer-hours lost
+    (``(b, n_rep)``) of every service system, from the times ``τ`` (hours, ``(b, ·)`` read at
+    ``pos[asset]``) from which each terminal is functional."""
+    b = tau.shape[0]
+    hz = float(hours[-1])
+    step = float(hours[1] - hours[0]) if len(hours) > 1 else hz or 1.0
+    n_fine = st.fine_to_rep.shape[1]
+    nh = len(hours)
+    real = np.arange(b)[:, None]
+    q, ch = {}, {}
+    for sv, (term, fine_u, ppl) in st.svc.items():
+        tt = tau[:, pos[term]]  # (b, rows)
+        # hour step from which each row is served (nh: beyond the horizon)
+        k = np.minimum(tt, hz + step)
+        k /= step
+        k -= 1e-9
+        np.ceil(k, out=k)
+        k[tt <= 0] = 0
+        k = k.astype(np.int64)
+        np.minimum(k, nh, out=k)
+        # people served from each step, binned (fine unit, realisation, step): the cumulative sum
+        # over the steps is then already laid out (fine unit, realisation × hour) for the roll-up
+        k += (fine_u[None, :] * b + real) * (nh + 1)
+        w = np.broadcast_to(ppl, tt.shape).ravel()
+        cnt = np.bincount(k.ravel(), weights=w, minlength=n_fine * b * (nh + 1))
+        served_f = np.cumsum(cnt.reshape(n_fine * b, nh + 1)[:, :nh], axis=1)
+        # Σ over the finest units of each reported unit (a 0/1 sparse product, summed in order)
+        served_t = st.fine_to_rep_csr @ served_f.reshape(n_fine, b * nh)  # (n_rep, b × hours)
+        tot = st.served[sv]
+        served_t /= np.where(tot > 0, tot, 1.0)[:, None]
+        served_t[tot <= 0] = 1.0  # nobody served there in the intact twin
+        np.clip(served_t, 0, 1, out=served_t)
+        served_t *= 65535
+        np.round(served_t, out=served_t)
+        q[sv] = np.ascontiguousarray(served_t.astype(np.uint16).reshape(-1, b, nh).transpose(1, 0, 2))
+        cell = real * n_fine + fine_u[None, :]
+        np.minimum(tt, hz, out=tt)
+        tt *= ppl[None, :]
+        lost = np.bincount(cell.ravel(), weights=tt.ravel(), minlength=b * n_fine)
+        ch[sv] = lost.reshape(b, n_fine) @ st.fine_to_rep.T
+    return q, ch
 
 
 def _run_block(args: tuple, s: int, e: int) -> dict[str, Any]:
@@ -1080,7 +1100,9 @@ def simulate_recovery(
         if progress is not None:
             progress(e, R)
 
-    for (s, e), out in zip(bounds, imap_chunks(_run_block, bounds, shared=args, workers=workers), strict=True):
+    for (s, e), out in zip(
+        bounds, imap_chunks(_run_block, bounds, shared=args, workers=workers), strict=True
+    ):
         collect(s, e, out)
     r = np.concatenate(rr) if rr else np.zeros(0, np.int64)
     v = np.concatenate(vv) if vv else np.zeros(0, np.int64)
