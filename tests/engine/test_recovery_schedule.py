@@ -157,3 +157,15 @@ def test_bad_scenario_names_file_field_and_value(tmp_path, text, field, value):
     msg = str(e.value)
     assert field in msg and value in msg
     assert "bad.yaml" in msg
+
+
+def test_row_order_equals_lexsort_with_ties_nan_and_signed_zeros():
+    from rescity.engine.recovery import _row_order
+
+    rng = np.random.default_rng(3)
+    n = 2_000
+    row = rng.integers(0, 7, n)
+    key = rng.choice([0.0, -0.0, 1.5, 2.5, np.inf, -np.inf, np.nan], n)
+    key[::3] = rng.random(n // 3 + 1)[: len(key[::3])]
+    np.testing.assert_array_equal(_row_order(row, 7, key), np.lexsort((key, row)))
+    np.testing.assert_array_equal(_row_order(row[:0], 7, key[:0]), np.lexsort((key[:0], row[:0])))

@@ -518,19 +518,19 @@ def list_schedule(
     finite = np.isfinite(fr_all)
     crews = finite.sum(axis=1).clip(min=1)
     # expected dispatch time in priority order: crews' mean free time + work ahead / crews
-    o = np.lexsort((-priority, row))
+    o = _row_order(row, n_rows, -priority)  # by row, then priority
     rs = row[o]
     cum = np.cumsum(occupancy_h[o])
     first = np.r_[0, np.flatnonzero(rs[1:] != rs[:-1]) + 1]
     grp_start = np.repeat(first, np.diff(np.r_[first, len(rs)]))
     before = cum - occupancy_h[o] - (cum[grp_start] - occupancy_h[o][grp_start])
-    fin = np.where(finite, fr_all, np.nan)
-    mean_free = np.nan_to_num(np.nanmean(fin, axis=1)) if cmax else np.zeros(n_rows)
+    n_fin = finite.sum(axis=1)  # the mean over the crews (nanmean's sum and count)
+    mean_free = np.where(n_fin > 0, np.where(finite, fr_all, 0.0).sum(axis=1) / np.maximum(n_fin, 1), 0.0)
     expect = np.empty(nj)
     expect[o] = mean_free[rs] + before / crews[rs]
     key = np.maximum(expect, release_h)
     never = ~np.isfinite(release_h)
-    order = np.lexsort((-priority, key, row))
+    order = o[_row_order(row[o], n_rows, key[o])]  # by row, then key, then priority
     order = order[~never[order]]
     rs = row[order]
     counts = np.bincount(rs, minlength=n_rows)
@@ -602,6 +602,30 @@ def _list_rows(
     fr_all[rows, :width] = fr_b
 
 
+def _dense_rank(x: np.ndarray) -> np.ndarray:
+    """Rank of each value among the distinct values of ``x`` (equal values share one, NaN last),
+    as :func:`numpy.sort` orders them."""
+    o = np.argsort(x)
+    xs = x[o]
+    step = xs[1:] != xs[:-1]
+    nan = np.isnan(xs)
+    step &= ~(nan[1:] & nan[:-1])  # every NaN in one group, as sorting keeps them in place
+    rank = np.empty(len(x), np.int64)
+    rank[o] = np.r_[0, np.cumsum(step)]
+    return rank
+
+
+def _row_order(row: np.ndarray, n_rows: int, key: np.ndarray) -> np.ndarray:
+    """``np.lexsort((key, row))``: by row, then ``key``, then position (a stable sort), as one
+    quicksort of unique integers."""
+    n = len(row)
+    rank = _dense_rank(key)
+    n_key = int(rank.max()) + 1 if n else 1
+    if n_rows * n_key * n >= 2**62:  # the integers would overflow
+        return np.lexsort((key, row))
+    return np.argsort((row * n_key + rank) * n + np.arange(n))
+
+
 #: Rows left at which :func:`_list_rows` schedules each row with a heap instead of a step per rank.
 _HEAP_ROWS = 4
 
@@ -617,7 +641,7 @@ def _heap_row(
     """One row's jobs in order on its crews (``free``: hour each is next free), earliest-free crew
     first and the lowest column among ties (as ``argmin``); writes ``finish[jobs]``, returns the
     crews' new free hours."""
-    heap = [(t, c) for c, t in enumerate(free.tolist())]
+    heap = list(zip(free.tolist(), range(len(free)), strict=True))
     heapq.heapify(heap)
     out = []
     for rel, off, occ in zip(release.tolist(), offset.tolist(), occupancy.tolist(), strict=True):
@@ -626,9 +650,9 @@ def _heap_row(
         out.append(st + off)
         heapq.heapreplace(heap, (st + occ, c))
     finish[jobs] = out
+    t, c = zip(*heap, strict=True)
     new = np.empty(len(free))
-    for t, c in heap:
-        new[c] = t
+    new[list(c)] = t
     return new
 
 

@@ -308,30 +308,41 @@ class RestorationSolver:
         sub.lates = lates
         return sub
 
-    def _dep_block(self, tau_pad: np.ndarray, n_dc: int) -> np.ndarray:
-        """Time from which the dependencies of the dependent columns are met, ``(B, n_dc)``
-        (column ``k`` of :attr:`_dep_cols`; 0 where none applies)."""
-        b = tau_pad.shape[0]
-        dep = np.zeros((b, n_dc))
+    def _dep_plan(self, rows: np.ndarray, cc: np.ndarray, width: int) -> list[tuple]:
+        """What :meth:`_dep_times` needs to evaluate the dependencies of the entries
+        ``(rows, cc)`` (block rows, compact columns) of a ``(B, width)`` array of ``τ``: for each
+        dependency kind, the entries it applies to, the flat positions of their suppliers' ``τ``
+        (grouped by entry), the group starts of the entries with suppliers, and which entries
+        always have it met (a lasting buffer)."""
+        plan = []
         for cols, sup, indptr, always in self.deps:
-            nonempty = np.diff(indptr) > 0
-            mins = np.full((b, len(cols)), np.inf)
-            if len(sup):
-                mins[:, nonempty] = np.minimum.reduceat(tau_pad[:, sup], indptr[:-1][nonempty], axis=1)
-            mins[:, always] = 0.0
-            k = self._dep_index[cols]
-            dep[:, k] = np.maximum(dep[:, k], mins)
-        return dep
+            at = np.full(width, -1, np.int64)
+            at[cols] = np.arange(len(cols))
+            i = at[cc]
+            sel = np.flatnonzero(i >= 0)
+            if not len(sel):
+                continue
+            i = i[sel]
+            rep, nb = csr_neighbours(indptr, sup, i)
+            deg = indptr[i + 1] - indptr[i]
+            nonempty = deg > 0
+            starts = (np.cumsum(deg) - deg)[nonempty]
+            plan.append((sel, rows[sel][rep] * width + nb, nonempty, starts, always[i]))
+        return plan
 
-    @property
-    def _dep_index(self) -> np.ndarray:
-        """Compact column → its column in the dependency block (``-1``: no dependency)."""
-        if "_dep_idx" not in self.__dict__:
-            dc = np.unique(np.concatenate([c for c, *_ in self.deps])) if self.deps else np.zeros(0, np.int64)
-            idx = np.full(len(self.cols) + 1, -1, np.int64)
-            idx[dc] = np.arange(len(dc))
-            self.__dict__["_dep_idx"] = idx
-        return self.__dict__["_dep_idx"]
+    @staticmethod
+    def _dep_times(plan: list[tuple], tau_pad: np.ndarray, n: int) -> np.ndarray:
+        """Time from which the dependencies of the ``n`` entries of :meth:`_dep_plan` are met
+        (0 where none applies): per kind the earliest supplier, over the kinds the latest."""
+        dep = np.zeros(n)
+        flat = tau_pad.ravel()
+        for sel, where, nonempty, starts, always in plan:
+            mins = np.full(len(sel), np.inf)
+            if len(where):
+                mins[nonempty] = np.minimum.reduceat(flat[where], starts)
+            mins[always] = 0.0
+            dep[sel] = np.maximum(dep[sel], mins)
+        return dep
 
     @property
     def n_cols(self) -> int:
@@ -384,22 +395,23 @@ class RestorationSolver:
         t_at = [t[rows, cc] for _, rows, cc, _ in parts]
         for (_, rows, cc, _), x in zip(parts, t_at, strict=True):
             tau[rows, cc] = x
-        n_dc = int(self._dep_index.max(initial=-1)) + 1
-        dk = [self._dep_index[cc] for _, _, cc, _ in parts]
+        # the dependencies are read at the late entries only, all parts in one list
+        ends = np.cumsum([len(rows) for _, rows, _, _ in parts]).tolist()
+        if self.deps and parts:
+            rows_all = np.concatenate([rows for _, rows, _, _ in parts])
+            cc_all = np.concatenate([cc for _, _, cc, _ in parts])
+            plan = self._dep_plan(rows_all, cc_all, nc + 1)
         it = 0
         prev: list[np.ndarray | None] = [None] * len(parts)
         while True:
             it += 1
-            dep = self._dep_block(tau, n_dc) if self.deps else None
+            dep = self._dep_times(plan, tau, ends[-1]) if self.deps and parts else None
             new = []
-            for j, ((lg, rows, cc, fixed), tj, kj) in enumerate(zip(parts, t_at, dk, strict=True)):
+            for j, ((lg, rows, cc, fixed), tj) in enumerate(zip(parts, t_at, strict=True)):
                 if dep is None:
                     u = tj
                 else:  # u = max(T, dependencies met), 0 where nothing is depended on
-                    d = np.zeros(len(tj))
-                    has = kj >= 0
-                    d[has] = dep[rows[has], kj[has]]
-                    u = np.maximum(tj, d)
+                    u = np.maximum(tj, dep[ends[j] - len(tj) : ends[j]])
                 if prev[j] is not None and np.array_equal(u, prev[j]):
                     continue
                 prev[j] = u
