@@ -140,3 +140,14 @@ def test_falling_restoration_equals_a_fresh_solve(seed):
         falling.lower(rows, cols, hours)
         np.testing.assert_array_equal(falling.tau, solver.times_compact(t))
     assert np.isfinite(falling.tau).any() and np.isinf(t).sum() < out.sum()
+
+
+def test_nonzero_2d_equals_numpy():
+    from rescity.engine.cascade import nonzero_2d
+
+    a = np.random.default_rng(5).random((7, 13)) < 0.3
+    for x in (a, a[:, :0], a[:0]):
+        r, c = nonzero_2d(x)
+        r0, c0 = np.nonzero(x)
+        np.testing.assert_array_equal(r, r0)
+        np.testing.assert_array_equal(c, c0)

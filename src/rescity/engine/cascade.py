@@ -147,6 +147,15 @@ def thresholds_for(twin: Twin, thresholds: Mapping[str, int] | None = None) -> n
     return thr
 
 
+def nonzero_2d(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.nonzero`` of a 2-D array, row-major, from its flat positions (several times faster
+    than the 2-D form on wide blocks)."""
+    a = np.asarray(a)
+    k = np.flatnonzero(a)
+    r = k // max(a.shape[1], 1)
+    return r, k - r * a.shape[1]
+
+
 def csr_neighbours(
     indptr: np.ndarray, indices: np.ndarray, rows: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -63,7 +63,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from rescity.engine.cascade import CascadeModel, build_cascade_model, csr_neighbours, functional
+from rescity.engine.cascade import CascadeModel, build_cascade_model, csr_neighbours, functional, nonzero_2d
 from rescity.engine.damage import realisation_rng
 from rescity.engine.executor import Executor, chunk_bounds, imap_chunks
 from rescity.engine.policies import JobContext, get_policy
@@ -846,7 +846,7 @@ def job_context(
     sampled repair hours (the realisation's own stream) and travel."""
     b, n = states.shape
     out = states >= st.model.threshold
-    r, v = np.nonzero(out)
+    r, v = nonzero_2d(out)
     ds = states[r, v].astype(np.int64)
     # per-realisation streams: normals for durations, uniforms for random orders
     z = np.empty(len(r))
@@ -921,11 +921,11 @@ def _chunk(
         out_road[r[rj], v[rj]] = True
         if f0 is not None and not st.road_has_dependents:  # road alone: its part of the cascade
             road_f0 = np.where(st.is_road[None, :], f0, ~out_road)
-        solver = RestorationSolver(st.road_model, out_road, functional0=road_f0)
-        pos_road = solver.pos
-        t_road = np.zeros((b, solver.n_cols))
+        road_solver = RestorationSolver(st.road_model, out_road, functional0=road_f0)
+        pos_road = road_solver.pos
+        t_road = np.zeros((b, road_solver.n_cols))
         t_road[r[rj], pos_road[v[rj]]] = np.inf
-        roads_up = FallingRestoration(solver, t_road)  # each layer only lowers restoration hours
+        roads_up = FallingRestoration(road_solver, t_road)  # each layer only lowers restoration hours
         pending = rj
         layers = 0
         while len(pending):
@@ -954,7 +954,10 @@ def _chunk(
     timings["schedule"] = t3 - t2
     if f0 is None:
         f0 = functional(st.model, states)
-    solver = RestorationSolver(st.model, functional0=f0)
+    shared = {}
+    if road_f0 is not None and road_solver.lates[0] is not None:  # the same late road nodes
+        shared = {[g.system for g in st.model.graphs].index("road"): road_solver.lates[0][0]}
+    solver = RestorationSolver(st.model, functional0=f0, late_graphs=shared)
     t_all = np.zeros((b, solver.n_cols))
     t_all[r, solver.pos[v]] = restore
     known = {}

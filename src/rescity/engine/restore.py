@@ -46,7 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import breadth_first_order
 
-from rescity.engine.cascade import CascadeModel, SystemGraph, csr_neighbours, functional
+from rescity.engine.cascade import CascadeModel, SystemGraph, csr_neighbours, functional, nonzero_2d
 from rescity.errors import InputError
 
 _BIG = 1e12  # stands for "never" inside the spanning tree (csgraph needs finite weights)
@@ -105,16 +105,17 @@ def _tree(lg: _LateGraph) -> _Tree:
 
 def _late_graph(g: SystemGraph, late: np.ndarray) -> _LateGraph:
     """Contract the early (functional at 0) nodes of each realisation into one root (id 0)."""
-    r, v = np.nonzero(late)
+    r, v = nonzero_2d(late)
     nl = len(r)
-    lid = np.zeros(late.shape, np.int64)
-    lid[r, v] = np.arange(1, nl + 1)
+    m = late.shape[1]
+    lid = np.zeros(late.size, np.int64)  # late node id of each (realisation, node), flat
+    lid[r * m + v] = np.arange(1, nl + 1)
     deg = (g.indptr[v + 1] - g.indptr[v]).astype(np.int64)
     tot = int(deg.sum())
     rep = np.repeat(np.arange(nl), deg)
     off = np.arange(tot) - np.repeat(np.cumsum(deg) - deg, deg)
     nb = g.indices[np.repeat(g.indptr[v], deg) + off]
-    other = lid[r[rep], nb]  # 0 where the neighbour is early
+    other = lid[r[rep] * m + nb]  # 0 where the neighbour is early
     me = rep + 1
     both = (other > 0) & (me < other)
     lo = me[both]
@@ -177,26 +178,38 @@ def _relax(
     real paths achieve (an upper bound) only the nodes next to a change are revisited, round by
     round, and the fixed point is the bottleneck distance."""
     fell = []
-    seen = np.zeros(len(m), bool)
-    seen[start] = True
-    seen[0] = False
-    front = np.flatnonzero(seen)
+    front = _nodes(np.asarray(start, np.int64), len(m))
     while len(front):
-        i, nb = csr_neighbours(indptr, indices, front)
+        lo = indptr[front].astype(np.int64)
+        deg = indptr[front + 1].astype(np.int64) - lo
+        ends = np.cumsum(deg)
+        i = np.repeat(np.arange(len(front)), deg)
+        nb = indices[np.arange(int(ends[-1])) + np.repeat(lo - (ends - deg), deg)]
         best = np.full(len(front), np.inf)  # an isolated node keeps inf
-        if len(i):
-            first = np.r_[0, np.flatnonzero(i[1:] != i[:-1]) + 1]
-            best[i[first]] = np.minimum.reduceat(m[nb], first)
+        if len(nb):
+            has = deg > 0
+            best[has] = np.minimum.reduceat(m[nb], (ends - deg)[has])
         cand = np.maximum(un[front], best)
         down = cand < m[front]
         v = front[down]
         m[v] = cand[down]
         fell.append(v)
-        seen[:] = False
-        seen[nb[down[i]]] = True
-        seen[0] = False
-        front = np.flatnonzero(seen)
+        front = _nodes(nb[down[i]], len(m))
     return np.concatenate(fell) if fell else np.zeros(0, np.int64)
+
+
+def _nodes(ids: np.ndarray, n: int) -> np.ndarray:
+    """The distinct node ids of ``ids`` but the root (0), ascending: sorted when few, from a mask
+    of the ``n`` nodes when many."""
+    if len(ids) * 16 < n:
+        u = np.sort(ids)
+        keep = u != 0
+        keep[1:] &= u[1:] != u[:-1]
+        return u[keep]
+    seen = np.zeros(n, bool)
+    seen[ids] = True
+    seen[0] = False
+    return np.flatnonzero(seen)
 
 
 def _dependency_times(model: CascadeModel, tau: np.ndarray, rows=None) -> np.ndarray:
@@ -233,10 +246,18 @@ class RestorationSolver:
     call :meth:`times` with as many restoration schedules as needed (e.g. road repair layers, or
     alternative plans): the contracted graphs are reused. Only the columns of assets that are
     not functional at ``t = 0`` in some realisation of the block are carried.
+
+    ``late_graphs``: graph index → the late graph another solver of the same block contracted
+    for that network (``lates[k][0]``), where both functional sets agree on its nodes.
     """
 
     def __init__(
-        self, model: CascadeModel, out: np.ndarray | None = None, *, functional0: np.ndarray | None = None
+        self,
+        model: CascadeModel,
+        out: np.ndarray | None = None,
+        *,
+        functional0: np.ndarray | None = None,
+        late_graphs: dict[int, _LateGraph] | None = None,
     ):
         if functional0 is None:
             if out is None:
@@ -260,8 +281,12 @@ class RestorationSolver:
         self.f0c = f0[:, self.cols]
         net = np.zeros(n, bool)
         self.lates: list[tuple[_LateGraph, np.ndarray] | None] = []
-        for g in model.graphs:
+        for j, g in enumerate(model.graphs):
             net[g.nodes] = True
+            if late_graphs and j in late_graphs:  # contracted already, for the same late nodes
+                lg = late_graphs[j]
+                self.lates.append((lg, self.pos[g.nodes[lg.cols]]))
+                continue
             late = ~f0[:, g.nodes]
             if late.any():
                 lg = _late_graph(g, late)
@@ -388,7 +413,7 @@ class RestorationSolver:
             if item is not None
             for lg, cc in [item]
         ]
-        rl, cl = np.nonzero(~self.f0c[:, self.loose])
+        rl, cl = nonzero_2d(~self.f0c[:, self.loose])
         if len(rl):
             parts.append((None, rl, self.loose[cl], None))
         tau = np.zeros((b, nc + 1))  # last column: assets outside the block's columns (τ = 0)
@@ -459,10 +484,8 @@ class FallingRestoration:
             self.tau[lg.rows, cc] = _as_hours(m)[1:]
             node = np.zeros((b, nc), np.int64)  # late node of each (row, column); 0: none
             node[lg.rows, cc] = np.arange(1, lg.n)
-            adj = sp.csr_matrix(
-                (np.ones(2 * len(lg.lo)), (np.r_[lg.lo, lg.hi], np.r_[lg.hi, lg.lo])), shape=(lg.n, lg.n)
-            )
-            self.graphs.append((lg, cc, un, m, adj.indptr, adj.indices, node))
+            tr = _tree(lg)  # its symmetric adjacency, built by _path_max
+            self.graphs.append((lg, cc, un, m, tr.indptr, tr.indices, node))
 
     def lower(self, rows: np.ndarray, cols: np.ndarray, hours: np.ndarray) -> None:
         """Set ``t[rows, cols] = hours`` (each no higher than before) and update ``tau``."""
