@@ -911,7 +911,7 @@ def _chunk(
     timings["jobs"] = t1 - t0
     # road jobs in layers, then the rest once the roads' restoration is known; restoration
     # times live on each solver's compact columns (``pos``: asset → column, else a zero column)
-    is_road = st.sysv[v] == "road"
+    is_road = st.is_road[v]
     tau_road = np.zeros((b, 1))
     pos_road = np.zeros(n, np.int64)
     road_f0 = None
@@ -1006,21 +1006,25 @@ def service_curves(
         k[tt <= 0] = 0
         k = k.astype(np.int64)
         np.minimum(k, nh, out=k)
-        # people served from each step, binned (fine unit, realisation, step): the cumulative sum
-        # over the steps is then already laid out (fine unit, realisation × hour) for the roll-up
-        k += (fine_u[None, :] * b + real) * (nh + 1)
+        # people served from each step, binned (step, fine unit, realisation): most rows are
+        # served at 0, in the first slab; the steps past the horizon fall in the last slab
+        k *= n_fine * b
+        k += fine_u[None, :] * b + real
         w = np.broadcast_to(ppl, tt.shape).ravel()
-        cnt = np.bincount(k.ravel(), weights=w, minlength=n_fine * b * (nh + 1))
-        served_f = np.cumsum(cnt.reshape(n_fine * b, nh + 1)[:, :nh], axis=1)
+        cnt = np.bincount(k.ravel(), weights=w, minlength=(nh + 1) * n_fine * b)
+        served_f = cnt.reshape(nh + 1, n_fine, b)[:nh]
+        for h in range(1, nh):  # the cumulative sum over the steps, step after step
+            np.add(served_f[h - 1], served_f[h], out=served_f[h])
         # Σ over the finest units of each reported unit (a 0/1 sparse product, summed in order)
-        served_t = st.fine_to_rep_csr @ served_f.reshape(n_fine, b * nh)  # (n_rep, b × hours)
+        x = served_f.transpose(1, 0, 2).reshape(n_fine, nh * b)
+        served_t = st.fine_to_rep_csr @ x  # (n_rep, hours × b)
         tot = st.served[sv]
         served_t /= np.where(tot > 0, tot, 1.0)[:, None]
         served_t[tot <= 0] = 1.0  # nobody served there in the intact twin
         np.clip(served_t, 0, 1, out=served_t)
         served_t *= 65535
         np.round(served_t, out=served_t)
-        q[sv] = np.ascontiguousarray(served_t.astype(np.uint16).reshape(-1, b, nh).transpose(1, 0, 2))
+        q[sv] = np.ascontiguousarray(served_t.astype(np.uint16).reshape(-1, nh, b).transpose(2, 0, 1))
         cell = real * n_fine + fine_u[None, :]
         np.minimum(tt, hz, out=tt)
         tt *= ppl[None, :]
