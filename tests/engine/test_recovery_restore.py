@@ -151,3 +151,25 @@ def test_nonzero_2d_equals_numpy():
         r0, c0 = np.nonzero(x)
         np.testing.assert_array_equal(r, r0)
         np.testing.assert_array_equal(c, c0)
+
+
+def test_a_second_run_on_the_twin_reuses_its_setup_and_gives_the_same_result():
+    twin = toy_twin(2, 3, 2, 2)
+    rng = np.random.default_rng(1)
+    cells = twin.units["level"].eq("cell").to_numpy()
+    sim = simulate(
+        twin,
+        {"gust_ms": rng.uniform(40, 70, twin.n_assets)},
+        {"gust_ms": np.where(cells, 50.0, np.nan)},
+        6,
+        3,
+        keep_states=True,
+    )
+    a = simulate_recovery(twin, sim.states, seed=3)
+    kept = {k[:2] for k in twin.__dict__["_derived"] if isinstance(k, tuple)}
+    assert {("recovery", "travel"), ("recovery", "n_minus_1"), ("engine", "cascade")} <= kept
+    b = simulate_recovery(twin, sim.states, seed=3)
+    for sv in a.q:
+        np.testing.assert_array_equal(a.q[sv], b.q[sv])
+        np.testing.assert_array_equal(a.customer_hours[sv], b.customer_hours[sv])
+    np.testing.assert_array_equal(a.restore_h.toarray(), b.restore_h.toarray())

@@ -63,7 +63,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from rescity.engine.cascade import CascadeModel, build_cascade_model, csr_neighbours, functional, nonzero_2d
+from rescity.engine.cascade import CascadeModel, csr_neighbours, functional, nonzero_2d
 from rescity.engine.damage import realisation_rng
 from rescity.engine.executor import Executor, chunk_bounds, imap_chunks
 from rescity.engine.policies import JobContext, get_policy
@@ -387,7 +387,8 @@ def crew_pools(twin: Twin, config: RecoveryConfig) -> CrewPools:
         given = config.crews.get(str(p), {}).get(s) or config.crews.get("default", {}).get(s)
         crews.append(int(given) if given else max(config.min_crews, math.ceil(na / _per_crew(config, s))))
     table["crews"] = crews
-    travel_h, access = _travel(twin, pref.astype(str), config)
+    key = ("recovery", "travel", bool(config.travel), tuple(sorted(CREW_SPEED_KMH.items())))
+    travel_h, access = twin.derived(key, lambda: _travel(twin, pref.astype(str), config))
     return CrewPools(codes.astype(np.int64), table, travel_h, access)
 
 
@@ -1033,6 +1034,11 @@ def service_curves(
     return q, ch
 
 
+def _importance(imp: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The N-1 arrays a recovery run reads."""
+    return {k: imp[k] for k in ("people_lost_total", "hospital_critical")}
+
+
 def _run_block(args: tuple, s: int, e: int) -> dict[str, Any]:
     st, states, f0, seed, config, policy, hours, first = args
     return _chunk(st, states[s:e], None if f0 is None else f0[s:e], first + s, seed, config, policy, hours)
@@ -1098,7 +1104,14 @@ def simulate_recovery(
         raise InputError("chunk_size must be an integer ≥ 1", field="chunk_size", value=chunk_size)
     R = states.shape[0]
     t0 = time.perf_counter()
-    model = model or build_cascade_model(twin, horizon_h, thresholds)
+    if model is None:  # the compiled model and its N-1 importance depend only on the twin
+        from rescity.engine.criticality import n_minus_1
+        from rescity.engine.runner import cascade_model
+
+        model = cascade_model(twin, horizon_h, thresholds)
+        if importance is None:
+            key = ("recovery", "n_minus_1", float(horizon_h), repr(sorted((thresholds or {}).items())))
+            importance = twin.derived(key, lambda: _importance(n_minus_1(twin, model)))
     policy = get_policy(config.policy)
     st = build_recovery_model(twin, model, config, importance)
     hours = config.hours()

@@ -381,6 +381,18 @@ def _cached(twin: Twin, key: tuple, build: Callable[[], Any]) -> Any:
     return twin.derived(("engine", *key), build)
 
 
+def cascade_model(
+    twin: Twin, horizon_h: float = 12.0, thresholds: Mapping[str, int] | None = None
+) -> CascadeModel:
+    """:func:`~rescity.engine.cascade.build_cascade_model`, kept on the twin (the damage run and
+    the recovery share it)."""
+    return _cached(
+        twin,
+        ("cascade", float(horizon_h), repr(sorted((thresholds or {}).items()))),
+        lambda: build_cascade_model(twin, horizon_h, thresholds),
+    )
+
+
 def _check_intensity(
     d: Mapping[str, np.ndarray], n: int, realisations: int, what: str
 ) -> dict[str, np.ndarray]:
@@ -543,11 +555,7 @@ def simulate(
         median_scale=median_scale,
         exposure=expo,
         cell_exposure=dict(cell_exposure or {}),
-        cascade=_cached(
-            twin,
-            ("cascade", float(horizon_h), repr(sorted((thresholds or {}).items()))),
-            lambda: build_cascade_model(twin, horizon_h, thresholds),
-        ),
+        cascade=cascade_model(twin, horizon_h, thresholds),
         service=service,
         agg=_cached(twin, ("aggregator",), lambda: build_aggregator(twin)),
         keep_states=bool(keep_states),
