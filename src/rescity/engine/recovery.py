@@ -1010,7 +1010,8 @@ def service_curves(
         # people served from each step, binned (step, fine unit, realisation): most rows are
         # served at 0, in the first slab; the steps past the horizon fall in the last slab
         k *= n_fine * b
-        k += fine_u[None, :] * b + real
+        k += fine_u * b  # row by row, without a (b, rows) temporary
+        k += real
         w = np.broadcast_to(ppl, tt.shape).ravel()
         cnt = np.bincount(k.ravel(), weights=w, minlength=(nh + 1) * n_fine * b)
         served_f = cnt.reshape(nh + 1, n_fine, b)[:nh]
