@@ -72,6 +72,13 @@ class SiteFrame:
         d, _ = self._tree.query(unit_vectors(clon, clat), k=1)
         return np.flatnonzero(d <= chord_of_km(cutoff_km) * (1 + 1e-12))
 
+    def track_blocks(self, ti, cutoff_km: float) -> Iterator[Block]:
+        """:meth:`blocks` of the fixes of the resampled track ``ti`` (``lon``, ``lat`` columns)
+        that come within ``cutoff_km`` of a site."""
+        clon = ti["lon"].to_numpy(float)
+        clat = ti["lat"].to_numpy(float)
+        return self.blocks(clon, clat, self.near_steps(clon, clat, cutoff_km))
+
     def blocks(
         self, clon: np.ndarray, clat: np.ndarray, steps: np.ndarray, block_elements: int | None = None
     ) -> Iterator[Block]:

@@ -191,15 +191,7 @@ def _rate_blocks(
     ti = prepare_track(track, dt_h)
     sites = SiteFrame(lon, lat)
     rate_of = block_rate(ti, sites, cutoff_km, model, terrain, params)
-    clon = ti["lon"].to_numpy(float)
-    clat = ti["lat"].to_numpy(float)
-    steps = sites.near_steps(clon, clat, cutoff_km)
-
-    def gen():
-        for blk in sites.blocks(clon, clat, steps):
-            yield blk.steps, rate_of(blk)
-
-    return ti, sites, gen()
+    return ti, sites, ((blk.steps, rate_of(blk)) for blk in sites.track_blocks(ti, cutoff_km))
 
 
 def block_rate(

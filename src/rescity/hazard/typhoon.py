@@ -360,15 +360,8 @@ def _field_blocks(
     ti = prepare_track(track, dt_h)
     sites = SiteFrame(lon, lat)
     arrays = _vortex_arrays(ti, model, params)
-    clon = ti["lon"].to_numpy(float)
-    clat = ti["lat"].to_numpy(float)
-    steps = sites.near_steps(clon, clat, cutoff_km)
-
-    def gen() -> Iterator[tuple[Any, np.ndarray]]:
-        for blk in sites.blocks(clon, clat, steps):
-            yield blk if geometry else blk.steps, _block_wind(blk, arrays, model, cutoff_km)
-
-    return ti, sites, gen()
+    blocks = sites.track_blocks(ti, cutoff_km)
+    return ti, sites, ((b if geometry else b.steps, _block_wind(b, arrays, model, cutoff_km)) for b in blocks)
 
 
 def wind_timeseries(
