@@ -69,50 +69,51 @@ def _two_cells(year=2020):
 
 def test_affected_operator_by_hand():
     ex = _two_cells()
-    # k = 2; cell 1: w = 1, r = 1 → 1 − e^(−0.3); cell 2: w = 0.5, r = 0 → 1 − e^(−0.025)
-    want = 1000 * (1 - np.exp(-0.3)) + 2000 * (1 - np.exp(-0.025))
-    got = op.predict("affected_population", ex, np.array([0.1, 0.2, 2.0, 0.7]), np.ones((1, 2)))
+    # rain only, k = 2: cell 1 r = 1 → 1 − e^(−0.2); cell 2 r = 0 → 0 (its wind does not count)
+    want = 1000 * (1 - np.exp(-0.2))
+    got = op.predict("affected_population", ex, np.array([0.2, 2.0, 0.7]), np.ones((1, 2)))
     assert got[0] == pytest.approx(want, rel=1e-12)  # 2020: income index 1, no income factor
-    assert want == pytest.approx(308.56, abs=0.01)
+    assert want == pytest.approx(181.27, abs=0.01)
     # 2004: population index π = 4720/6457, income ι = (11649/64613)/π; rate × ι^−0.7
     pi, gamma = op.year_index(2004)
-    old = op.predict("affected_population", _two_cells(2004), np.array([0.1, 0.2, 2.0, 0.7]), np.ones((1, 2)))
+    old = op.predict("affected_population", _two_cells(2004), np.array([0.2, 2.0, 0.7]), np.ones((1, 2)))
     assert old[0] == pytest.approx(want * pi * (gamma / pi) ** -0.7, rel=1e-12)
     # ι_2004 = 0.1803 / 0.7310 = 0.2466; 0.2466^−0.7 = e^(0.7 · 1.400) = 2.66: poorer then, more vulnerable
     assert (gamma / pi) ** -0.7 == pytest.approx(2.66, abs=0.01)
 
 
 def test_relocation_operator_has_no_income_factor():
-    theta = np.array([0.1, 0.2, 2.0])
+    theta = np.array([0.1, 2.0])
     new = op.predict("relocated_or_evacuated", _two_cells(), theta, np.ones((1, 2)))[0]
     old = op.predict("relocated_or_evacuated", _two_cells(2004), theta, np.ones((1, 2)))[0]
-    assert new == pytest.approx(1000 * (1 - np.exp(-0.3)) + 2000 * (1 - np.exp(-0.025)))
+    # wind only, k = 2: w = 1 and 0.5
+    assert new == pytest.approx(1000 * (1 - np.exp(-0.1)) + 2000 * (1 - np.exp(-0.025)))
     assert old == pytest.approx(new * 4720 / 6457)  # population only
 
 
 def test_loss_operator_by_hand_and_the_year_index():
     ex = _two_cells()
-    # k = 3: 1000 (1000·1³ + 500·1³) + 2000 (1000·0.5³ + 0) = 1.75 M CNY
-    got = op.predict("economic_loss_cny", ex, np.array([1000.0, 500.0, 3.0, 1.2]), np.ones((1, 2)))
-    assert got[0] == pytest.approx(1.75e6)
+    # wind only, k = 3: 1000 · 1000·1³ + 2000 · 1000·0.5³ = 1.25 M CNY
+    got = op.predict("economic_loss_cny", ex, np.array([1000.0, 3.0, 1.2]), np.ones((1, 2)))
+    assert got[0] == pytest.approx(1.25e6)
     pi, gamma = op.year_index(2004)
     assert pi == pytest.approx(4720 / 6457) and gamma == pytest.approx(11649 / 64613)
     # the year's GDP, and the loss rate per GDP × ι^−α with ι the GDP per person index
-    theta = np.array([1000.0, 500.0, 3.0, 1.2])
+    theta = np.array([1000.0, 3.0, 1.2])
     old = op.predict("economic_loss_cny", _two_cells(2004), theta, np.ones((1, 2)))
-    assert old[0] == pytest.approx(1.75e6 * gamma * (gamma / pi) ** -1.2)
+    assert old[0] == pytest.approx(1.25e6 * gamma * (gamma / pi) ** -1.2)
     # a year after the last tabulated one keeps that year's indices (no extrapolation)
     assert op.year_index(2031) == op.year_index(2020) == (1.0, 1.0)
 
 
 def test_collapse_operator_by_hand():
     ex = _two_cells()
-    theta = np.array([0.01, 0.02, 2.0, 3.0])  # c_w, c_r, k, α
-    # rural rooms ρ H (1 − u): cell 1 3·400, cell 2 3·800·0.5; rates 0.01 w² + 0.02 r²
-    want = 1200 * (1 - np.exp(-0.03)) + 1200 * (1 - np.exp(-0.0025))
+    theta = np.array([0.01, 2.0, 3.0])  # c_w, k, α
+    # rural rooms ρ H (1 − u): cell 1 3·400, cell 2 3·800·0.5; rates 0.01 w²
+    want = 1200 * (1 - np.exp(-0.01)) + 1200 * (1 - np.exp(-0.0025))
     got = op.predict("collapsed_houses", ex, theta, np.ones((1, 2)))
     assert got[0] == pytest.approx(want, rel=1e-12)
-    assert want == pytest.approx(38.46, abs=0.01)
+    assert want == pytest.approx(14.94, abs=0.01)
     pi, gamma = op.year_index(2005)
     old = op.predict("collapsed_houses", _two_cells(2005), theta, np.ones((1, 2)))
     assert old[0] == pytest.approx(want * pi * (gamma / pi) ** -3.0, rel=1e-12)
@@ -158,7 +159,7 @@ def _synthetic(n_storms=7, n_cells=40, seed=1):
 
 def test_the_fit_recovers_known_parameters():
     data = _synthetic()
-    truth = np.array([0.3, 0.05, 1.5, 0.8])
+    truth = np.array([0.05, 1.5, 0.8])
     obs = {
         s: float(op.predict("affected_population", d.exposure, truth, d.regions[:1])[0])
         for s, d in data.items()
@@ -189,7 +190,7 @@ def _obs_table(data, values):
 def test_loso_never_uses_the_held_out_storm():
     data = _synthetic()
     rng = np.random.default_rng(3)
-    truth = np.array([0.3, 0.05, 1.5, 0.8])
+    truth = np.array([0.05, 1.5, 0.8])
     values = {
         s: float(op.predict("affected_population", d.exposure, truth, d.regions[:1])[0])
         * rng.lognormal(0, 0.3)
@@ -243,7 +244,7 @@ def test_coverage_and_skill_are_computed_as_documented():
 def test_predictive_interval_widens_with_the_model_error():
     data = _synthetic()
     sd = data["202001"]
-    f = cal.MetricFit("affected_population", np.array([0.3, 0.05, 1.5, 0.8]), np.zeros((4, 4)), 0.01, [], 0.0)
+    f = cal.MetricFit("affected_population", np.array([0.05, 1.5, 0.8]), np.zeros((3, 3)), 0.01, [], 0.0)
     narrow = cal.predictive("affected_population", sd, f, draws=2000).iloc[0]
     f.sigma_model = 1.0
     wide = cal.predictive("affected_population", sd, f, draws=2000).iloc[0]
@@ -255,7 +256,7 @@ def test_predictive_interval_widens_with_the_model_error():
 def test_model_error_is_what_the_nested_residuals_show_beyond_the_spread():
     data = _synthetic(n_storms=9)
     rng = np.random.default_rng(5)
-    truth = np.array([0.3, 0.05, 1.5])  # relocation: three parameters
+    truth = np.array([0.3, 1.5])  # relocation: two parameters
     noise = rng.normal(0, 1.0, len(data))
     obs = {
         s: float(op.predict("relocated_or_evacuated", d.exposure, truth, d.regions[:1])[0]) * np.exp(z)

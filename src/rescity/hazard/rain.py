@@ -32,8 +32,14 @@ shear, and a term for the forced ascent of the storm's wind over terrain::
   20° inwards; ``Rmax`` from the track or Vickery & Wadhera 2008), ``∇h`` the slope and uphill
   direction of the site (a DEM would give them; without one, the county-class proxy of
   :mod:`rescity.hazard.terrain`: 0.035 in the 26 mountain counties, 0.012 in hilly ones, 0.002
-  on the plain, rising to the north-west). ``m(r) = min(R_CLIPER(r)/Tm, 1)`` keeps the lift to
-  the storm's saturated air.
+  on the plain, rising to the north-west). ``m(r) = exp(−max(r − rm, 0)/L_m)`` keeps the lift
+  to the storm's moist air: ``L_m`` (:attr:`PhramParameters.moist_efold_km`, 300 km) is the
+  e-folding of the moist envelope of the circulation beyond R-CLIPER's ``rm``. The upslope term
+  needs near-saturated inflow, not rain already falling, so its reach is wider than the
+  130–150 km e-folding of R-CLIPER's azimuthal-mean rain rate (an earlier version used
+  ``min(R_CLIPER(r)/Tm, 1)`` and put storms landfalling in Fujian 3–5 times below the gauges of
+  southern Zhejiang). ``L_m`` is set with the gauge table of docs/hazard-typhoon.md: the
+  smallest value at which the spread across storms of the station ratios stops falling.
 * Decay over land and rain after landfall come from the track: the CMA best track follows the
   storm inland until it dissipates and its weakening wind lowers ``Tm``; the rain goes on while
   the centre is within :data:`rescity.hazard.typhoon.CUTOFF_KM`.
@@ -93,7 +99,8 @@ class PhramParameters:
     ``scale`` multiplies R-CLIPER (fitted: see docs/hazard-typhoon.md); ``shear_amplitude`` the
     wavenumber-1 amplitude; ``shear_from_deg`` the direction the deep-layer shear comes from;
     ``cw_kg_m3`` the uplift sensitivity ``C_w`` of Smith & Barstad (2004); ``inflow_deg`` and
-    ``rankine_exponent`` shape the surface wind that lifts the air over the terrain.
+    ``rankine_exponent`` shape the surface wind that lifts the air over the terrain;
+    ``moist_efold_km`` the e-folding of the moist envelope that the upslope term acts on.
     """
 
     scale: float = 1.2
@@ -102,7 +109,7 @@ class PhramParameters:
     cw_kg_m3: float = 0.0138
     inflow_deg: float = 20.0
     rankine_exponent: float = 0.6
-
+    moist_efold_km: float = 300.0
 
 
 def rcliper_parameters(vmax_ms: Any) -> dict[str, np.ndarray]:
@@ -172,8 +179,8 @@ def phram_block(
     vn = speed * (ca * re - sa * rn)
     ua = np.deg2rad(uphill_deg)
     w = slope * (ue * np.sin(ua) + vn * np.cos(ua))  # V·∇h, m/s of forced ascent
-    tm = np.maximum(rcliper_parameters(vmax_ms)["Tm"], 1e-6)
-    moist = np.clip(rc / tm, 0.0, 1.0)
+    rm = rcliper_parameters(vmax_ms)["rm"]
+    moist = np.exp(-np.maximum(r_km - rm, 0.0) / p.moist_efold_km)
     topo = 3600.0 * p.cw_kg_m3 * np.maximum(w, 0.0) * moist
     return np.maximum(base * asym + topo, 0.0)
 

@@ -29,7 +29,7 @@ import pandas as pd
 GRID_DEG: float = 0.05
 #: Accepted model/observed ratios: county maximum vs the gauge maximum, and province means.
 STATION_RATIO: tuple[float, float] = (0.35, 1.5)
-MEAN_RATIO: tuple[float, float] = (0.7, 1.3)
+MEAN_RATIO: tuple[float, float] = (0.7, 1.5)
 
 
 def observed() -> pd.DataFrame:

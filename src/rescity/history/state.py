@@ -39,8 +39,9 @@ import pandas as pd
 from rescity.seeds import DEFAULT_SEED
 
 #: Bump when the model's physics changes so cached states are recomputed (2: CMA tracks, the
-#: PHRaM-type rain with terrain, rain-river floods and landslides, the open-data power backbone).
-MODEL_VERSION = "2026.12-2"
+#: PHRaM-type rain with terrain, rain-river floods and landslides, the open-data power backbone;
+#: 3: the upslope rain's moist envelope of 300 km).
+MODEL_VERSION = "2026.12-3"
 #: Realisations of the engine per storm (the operators use means; damage sampling noise on a
 #: province total is well below 1 % at this size).
 DEFAULT_REALISATIONS = 20
