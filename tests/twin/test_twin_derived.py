@@ -32,3 +32,31 @@ def test_asset_cells_kept_read_only_and_follow_a_moved_asset():
         twin.units["unit_id"].iloc[other], twin.units["lon"].iloc[other], twin.units["lat"].iloc[other],
     ]  # fmt: skip
     assert asset_cells(twin)[0] == (where[0] + 1) % len(cells)
+
+
+
+def test_fingerprint_stable_with_missing_values_and_follows_changes():
+    twin = toy_twin(counties=2, cells_per_county=3)
+    assert len(twin.edges) and len(twin.dependencies) and len(twin.service)
+    twin.assets.loc[0, "backup_h"] = np.nan  # skipped in the sum (as pandas): the summary stays comparable
+    fp = twin.fingerprint()
+    assert twin.fingerprint() == fp
+    calls = []
+    twin.derived(("test", "n"), lambda: calls.append(1))
+    twin.derived(("test", "n"), lambda: calls.append(1))
+    assert len(calls) == 1  # not rebuilt at every lookup
+    a, e, d, sv, u = twin.assets, twin.edges, twin.dependencies, twin.service, twin.units
+    changes = [
+        (a, "backup_h", lambda x: x + 1.0),
+        (a, "is_source", lambda x: ~x.astype(bool)),
+        (a, "lon", lambda x: x + 1e-6),
+        (e, "dst", lambda x: x[::-1] + 1),
+        (d, "buffer_h", lambda x: x + 0.5),
+        (d, "supplier", lambda x: x + 1),
+        (sv, "people", lambda x: x * 2.0),
+        (u, "lat", lambda x: x + 1e-6),
+    ]
+    for table, column, change in changes:
+        before = twin.fingerprint()
+        table[column] = change(table[column].to_numpy())
+        assert twin.fingerprint() != before, column

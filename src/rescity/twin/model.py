@@ -147,6 +147,20 @@ def conform(df: pd.DataFrame, name: str) -> pd.DataFrame:
     return pd.DataFrame(out).reset_index(drop=True)
 
 
+def _col_sum(table: pd.DataFrame, column: str) -> Any:
+    """Sum of a column, missing values skipped (as ``Series.sum``), reduced on its NumPy array:
+    :meth:`Twin.fingerprint` runs at every :meth:`Twin.derived` lookup."""
+    v = table[column].to_numpy()
+    if v.dtype.kind == "b":
+        return np.count_nonzero(v)
+    if v.dtype.kind in "iu":
+        return v.sum()
+    if v.dtype.kind == "f":
+        s = v.sum()
+        return np.nansum(v) if np.isnan(s) else s
+    return table[column].sum()
+
+
 @dataclass
 class Twin:
     """A digital twin: units, assets, network edges, dependencies and service areas.
@@ -178,11 +192,12 @@ class Twin:
         a, e, d, sv, u = self.assets, self.edges, self.dependencies, self.service, self.units
         return (
             len(a), len(e), len(d), len(sv), len(u),
-            float(a["backup_h"].sum()), float(d["buffer_h"].sum()) if len(d) else 0.0,
-            int(e["src"].sum()) if len(e) else 0, int(e["dst"].sum()) if len(e) else 0,
-            float(sv["people"].sum()) if len(sv) else 0.0,
-            int(d["supplier"].sum()) if len(d) else 0, int(a["is_source"].sum()),
-            float(a["lon"].sum()), float(a["lat"].sum()), float(u["lon"].sum()), float(u["lat"].sum()),
+            float(_col_sum(a, "backup_h")), float(_col_sum(d, "buffer_h")) if len(d) else 0.0,
+            int(_col_sum(e, "src")) if len(e) else 0, int(_col_sum(e, "dst")) if len(e) else 0,
+            float(_col_sum(sv, "people")) if len(sv) else 0.0,
+            int(_col_sum(d, "supplier")) if len(d) else 0, int(_col_sum(a, "is_source")),
+            float(_col_sum(a, "lon")), float(_col_sum(a, "lat")),
+            float(_col_sum(u, "lon")), float(_col_sum(u, "lat")),
         )  # fmt: skip
 
     def derived(self, key: tuple, build: Callable[[], Any]) -> Any:
