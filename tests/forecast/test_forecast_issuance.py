@@ -202,6 +202,32 @@ def test_issuance_through_the_real_pipeline(twin, track):
     )
 
 
+
+def _per_window_pipeline(twin, track, realisations, seed, params=None):
+    """The default pipeline as a custom member function (called once per window)."""
+    return iss.member_indicators(twin, track, realisations, seed, params)
+
+
+def test_members_windows_in_one_task_equal_the_per_window_pipeline(twin, track):
+    """The default pipeline runs a member's lead windows together (one hazard pass): the same
+    samples, bit for bit, as the pipeline called window by window, with 1 or 2 workers."""
+    e = ens.perturb_track(track, ISSUED, members=3, seed=5)
+    kw = dict(realisations=2, seed=5, leads=(24, 48, 72), params={"drainage_rp_yr": 5.0})
+    together = iss.simulate_issuance(twin, e, ISSUED, **kw)
+    alone = iss.simulate_issuance(twin, e, ISSUED, simulate_member=_per_window_pipeline, **kw)
+    two = iss.simulate_issuance(twin, e, ISSUED, workers=2, **kw)
+    assert list(together.values) == list(alone.values) == [24, 48, 72]
+    assert together.values[72]["homes_damaged"].max() > together.values[24]["homes_damaged"].min()
+    for L in together.values:
+        for k, x in together.values[L].items():
+            assert np.array_equal(x, alone.values[L][k]) and np.array_equal(x, two.values[L][k]), (L, k)
+    w = [ens.window(ens.member_tracks(e)[0], ISSUED, ISSUED + pd.Timedelta(hours=L)) for L in (24, 48)]
+    many = iss.member_windows(twin, w, 2, 11)
+    for win, got in zip(w, many, strict=True):
+        one = iss.member_indicators(twin, win, 2, 11)
+        assert got.keys() == one.keys() and all(np.array_equal(got[k], one[k]) for k in one)
+
+
 @pytest.mark.parametrize(
     "sn, reported_utc",
     [

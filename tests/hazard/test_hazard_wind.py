@@ -289,6 +289,43 @@ def test_lekima_wenling_hangzhou():
     assert (out["gust_ms"] >= out["wind_ms"]).all()
 
 
+
+@pytest.mark.parametrize("model", ["holland1980", "holland2008"])
+def test_nested_windows_in_one_pass_equal_each_window_alone(monkeypatch, model):
+    """Lead windows of a forecast (same start, cut at +24/48/72 h, some ends between fixes) in one
+    pass give every window's own intensities bit for bit; a window with another start runs alone."""
+    from rescity.forecast.ensemble import window
+    from rescity.hazard import typhoon
+    from rescity.hazard.typhoon import typhoon_hazard_windows
+
+    monkeypatch.setattr(_geometry, "BLOCK_ELEMENTS", 4000)  # ~13 fixes a block: windows end inside blocks
+    tr = packaged_track("201910")
+    lon, lat = np.meshgrid(np.linspace(118.0, 123.0, 20), np.linspace(27.0, 31.5, 15))
+    lon, lat = lon.ravel(), lat.ravel()
+    t0 = pd.Timestamp("2019-08-08 12:00", tz="UTC")
+    starts_and_cuts = [
+        (t0, (24, 48, 72)),
+        (t0 - pd.Timedelta(hours=31), (24, 48, 72)),  # between fixes: interpolated ends
+        (t0, (10.5, 30, 71, 71)),
+    ]
+    rows = []
+    orig = typhoon._block_wind
+    monkeypatch.setattr(typhoon, "_block_wind", lambda blk, *a: rows.append(len(blk.steps)) or orig(blk, *a))
+    for start, cuts in starts_and_cuts:
+        ws = [window(tr, start, start + pd.Timedelta(hours=h)) for h in cuts]
+        ws.append(window(tr, start + pd.Timedelta(hours=5), start + pd.Timedelta(hours=40)))  # another start
+        rows.clear()
+        together = typhoon_hazard_windows(ws, lon, lat, model)
+        shared_rows = sum(rows)
+        rows.clear()
+        alone = [typhoon_hazard(w, lon, lat, model) for w in ws]
+        assert shared_rows < 0.7 * sum(rows)
+        for a, b in zip(together, alone, strict=True):
+            assert a.keys() == b.keys()
+            for k in a:
+                assert np.array_equal(a[k], b[k]), k
+
+
 def test_bad_arguments(still):
     with pytest.raises(InputError) as e:
         peak_wind(still, [LON0], [LAT0], "rankine")

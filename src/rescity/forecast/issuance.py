@@ -1,9 +1,10 @@
 """One forecast issuance, and a hindcast as a sequence of issuances.
 
-An issuance runs the simulation once per ensemble member and lead window (the member's track
-restricted to ``issued … issued + L`` h, L = 24, 48, 72 where the forecast reaches), pools the
-``members × realisations`` samples, rolls them up to every administrative level and writes one
-long table:
+An issuance runs the simulation of every ensemble member for each lead window (the member's
+track restricted to ``issued … issued + L`` h, L = 24, 48, 72 where the forecast reaches), one
+task per member with all its windows (the default pipeline computes the wind and rain of the
+hours the windows share once: :func:`member_windows`), pools the ``members × realisations``
+samples, rolls them up to every administrative level and writes one long table:
 
 ``issued, lead_h, unit_id, level, indicator, mean, p05, p95, warning, change, warning_change,
 name_zh, name_en, population``
@@ -14,9 +15,10 @@ mean for the same lead, unit and indicator (empty for the first issuance).
 
 The per-member simulation is a parameter (``simulate_member``): a function ``(twin, track,
 realisations, seed, params) -> {indicator: (R, n_units)}`` with values on base-level rows; the
-default, :func:`member_indicators`, runs the hazard and the engine of the scenario run. Seeds
-are drawn per (issuance, member) from ``numpy.random.SeedSequence``, the same for every lead, so
-that longer windows reuse the same damage draws and results do not depend on ``workers``.
+default, :func:`member_indicators`, runs the hazard and the engine of the scenario run; a custom
+function is called once per member and window. Seeds are drawn per (issuance, member) from
+``numpy.random.SeedSequence``, the same for every lead, so that longer windows reuse the same
+damage draws and results do not depend on ``workers``.
 """
 
 from __future__ import annotations
@@ -76,16 +78,30 @@ def member_indicators(
     (:data:`rescity.engine.event.CALIBRATION_PARAMS`) reach the hazard and the engine through
     :func:`rescity.engine.event.split_params`; the others are indicator parameters.
     """
+    return member_windows(twin, [track], realisations, seed, params)[0]
+
+
+def member_windows(
+    twin, tracks: Sequence[pd.DataFrame], realisations: int, seed: int, params: dict | None = None
+) -> list[dict[str, np.ndarray]]:
+    """:func:`member_indicators` of each lead window of one member (windows of its track with the
+    same start, :func:`rescity.forecast.ensemble.window`), the same values bit for bit, with the
+    wind and rain of the hours the windows share computed once
+    (:func:`rescity.hazard.event.typhoon_events`); the engine and the indicators run per window,
+    each with ``seed``."""
     from rescity.engine.event import simulate_event, split_params
-    from rescity.hazard.event import typhoon_event
+    from rescity.hazard.event import typhoon_events
 
     params = dict(params or {})
     hazard_kw, sim_kw = split_params(params)
-    asset_int, cell_int = typhoon_event(twin, track, sites="cells", **hazard_kw)
-    result = simulate_event(
-        twin, (asset_int, cell_int), realisations, seed, simulate_kw={**sim_kw, "keep_states": True, "keep": "all"}
-    )  # the indicators read every realisation of every cell
-    return indicators_from_result(twin, result, cell_int, params)
+    out = []
+    for asset_int, cell_int in typhoon_events(twin, list(tracks), sites="cells", **hazard_kw):
+        result = simulate_event(
+            twin, (asset_int, cell_int), realisations, seed,
+            simulate_kw={**sim_kw, "keep_states": True, "keep": "all"},
+        )  # fmt: skip  (the indicators read every realisation of every cell)
+        out.append(indicators_from_result(twin, result, cell_int, params))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -99,10 +115,16 @@ def member_seed(seed: int, issued: pd.Timestamp, member: int) -> int:
     return int(ss.generate_state(1, dtype=np.uint32)[0])
 
 
-def _run_task(shared: tuple, track: pd.DataFrame, realisations: int, seed: int) -> dict[str, np.ndarray]:
-    """One member and lead window (``shared`` = twin, member function, parameters)."""
+def _run_member(
+    shared: tuple, windows: tuple[pd.DataFrame, ...], realisations: int, seed: int
+) -> list[dict[str, np.ndarray]]:
+    """Every lead window of one member (``shared`` = twin, member function, parameters): the
+    default pipeline shares the windows' hazard (:func:`member_windows`); any other member
+    function is called once per window."""
     twin, fn, params = shared
-    return fn(twin, track, realisations, seed, params)
+    if fn is member_indicators:
+        return member_windows(twin, windows, realisations, seed, params)
+    return [fn(twin, w, realisations, seed, params) for w in windows]
 
 
 def _leads_reached(tracks: list[pd.DataFrame], issued: pd.Timestamp, leads: Sequence[int]) -> list[int]:
@@ -160,14 +182,15 @@ def simulate_issuance(
         raise InputError("realisations must be at least 1", field="realisations", value=realisations)
     fn = member_indicators if simulate_member is None else simulate_member
     lead_list = _leads_reached(tracks, ts, leads)
+    # one task per member: its lead windows (those with two fixes at least), one seed for all
     tasks = []
-    for L in lead_list:
-        for m, tr in enumerate(tracks):
-            w = ens.window(tr, ts, ts + pd.Timedelta(hours=L))
-            tasks.append((L, m, w))
-    runnable = [(L, m, w) for (L, m, w) in tasks if len(w) >= 2]
+    for m, tr in enumerate(tracks):
+        wins = [(L, ens.window(tr, ts, ts + pd.Timedelta(hours=L))) for L in lead_list]
+        wins = [(L, w) for L, w in wins if len(w) >= 2]
+        if wins:
+            tasks.append((m, wins))
     outputs: dict[tuple[int, int], dict[str, np.ndarray]] = {}
-    payload = [(w, realisations, member_seed(seed, ts, m)) for (L, m, w) in runnable]
+    payload = [(tuple(w for _, w in wins), realisations, member_seed(seed, ts, m)) for m, wins in tasks]
 
     def _progress(iterable, total):
         if not progress:
@@ -177,10 +200,11 @@ def simulate_issuance(
         return rich_track(iterable, total=total, description=f"issuance {ts:%Y-%m-%d %H}Z")
 
     results = list(
-        _progress(imap_chunks(_run_task, payload, shared=(twin, fn, params), workers=workers), len(payload))
+        _progress(imap_chunks(_run_member, payload, shared=(twin, fn, params), workers=workers), len(payload))
     )
-    for (L, m, _w), res in zip(runnable, results, strict=True):
-        outputs[(L, m)] = res
+    for (m, wins), res in zip(tasks, results, strict=True):
+        for (L, _w), r in zip(wins, res, strict=True):
+            outputs[(L, m)] = r
 
     u = ancestors(twin)
     n = twin.n_units

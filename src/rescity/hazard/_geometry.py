@@ -72,6 +72,11 @@ class SiteFrame:
         d, _ = self._tree.query(unit_vectors(clon, clat), k=1)
         return np.flatnonzero(d <= chord_of_km(cutoff_km) * (1 + 1e-12))
 
+    def steps_per_block(self, block_elements: int | None = None) -> int:
+        """Steps per block of :meth:`blocks` (at most ``block_elements`` step × site values)."""
+        block_elements = BLOCK_ELEMENTS if block_elements is None else int(block_elements)
+        return max(1, block_elements // max(self.n, 1))
+
     def track_blocks(self, ti, cutoff_km: float) -> Iterator[Block]:
         """:meth:`blocks` of the fixes of the resampled track ``ti`` (``lon``, ``lat`` columns)
         that come within ``cutoff_km`` of a site."""
@@ -84,14 +89,13 @@ class SiteFrame:
     ) -> Iterator[Block]:
         """Distances and directions for ``steps`` of the centre positions, in blocks of steps of
         at most ``block_elements`` (default :data:`BLOCK_ELEMENTS`) step × site values."""
-        block_elements = BLOCK_ELEMENTS if block_elements is None else int(block_elements)
         c = unit_vectors(clon, clat)
         lam = np.deg2rad(clon)
         phi = np.deg2rad(clat)
         # local east and north unit vectors at each centre
         east = np.column_stack([-np.sin(lam), np.cos(lam), np.zeros_like(lam)])
         north = np.column_stack([-np.sin(phi) * np.cos(lam), -np.sin(phi) * np.sin(lam), np.cos(phi)])
-        per = max(1, block_elements // max(self.n, 1))
+        per = self.steps_per_block(block_elements)
         x, y, z = self.xyz[:, 0], self.xyz[:, 1], self.xyz[:, 2]
         for k in range(0, len(steps), per):
             s = steps[k : k + per]

@@ -77,40 +77,64 @@ def typhoon_event(
     ``"surge"`` is; the measures kept are the registry's
     (:mod:`rescity.hazard.registry`) for the hazards asked and the hazards they need.
     """
-    from rescity.hazard.typhoon import typhoon_hazard
+    return typhoon_events(twin, [track], model, hazards, dt_h, drainage_rp, sites, dem, stations)[0]
+
+
+def typhoon_events(
+    twin: Twin,
+    tracks: list[pd.DataFrame],
+    model: str = "holland1980",
+    hazards: tuple[str, ...] = DEFAULT_TYPHOON_HAZARDS,
+    dt_h: float = 1.0,
+    drainage_rp: float | None = None,
+    sites: str = "assets",
+    dem: str | Path | None = None,
+    stations: str | Path | None = None,
+) -> list[tuple[dict[str, np.ndarray], dict[str, np.ndarray]]]:
+    """:func:`typhoon_event` of each of several windows of one storm with the same start (the
+    lead windows of a forecast): the same values, bit for bit, with the wind and rain of the
+    fixes the windows share computed once (:func:`rescity.hazard.typhoon.typhoon_hazard_windows`);
+    flood, landslides and surge follow per window."""
+    from rescity.hazard.typhoon import typhoon_hazard_windows
 
     if sites not in ("assets", "cells"):
         raise InputError("sites must be 'assets' or 'cells'", field="sites", value=sites)
+    tracks = list(tracks)
     cells, clon, clat = cell_positions(twin)
     if sites == "cells":
-        fields = typhoon_hazard(track, clon, clat, model=model, dt_h=dt_h)
         where = asset_cells(twin)
-        fields = {m: np.concatenate([np.asarray(v)[where], v]) for m, v in fields.items()}
+        per_window = [
+            {m: np.concatenate([np.asarray(v)[where], v]) for m, v in fields.items()}
+            for fields in typhoon_hazard_windows(tracks, clon, clat, model=model, dt_h=dt_h)
+        ]
     else:
         lon = np.concatenate([twin.assets["lon"].to_numpy(float), clon])
         lat = np.concatenate([twin.assets["lat"].to_numpy(float), clat])
-        fields = typhoon_hazard(track, lon, lat, model=model, dt_h=dt_h)
+        per_window = typhoon_hazard_windows(tracks, lon, lat, model=model, dt_h=dt_h)
     keep = {m for h in hazards for n in (h, *HAZARDS[h].needs) for m in HAZARDS[n].measure_names}
     na = twin.n_assets
-    asset_int: dict[str, np.ndarray] = {}
-    cell_int: dict[str, np.ndarray] = {}
-    for m, v in fields.items():
-        if m not in keep:
-            continue
-        v = np.asarray(v, dtype=float)
-        asset_int[m] = v[:na]
-        full = np.full(twin.n_units, np.nan)
-        full[cells] = v[na:]
-        cell_int[m] = full
-    if "flood" in hazards:
-        fl = flood_depths(twin, asset_int, cell_int, drainage_rp=drainage_rp, dem=dem, stations=stations)
-        asset_int.update(fl["asset"])
-        cell_int.update(fl["cell"])
-    if "landslide" in hazards:
-        add_landslide(twin, asset_int, cell_int)
-    if "surge" in hazards:
-        add_surge(twin, track, asset_int, cell_int, dt_h=dt_h, dem=dem)
-    return asset_int, cell_int
+    out = []
+    for track, fields in zip(tracks, per_window, strict=True):
+        asset_int: dict[str, np.ndarray] = {}
+        cell_int: dict[str, np.ndarray] = {}
+        for m, v in fields.items():
+            if m not in keep:
+                continue
+            v = np.asarray(v, dtype=float)
+            asset_int[m] = v[:na]
+            full = np.full(twin.n_units, np.nan)
+            full[cells] = v[na:]
+            cell_int[m] = full
+        if "flood" in hazards:
+            fl = flood_depths(twin, asset_int, cell_int, drainage_rp=drainage_rp, dem=dem, stations=stations)
+            asset_int.update(fl["asset"])
+            cell_int.update(fl["cell"])
+        if "landslide" in hazards:
+            add_landslide(twin, asset_int, cell_int)
+        if "surge" in hazards:
+            add_surge(twin, track, asset_int, cell_int, dt_h=dt_h, dem=dem)
+        out.append((asset_int, cell_int))
+    return out
 
 
 def add_landslide(twin: Twin, asset_int: dict[str, np.ndarray], cell_int: dict[str, np.ndarray]) -> None:

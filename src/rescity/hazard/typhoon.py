@@ -462,28 +462,146 @@ def typhoon_hazard(
         ``wind_ms``, ``gust_ms``, ``rain_mm``, ``rain_rate_mmh`` (keys of
         :data:`rescity.hazard.MEASURES`), each of shape ``(n_sites,)``.
     """
+    return typhoon_hazard_windows(
+        [track], lon, lat, model, dt_h, land=land, rain_enhancement=rain_enhancement, **kwargs
+    )[0]
+
+
+#: Columns of the resampled track that the rain rate of a fix depends on (with its position).
+_RAIN_INPUTS: tuple[str, ...] = ("lon", "lat", "vmax_ms", "rmax_km", "penv_hpa", "pcen_hpa")
+
+
+def _same_bits(a: dict[str, np.ndarray], b: dict[str, np.ndarray], keys: Any, n: int) -> np.ndarray:
+    """Fixes ``0 … n−1`` at which every array of ``keys`` holds the same bits in ``a`` and ``b``."""
+    same = np.ones(n, dtype=bool)
+    for k in keys:
+        x = np.ascontiguousarray(a[k][:n], dtype=float).view(np.int64)
+        y = np.ascontiguousarray(b[k][:n], dtype=float).view(np.int64)
+        same &= x == y
+    return same
+
+
+def typhoon_hazard_windows(
+    tracks: Any,
+    lon: Any,
+    lat: Any,
+    model: str = "holland1980",
+    dt_h: float = 1.0,
+    *,
+    land: Any = True,
+    rain_enhancement: Any = None,
+    **kwargs: Any,
+) -> list[dict[str, np.ndarray]]:
+    """:func:`typhoon_hazard` of several tracks that are windows of one storm with the same start
+    (a forecast cut at issuance + 24, 48, 72 h), from one pass over the longest.
+
+    Each result is bit for bit :func:`typhoon_hazard` of its own track. The tracks are resampled
+    one by one (:func:`prepare_track`); the wind and rain rate of a fix are computed once, on the
+    longest window, and every window whose resampled fix has the same bits there (position,
+    intensity and, for the wind, the vortex parameters and motion) takes them from it. A window's
+    own last fix differs in its motion (one-sided difference), so its wind there is computed
+    again, as is every fix that differs. The rain total of a window is summed over its own fixes,
+    with its own trapezoid weights, in the same blocks of fixes as :func:`typhoon_hazard`. A
+    window that does not share the longest one's fixes within the cutoff as a prefix (another
+    start, another storm) is computed on its own.
+    """
     from rescity.hazard.rain import _enhancement, block_rate, trapezoid_weights
 
-    # one pass over the (fix × site) geometry for both: :func:`peak_wind` and
-    # :func:`rescity.hazard.rain.storm_rain`, with the same arithmetic
+    tracks = list(tracks)
+    if not tracks:
+        return []
     z0_m, gust_factor = kwargs.pop("z0_m", None), kwargs.pop("gust_factor", None)
     cutoff = kwargs.pop("cutoff_km", CUTOFF_KM)
-    ti, sites, blocks = _field_blocks(track, lon, lat, model, dt_h, cutoff, kwargs, geometry=True)
+    model = _check_model(model)
+    tis = [prepare_track(t, dt_h) for t in tracks]
+    sites = SiteFrame(lon, lat)
     factor, gust = _exposure(sites.n, land, z0_m, gust_factor)
-    rate_of = block_rate(ti, sites, cutoff)
     fac = _enhancement(sites.n, rain_enhancement)
-    peak = np.zeros(sites.n)
-    total = np.zeros(sites.n)
-    rate_peak = np.zeros(sites.n)
-    for blk, sp in blocks:
-        np.maximum(peak, sp.max(axis=0), out=peak)
-        r = rate_of(blk)
-        total += trapezoid_weights(blk.steps, len(ti)) @ r
-        np.maximum(rate_peak, r.max(axis=0), out=rate_peak)
-    peak *= factor
-    return {
-        "wind_ms": peak,
-        "gust_ms": peak * gust,
-        "rain_mm": total * dt_h * fac,
-        "rain_rate_mmh": rate_peak * fac,
-    }
+    cols = [{c: ti[c].to_numpy(float) for c in _RAIN_INPUTS} for ti in tis]
+    arrays = [_vortex_arrays(ti, model, kwargs) for ti in tis]
+    rate_of = [block_rate(ti, sites, cutoff) for ti in tis]
+    near = [sites.near_steps(c["lon"], c["lat"], cutoff) for c in cols]
+    top = max(range(len(tis)), key=lambda j: len(tis[j]))  # the longest window drives the pass
+    nt = near[top]
+    cap = sites.steps_per_block()
+
+    # per window: the fixes whose wind / rain rate differ from the longest window's, computed on
+    # their own (a window's last fix, for the wind); or None when the window runs on its own
+    redo: list[tuple[dict[int, np.ndarray], dict[int, np.ndarray]] | None] = []
+    for j, ti in enumerate(tis):
+        n = len(ti)
+        if j == top:
+            redo.append(({}, {}))
+            continue
+        if n > len(tis[top]) or len(near[j]) > len(nt) or not np.array_equal(near[j], nt[: len(near[j])]):
+            redo.append(None)
+            continue
+        pos = _same_bits(cols[j], cols[top], ("lon", "lat"), n)
+        rain_ok = pos & _same_bits(cols[j], cols[top], _RAIN_INPUTS, n)
+        wind_ok = pos & _same_bits(arrays[j], arrays[top], arrays[top].keys(), n)
+        bad_w = near[j][~wind_ok[near[j]]]
+        bad_r = near[j][~rain_ok[near[j]]]
+        todo = np.union1d(bad_w, bad_r)
+        if len(todo) > max(cap, len(near[j]) // 4):  # mostly different: no use sharing
+            redo.append(None)
+            continue
+        wind_rows: dict[int, np.ndarray] = {}
+        rain_rows: dict[int, np.ndarray] = {}
+        for blk in sites.blocks(cols[j]["lon"], cols[j]["lat"], todo):
+            sp = _block_wind(blk, arrays[j], model, cutoff)
+            r = rate_of[j](blk)
+            for i, s in enumerate(blk.steps.tolist()):
+                wind_rows[s] = sp[i]
+                rain_rows[s] = r[i]
+        redo.append(({s: wind_rows[s] for s in bad_w.tolist()}, {s: rain_rows[s] for s in bad_r.tolist()}))
+
+    peak = [np.zeros(sites.n) for _ in tis]
+    total = [np.zeros(sites.n) for _ in tis]
+    rate_peak = [np.zeros(sites.n) for _ in tis]
+    shared = [j for j in range(len(tis)) if redo[j] is not None]
+    start = 0
+    for blk in sites.blocks(cols[top]["lon"], cols[top]["lat"], nt):
+        sp = _block_wind(blk, arrays[top], model, cutoff)
+        r = rate_of[top](blk)
+        for j in shared:
+            m = min(len(blk.steps), len(near[j]) - start)
+            if m <= 0:
+                continue
+            steps = blk.steps[:m]
+            w_rows, r_rows = (_with_rows(x, steps, rows) for x, rows in zip((sp[:m], r[:m]), redo[j], strict=True))
+            np.maximum(peak[j], w_rows.max(axis=0), out=peak[j])
+            total[j] += trapezoid_weights(steps, len(tis[j])) @ r_rows
+            np.maximum(rate_peak[j], r_rows.max(axis=0), out=rate_peak[j])
+        start += len(blk.steps)
+
+    out = []
+    for j in range(len(tis)):
+        if redo[j] is None:
+            out.append(
+                typhoon_hazard_windows(
+                    [tracks[j]], lon, lat, model, dt_h, land=land, rain_enhancement=rain_enhancement,
+                    z0_m=z0_m, gust_factor=gust_factor, cutoff_km=cutoff, **kwargs,
+                )[0]
+            )  # fmt: skip
+            continue
+        pk = peak[j] * factor
+        out.append(
+            {
+                "wind_ms": pk,
+                "gust_ms": pk * gust,
+                "rain_mm": total[j] * dt_h * fac,
+                "rain_rate_mmh": rate_peak[j] * fac,
+            }
+        )
+    return out
+
+
+def _with_rows(block: np.ndarray, steps: np.ndarray, rows: dict[int, np.ndarray]) -> np.ndarray:
+    """``block`` (one row per fix of ``steps``) with the rows of the fixes in ``rows`` replaced."""
+    hits = [i for i, s in enumerate(steps.tolist()) if s in rows] if rows else []
+    if not hits:
+        return block
+    block = block.copy()
+    for i in hits:
+        block[i] = rows[int(steps[i])]
+    return block
