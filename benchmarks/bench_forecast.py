@@ -1,6 +1,7 @@
 """Benchmark: one forecast issuance for the whole province with the default ensemble members.
 
-Target (issue): ≤ 60 s on 2 cores for the Zhejiang twin, the default members, lead windows 24/48/72 h.
+Targets: ≤ 60 s on 2 cores for the Zhejiang twin, the default members, lead windows 24/48/72 h;
+≤ 10 s for 50 members × 4 realisations (``--members 50 --realisations 4``).
 
     python benchmarks/bench_forecast.py                      # Lekima, issued 24 h before landfall
     python benchmarks/bench_forecast.py --workers 2 --json   # machine-readable timings
@@ -121,8 +122,8 @@ def main() -> None:
             "summary": round(t_sum, 2),
             "issuance_total": round(total, 2),
         },
-        "target_s": 60,
-        "meets_target": bool(total <= 60),
+        "target_s": (target := 10 if (a.members, a.realisations) == (50, 4) else 60),
+        "meets_target": bool(total <= target),
     }
     if a.json:
         print(json.dumps(res, indent=1))
