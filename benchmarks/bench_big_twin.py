@@ -11,10 +11,12 @@ Holland-type gust and flood field, ``--hazard synthetic``), then
 :func:`rescity.engine.runner.simulate` with ``keep`` (``summary``: streamed cell summaries,
 ``all``: every realisation of every unit; several modes alternate, for paired timings). Each row:
 wall seconds of the simulation, asset-realisations per second, seconds spent storing or folding
-chunks (``collect``) and reading the summary, the MiB held by the per-unit outputs, and the child's
-peak resident memory (``os.wait4``'s ``ru_maxrss``: the whole child, twin and hazard included; with
-``--workers`` > 1 the largest of its processes). ``--no-10k`` drops realisation counts above
-5,000. Timings depend on the load of the machine; the load average is printed.
+chunks (``collect``), the CPU seconds (user + system) of the main process and of the workers during
+the simulation (less sensitive than wall time to other work on the machine), seconds reading the
+summary, the MiB held by the per-unit outputs, and the child's peak resident memory (``os.wait4``'s
+``ru_maxrss``: the whole child, twin and hazard included; with ``--workers`` > 1 the largest of its
+processes). ``--no-10k`` drops realisation counts above 5,000. Timings depend on the load of the
+machine; the load average is printed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -58,6 +61,12 @@ def _peak_mb() -> float:
             return next(int(x.split()[1]) for x in f if x.startswith("VmHWM")) / 1024
     except (OSError, StopIteration):
         return float("nan")
+
+
+def _cpu() -> tuple[float, float]:
+    """User + system CPU seconds of this process and of its finished children (the pool's workers)."""
+    me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
 
 def _twin(cell_km: float):
@@ -132,10 +141,12 @@ def child_run(cell_km: float, realisations: int, keep: str, workers: int, hazard
             print(f"  {done:,}/{total:,} in {time.perf_counter() - t0:,.0f} s, peak {_peak_mb():,.0f} MiB",
                   file=sys.stderr, flush=True)  # fmt: skip
 
+    cpu0 = _cpu()
     res = simulate_event(
         twin, (ai, ci), realisations, seed, workers=workers, progress=progress, simulate_kw={"keep": keep}
     )
     wall = time.perf_counter() - t0
+    cpu_main, cpu_workers = (b - a for a, b in zip(cpu0, _cpu(), strict=True))
     t0 = time.perf_counter()
     s = res.summary(q=(0.05, 0.5, 0.95))
     t_summary = time.perf_counter() - t0
@@ -147,6 +158,8 @@ def child_run(cell_km: float, realisations: int, keep: str, workers: int, hazard
                 "units": twin.n_units,
                 "hazard_s": t_hazard,
                 "wall_s": wall,
+                "cpu_main_s": cpu_main,
+                "cpu_workers_s": cpu_workers,
                 "summary_s": t_summary,
                 "timings": res.timings,
                 "chunk": res.meta["chunk_size"],
@@ -190,7 +203,8 @@ def main(argv: list[str] | None = None) -> None:
     print()
     head = (
         f"{'realisations':>12} {'keep':>8} {'simulate s':>11} {'asset-real./s':>14} {'collect s':>10} "
-        f"{'summary s':>10} {'outputs MiB':>12} {'peak RSS MiB':>13} {'mean no power':>14}"
+        f"{'main CPU s':>11} {'workers CPU s':>14} {'summary s':>10} {'outputs MiB':>12} {'peak RSS MiB':>13} "
+        f"{'mean no power':>14}"
     )
     print(head)
     for n in a.realisations:
@@ -201,7 +215,8 @@ def main(argv: list[str] | None = None) -> None:
             rate = r["assets"] * n / r["wall_s"]
             print(
                 f"{n:>12,} {r['keep']:>8} {r['wall_s']:>11.1f} {rate:>14,.0f} "
-                f"{r['timings'].get('collect', 0.0):>10.1f} {r['summary_s']:>10.1f} {r['outputs_mb']:>12,.0f} "
+                f"{r['timings'].get('collect', 0.0):>10.1f} {r['cpu_main_s']:>11.1f} {r['cpu_workers_s']:>14.1f} "
+                f"{r['summary_s']:>10.1f} {r['outputs_mb']:>12,.0f} "
                 f"{rss:>13,.0f} {r['no_power']:>14,.0f}",
                 flush=True,
             )

@@ -16,8 +16,8 @@ represented by ``2uv/(u + v)``, within a factor ``1 ± α`` of every value in it
 ``α = 1/(2^(b+1) + 1)`` (1.5 % for the default ``b = 5``). Each stream keeps the ``m`` buckets up
 to the one of its largest value; smaller values are counted in the lowest of them. Zeros, NaNs,
 the minimum and the maximum are kept exactly. Every stream receives one value per realisation, so
-the sketch is updated for all streams together, row by row (a loop over realisations, vectorised
-over streams).
+the sketch is updated for all streams together, a chunk of realisations at a time (vectorised over
+streams and realisations).
 
 **Error bound.** For a stream without NaN whose sorted values are ``x_(0) ≤ … ≤ x_(n−1)`` and a
 quantile ``q`` interpolated as in ``numpy.quantile`` (``h = q(n − 1)``, between ``x_(⌊h⌋)`` and
