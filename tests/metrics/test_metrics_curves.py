@@ -127,3 +127,22 @@ def test_column_quantiles_are_numpys_with_constant_columns_skipped():
     assert got.dtype == want.dtype and got.shape == want.shape
     assert np.array_equal(got, want)
     assert got[0, 3, 6] == 0.25 and got[1, 3, 6] == 1.0
+
+
+def test_rapidity_read_on_the_stored_codes_is_rapidity_of_q():
+    from rescity.engine.recovery import RecoveryResult
+    from rescity.metrics.tables import _rapidity_of_codes
+
+    rng = np.random.default_rng(5)
+    hours = np.arange(0, 40, 1.0)
+    # rising curves, with codes on both sides of each level's threshold and never reaching 1
+    near = np.array([58981, 58982, 62257, 62258, 65534, 65535], np.uint16)
+    codes = np.sort(rng.choice(np.r_[near, rng.integers(0, 65536, 50)], (60, 7, len(hours))), axis=-1)
+    codes[:, 0, :] = 65534  # never quite full
+    codes[:, 1, :] = 65535  # full from the start
+    codes[0, 2, ::2] = 65535  # not monotone: read as stored
+    levels = (0.9, 0.95, 1.0)
+    want = rapidity(RecoveryResult.decode(codes), hours, levels)
+    got = _rapidity_of_codes(codes, RecoveryResult.decode, hours, levels)
+    assert got.shape == want.shape and got.tobytes() == want.tobytes()
+    assert np.isinf(got[:, 0, 2]).all() and (got[:, 1, :] == 0).all()

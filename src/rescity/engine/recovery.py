@@ -703,9 +703,16 @@ class RecoveryResult:
     def systems(self) -> tuple[str, ...]:
         return tuple(self.q)
 
-    def qt(self, system: str) -> np.ndarray:
-        """``Q(t)`` as float32 ``(R, n_units, n_hours)``."""
-        return self.q[system].astype(np.float32) / np.float32(65535.0)
+    def qt(self, system: str, units: Any = None) -> np.ndarray:
+        """``Q(t)`` as float32 ``(R, n_units, n_hours)``; ``units`` (an index or index array of
+        the units) decodes only those rows."""
+        q = self.q[system]
+        return self.decode(q if units is None else q[:, units, :])
+
+    @staticmethod
+    def decode(codes: np.ndarray) -> np.ndarray:
+        """``Q`` (float32) of stored ``uint16`` fixed-point codes: ``code / 65535``."""
+        return codes.astype(np.float32) / np.float32(65535.0)
 
 
 # ---------------------------------------------------------------------------------------------

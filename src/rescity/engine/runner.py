@@ -45,6 +45,7 @@ from rescity.engine.streaming import StreamedMetric
 from rescity.errors import InputError
 from rescity.fragility.library import CurveSet, FragilityLibrary, assign, exceedance, load_library
 from rescity.hazard import MEASURES
+from rescity.metrics.quantiles import quantile
 from rescity.twin.model import LEVELS, Twin
 from rescity.twin.systems import get_system, service_outputs
 
@@ -249,7 +250,7 @@ class SimulationResult:
         if self.streamed is not None:
             return self.streamed[name].quantile(q)
         with np.errstate(invalid="ignore"):
-            return np.quantile(self.values[name].astype(np.float64), q, axis=0)
+            return quantile(self.values[name].astype(np.float64), q)
 
     def summary(self, q: tuple[float, ...] = (0.05, 0.95)) -> pd.DataFrame:
         """Per-unit mean and quantiles of every metric.

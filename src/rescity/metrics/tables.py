@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from rescity.metrics.curves import rapidity
+from rescity.metrics.quantiles import quantile
 
 METRICS_COLUMNS: tuple[str, ...] = (
     "unit_id",
@@ -40,20 +41,50 @@ _STATS = ("resilience_loss_h", "robustness", "t90_h", "t95_h", "t100_h", "custom
 def per_realisation(rec, system: str) -> dict[str, np.ndarray]:
     """Per realisation and unit ``(R, n_units)``: every metric of the table for one system."""
     hours = rec.hours
-    q = rec.qt(system)
     served = rec.served[system]
     ch = rec.customer_hours[system]
     with np.errstate(invalid="ignore", divide="ignore"):
         rl = np.where(served > 0, ch / served, 0.0)
-    t = rapidity(q, hours, (0.9, 0.95, 1.0))  # (R, U, 3)
+    levels = (0.9, 0.95, 1.0)
+    codes = rec.q[system]
+    if codes.dtype == np.uint16 and hasattr(rec, "decode"):
+        t = _rapidity_of_codes(codes, rec.decode, hours, levels)
+        q0 = rec.decode(codes[:, :, 0])
+    else:
+        q = rec.qt(system)
+        t = rapidity(q, hours, levels)  # (R, U, 3)
+        q0 = q[:, :, 0]
     return {
         "resilience_loss_h": rl,
-        "robustness": q[:, :, 0].astype(np.float64),
+        "robustness": q0.astype(np.float64),
         "t90_h": t[..., 0],
         "t95_h": t[..., 1],
         "t100_h": t[..., 2],
         "customer_hours_lost": ch,
     }
+
+
+def _rapidity_of_codes(codes: np.ndarray, decode, hours: np.ndarray, levels: tuple[float, ...]) -> np.ndarray:
+    """:func:`~rescity.metrics.curves.rapidity` of ``decode(codes)`` (``uint16`` fixed-point
+    Q(t), ``(R, U, H)``) at ``levels``, read on the codes: whether ``Q ≥ level`` (with
+    rapidity's tolerance) is decided once for each of the 65,536 codes, and as ``Q`` does not
+    decrease with the code, it holds exactly from the first code that passes. The same hours,
+    without a float64 copy of Q(t) and a (R, U, levels, H) mask."""
+    h = np.asarray(hours, dtype=np.float64)
+    value = decode(np.arange(1 << 16, dtype=np.uint16)).astype(np.float64)
+    out = np.empty(codes.shape[:2] + (len(levels),))
+    for i, level in enumerate(levels):
+        passes = value >= np.float64(level) - 1e-9
+        first = int(passes.argmax()) if passes.any() else len(passes)
+        if not passes[first:].all():  # not monotone: fall back to the curve function
+            return rapidity(decode(codes), hours, levels)
+        if first == len(passes):
+            out[:, :, i] = np.inf
+            continue
+        hit = codes >= np.uint16(first)
+        k = hit.argmax(axis=-1)
+        out[:, :, i] = np.where(hit.any(axis=-1), h[k], np.inf)
+    return out
 
 
 def metrics_table(rec, q: tuple[float, float] = (0.05, 0.95)) -> pd.DataFrame:
@@ -69,7 +100,7 @@ def metrics_table(rec, q: tuple[float, float] = (0.05, 0.95)) -> pd.DataFrame:
                 cols[name.replace("_h", "_censored")] = (~np.isfinite(a)).mean(axis=0)
                 a = np.where(np.isfinite(a), a, horizon)
             cols[name] = a.mean(axis=0)
-            lo, hi = np.quantile(a, q, axis=0)
+            lo, hi = quantile(a, q)
             cols[f"{name}_p{round(q[0] * 100):02d}"] = lo
             cols[f"{name}_p{round(q[1] * 100):02d}"] = hi
         df = pd.DataFrame(cols)
@@ -94,13 +125,15 @@ def metrics_table(rec, q: tuple[float, float] = (0.05, 0.95)) -> pd.DataFrame:
 def column_quantiles(a: np.ndarray, q: tuple[float, ...]) -> np.ndarray:
     """``numpy.quantile(a, q, axis=0)``, with only the columns that vary sorted: a column whose
     values are all equal (a unit fully served in every realisation) has that value as every
-    quantile. The same numbers, much faster for Q(t), which is mostly 1 after a few days."""
+    quantile. The same numbers, much faster for Q(t), which is mostly 1 after a few days; the
+    varying columns go through :func:`rescity.metrics.quantiles.quantile` (a sort, NumPy's
+    arithmetic)."""
     lo, hi = a.min(axis=0), a.max(axis=0)
     vary = lo != hi
     out = np.empty((len(q), *a.shape[1:]), dtype=np.result_type(a.dtype, np.float64))
     out[:] = lo
     if vary.any():
-        out[:, vary] = np.quantile(a[:, vary], q, axis=0)
+        out[:, vary] = quantile(a[:, vary], q)
     return out
 
 
@@ -115,7 +148,9 @@ def qt_table(rec, q: tuple[float, float] = (0.05, 0.95), every_h: float | None =
     frames = []
     ids = rec.units["unit_id"].to_numpy()
     for sv in rec.systems:
-        a = rec.qt(sv)[:, :, sel]
+        a = rec.qt(sv)
+        if len(sel) < a.shape[2]:
+            a = a[:, :, sel]
         mean = a.mean(axis=0, dtype=np.float64)
         lo, hi = column_quantiles(a, q)
         u, h = np.meshgrid(np.arange(len(ids)), sel, indexing="ij")
