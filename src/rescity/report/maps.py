@@ -11,9 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rescity.report.figures import _png, plt
-from rescity.report.fonts import use_in_matplotlib
-
 #: Sequential palettes of five classes, light to dark; the darkest is a saturated colour (never
 #: black or near-black, which reads as "no data"). ColorBrewer YlOrRd, Blues, PuBu, OrRd, Oranges,
 #: Purples (the hazard registry names one per displayed measure).
@@ -114,6 +111,9 @@ def county_map(
     labels, prefecture outlines, storm track and landfall star; PNG bytes."""
     import geopandas as gpd
     from matplotlib.patches import Patch
+
+    from rescity.report.figures import _png, plt
+    from rescity.report.fonts import use_in_matplotlib
 
     use_in_matplotlib()
     v = np.asarray(values, dtype=float)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,6 @@ import pandas as pd
 
 from rescity.errors import InputError
 from rescity.metrics.tables import column_quantiles
-from rescity.report.figures import bands
 from rescity.report.html import Section, png_img, table_html
 from rescity.twin.systems import get_system
 
@@ -35,22 +35,34 @@ RECOVERY_NOTE = (
 def qt_figures(rec, max_units: int = 6) -> dict[str, bytes]:
     """PNG figures: ``qt_<unit_id>.png`` of the first unit (province) with every system, and
     ``qt_<system>.png`` with the prefectures of the largest resilience loss."""
-    figs: dict[str, bytes] = {}
+    return start_qt_figures(rec, max_units)()
+
+
+def start_qt_figures(rec, max_units: int = 6, drawer=None) -> Callable[[], dict[str, bytes]]:
+    """Start drawing the figures of :func:`qt_figures` (in the background when ``drawer``, a
+    :class:`~rescity.report.drawing.FigureDrawer`, has a worker; here at once otherwise) and
+    return a function that waits for them: ``{file name: PNG bytes}``."""
+    from rescity.report.drawing import FigureDrawer
+
+    drawer = drawer if drawer is not None else FigureDrawer(background=False)
+    figs = {}
     hours = rec.hours
     days = hours / 24.0
     units = rec.units
     if not len(units):
-        return figs
+        return dict
+    bands = "rescity.report.figures:bands"
     top = 0
     means, los, his = [], [], []
     for sv in rec.systems:
-        a = rec.qt(sv)[:, top, :]
+        a = rec.qt(sv, top)
         means.append(a.mean(axis=0))
         lo, hi = column_quantiles(a, (0.05, 0.95))
         los.append(lo)
         his.append(hi)
     name = str(units["name_en"].iloc[top] or units["unit_id"].iloc[top])  # figures: Latin script only
-    figs[f"qt_{units['unit_id'].iloc[top]}.png"] = bands(
+    figs[f"qt_{units['unit_id'].iloc[top]}.png"] = drawer.submit(
+        bands,
         days,
         np.array(means),
         np.array(los),
@@ -63,13 +75,14 @@ def qt_figures(rec, max_units: int = 6) -> dict[str, bytes]:
     pref = np.flatnonzero(units["level"].to_numpy() == "prefecture")
     if len(pref):
         for sv in rec.systems:
-            a = rec.qt(sv)[:, pref, :]  # (R, P, H)
+            a = rec.qt(sv, pref)  # (R, P, H)
             loss = (1 - a.mean(axis=0)).sum(axis=1)
             pick = np.argsort(-loss)[:max_units]
             sub = a[:, pick, :]
             lo, hi = column_quantiles(sub, (0.05, 0.95))
             labels = [str(units["name_en"].iloc[pref[i]] or units["unit_id"].iloc[pref[i]]) for i in pick]
-            figs[f"qt_{sv}.png"] = bands(
+            figs[f"qt_{sv}.png"] = drawer.submit(
+                bands,
                 days,
                 sub.mean(axis=0),
                 lo,
@@ -79,7 +92,7 @@ def qt_figures(rec, max_units: int = 6) -> dict[str, bytes]:
                 "Q(t)",
                 labels=labels,
             )
-    return figs
+    return lambda: {name: png.result() for name, png in figs.items()}
 
 
 def _interval(mean: np.ndarray, lo: np.ndarray, hi: np.ndarray, fmt: str) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -354,21 +355,31 @@ def _no_effect_sentence(res: Any, hazard: str) -> str:
 
 def maps_section(res: Any) -> Section | None:
     """Maps of each hazard and of the affected population, labelled, each with a sentence."""
-    from rescity.report.maps import PALETTES, county_map
+    return start_maps(res)()
 
+
+def start_maps(res: Any, drawer: Any = None) -> Callable[[], Section | None]:
+    """Start drawing the maps of :func:`maps_section` (in the background when ``drawer``, a
+    :class:`~rescity.report.drawing.FigureDrawer`, has a worker; here at once otherwise) and
+    return a function that waits for them and builds the section. The maps need the units table
+    and the hazard only, not the recovery."""
+    from rescity.report.drawing import FigureDrawer
+    from rescity.report.maps import PALETTES
+
+    drawer = drawer if drawer is not None else FigureDrawer(background=False)
     twin, track = res.twin, res.track
     units = _with_xy(twin, res.units)
     geom = twin.geometry
     county = (units["level"] == "county").to_numpy()
     if geom is None or not county.any():
-        return None
+        return lambda: None
     g = [geom.iloc[i] for i in np.flatnonzero(county)]
     pref_mask = (units["level"] == "prefecture").to_numpy()
     outlines = [geom.iloc[i] for i in np.flatnonzero(pref_mask) if geom.iloc[i] is not None] or None
     c = units[county].reset_index(drop=True)
     tr = None if track is None else (track["lon"].to_numpy(float), track["lat"].to_numpy(float))
     lf = storm_landfall(res)
-    figs: list[tuple[bytes, str, str]] = []
+    figs: list[tuple[Any, str, str]] = []  # (pending PNG, alt, text)
     notes: list[str] = []
     aff = c["affected_mean"]
     pop = c["population"].to_numpy(float)
@@ -377,10 +388,11 @@ def maps_section(res: Any) -> Section | None:
         f"Mean number of residents affected per county. Most affected: {_top_names(c, 'affected_mean')}. "
         f"{int((share >= 0.10).sum())} of {len(c)} counties have at least 10 % of their residents affected."
     )
+    county_map = "rescity.report.maps:county_map"
     figs.append(
         (
-            county_map(g, aff, "Affected population by county (mean)", "people", "YlOrRd",
-                       places=_places(units, aff), track=tr, landfall=lf, outlines=outlines),
+            drawer.submit(county_map, g, aff, "Affected population by county (mean)", "people", "YlOrRd",
+                          places=_places(units, aff), track=tr, landfall=lf, outlines=outlines),
             "affected population by county (mean)",
             words,
         )
@@ -409,8 +421,8 @@ def maps_section(res: Any) -> Section | None:
         pal = cmap if cmap in PALETTES else "Purples"
         figs.append(
             (
-                county_map(g, c[col], f"{label[0].upper()}{label[1:]} by county", unit, pal,
-                           places=_places(units, c[col], 3), track=tr, landfall=lf, outlines=outlines),
+                drawer.submit(county_map, g, c[col], f"{label[0].upper()}{label[1:]} by county", unit, pal,
+                              places=_places(units, c[col], 3), track=tr, landfall=lf, outlines=outlines),
                 label,
                 text,
             )
@@ -423,26 +435,42 @@ def maps_section(res: Any) -> Section | None:
             "an agency's stated landfall time can differ by up to about an hour). The white star marks "
             "it on every map; the dark line is the track.</p>"
         )
-    body += "<div class='figs'>" + "".join(
-        f"<figure>{png_img(png, alt)}<figcaption><b>{html.escape(alt[0].upper() + alt[1:])}.</b> "
-        f"{text}</figcaption></figure>"
-        for png, alt, text in figs
-    ) + "</div>"
-    body += "".join(f"<p class='no-effect'>{html.escape(n)}</p>" for n in notes)
+    tail = "".join(f"<p class='no-effect'>{html.escape(n)}</p>" for n in notes)
     if "driver" in c:
         counts = c["driver"].replace("", "none").value_counts()
-        body += (
+        tail += (
             "<p>Hazard that drove most asset damage, by number of counties: "
             + ", ".join(f"{html.escape(str(k))} {int(v)}" for k, v in counts.items())
             + " (column <i>main damage driver</i> in the tables).</p>"
         )
-    return Section("Maps", body)
+
+    def section() -> Section:
+        return Section(
+            "Maps",
+            body
+            + "<div class='figs'>"
+            + "".join(
+                f"<figure>{png_img(png.result(), alt)}<figcaption><b>{html.escape(alt[0].upper() + alt[1:])}.</b> "
+                f"{text}</figcaption></figure>"
+                for png, alt, text in figs
+            )
+            + "</div>"
+            + tail,
+        )
+
+    return section
 
 
-def scenario_report(res: Any, path: Path, extra_sections: list[Section] | None = None) -> Path:
+def scenario_report(
+    res: Any,
+    path: Path,
+    extra_sections: list[Section] | None = None,
+    maps: Callable[[], Section | None] | None = None,
+) -> Path:
     """Write the scenario report (``report.html``) for a :class:`rescity.run.scenario.RunResult`:
     summary, the hardest-hit counties, labelled maps, the tables by level, the model's verified
-    skill when packaged, and the run's settings."""
+    skill when packaged, and the run's settings. ``maps``: the maps already started
+    (:func:`start_maps`), else they are drawn here."""
     from rescity.report.skill import skill_section
 
     twin, units, st = res.twin, res.units, res.settings
@@ -485,7 +513,7 @@ def scenario_report(res: Any, path: Path, extra_sections: list[Section] | None =
                 + table_html(top, caption="Hardest-hit counties, ranked by affected population", css="data ranked"),
             )
         )
-    m = maps_section(res)
+    m = maps() if maps is not None else maps_section(res)
     if m is not None:
         sections.append(m)
 

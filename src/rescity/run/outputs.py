@@ -27,13 +27,16 @@ def write_units_csv(table: pd.DataFrame, path: Path) -> Path:
     return write_csv(table[first + rest], path)
 
 
-def write_recovery(res: Any, out: Path) -> tuple[dict[str, Path], list]:
-    """``metrics.csv``, ``qt.csv`` and the Q(t) PNGs; returns the files and the report sections."""
+def write_recovery(res: Any, out: Path, drawer: Any = None) -> tuple[dict[str, Path], list]:
+    """``metrics.csv``, ``qt.csv`` and the Q(t) PNGs; returns the files and the report sections.
+    ``drawer`` (a :class:`~rescity.report.drawing.FigureDrawer`) draws the PNGs while the tables
+    are written."""
     from rescity.metrics import qt_table
-    from rescity.report.recovery import qt_figures, recovery_sections, write_figures
+    from rescity.report.recovery import recovery_sections, start_qt_figures, write_figures
     from rescity.report.tables import write_csv
 
     rec = res.recovery
+    pending = start_qt_figures(rec, drawer=drawer)
     files: dict[str, Path] = {}
     p = out / "metrics.csv"
     write_csv(res.metrics, p)
@@ -41,14 +44,23 @@ def write_recovery(res: Any, out: Path) -> tuple[dict[str, Path], list]:
     p = out / "qt.csv"
     write_csv(qt_table(rec), p)
     files["qt.csv"] = p
-    figs = qt_figures(rec)
+    figs = pending()
     files.update(write_figures(figs, out))
     return files, recovery_sections(rec, res.metrics, figs)
 
 
-def write_outputs(res: Any, out: Path, extra_sections: list | None = None) -> dict[str, Path]:
+def write_outputs(
+    res: Any,
+    out: Path,
+    extra_sections: list | None = None,
+    *,
+    maps: Any = None,
+    drawer: Any = None,
+) -> dict[str, Path]:
     """Write ``units.csv``, ``settings.json``, the recovery outputs (``metrics.csv``, ``qt.csv``,
-    ``qt_*.png``) when the run has them, and ``report.html`` into ``out``."""
+    ``qt_*.png``) when the run has them, and ``report.html`` into ``out``. ``maps``: the report's
+    maps already started (:func:`rescity.report.scenario.start_maps`); ``drawer``: a
+    :class:`~rescity.report.drawing.FigureDrawer` for the other figures (else drawn here)."""
     from rescity.report.scenario import scenario_report
 
     out.mkdir(parents=True, exist_ok=True)
@@ -57,7 +69,7 @@ def write_outputs(res: Any, out: Path, extra_sections: list | None = None) -> di
     }
     sections = list(extra_sections or [])
     if res.recovery is not None:
-        rfiles, rsections = write_recovery(res, out)
+        rfiles, rsections = write_recovery(res, out, drawer=drawer)
         files.update(rfiles)
         sections = rsections + sections
     settings_path = out / "settings.json"
@@ -69,7 +81,7 @@ def write_outputs(res: Any, out: Path, extra_sections: list | None = None) -> di
     )
     files["settings.json"] = settings_path
     if getattr(getattr(res.config, "outputs", None), "report", True):
-        files["report.html"] = scenario_report(res, out / "report.html", extra_sections=sections)
+        files["report.html"] = scenario_report(res, out / "report.html", extra_sections=sections, maps=maps)
     res.files.update(files)
     return files
 

@@ -26,6 +26,7 @@ import pandas as pd
 
 from rescity.engine.executor import Executor, resolve_executor
 from rescity.errors import InputError
+from rescity.report.drawing import FigureDrawer
 from rescity.run.config import RunConfig
 from rescity.twin.model import Twin
 
@@ -82,9 +83,12 @@ def run_scenario(
     twin: Twin | None = None,
     progress: Progress | None = None,
     write: bool = True,
+    background_figures: bool = True,
 ) -> RunResult:
     """Run a scenario end to end and, when ``config.outputs.dir`` is set and ``write``, write its
-    outputs there. ``progress(stage, done, total)`` is called as stages advance."""
+    outputs there. ``progress(stage, done, total)`` is called as stages advance.
+    ``background_figures``: draw the report's figures in a background process while the run goes
+    on (:class:`~rescity.report.drawing.FigureDrawer`; the same figures, drawn here when False)."""
     from rescity.engine.casualties import quake_casualties
     from rescity.engine.event import simulate_event, split_params
     from rescity.engine.tables import unit_table
@@ -126,33 +130,43 @@ def run_scenario(
     sim_kw = {**sim_kw, "keep": config.outputs.keep_realisations}
     if rcfg is not None:
         sim_kw = {**sim_kw, "keep_states": True, "keep_functional": True}
-    with executor(config) as ex:  # one executor (one Dask cluster) for the simulation and recovery
-        t0 = time.perf_counter()
-        sim = simulate_event(
-            twin, (asset_int, cell_int), config.realisations, config.seed, horizon_h=config.horizon_h,
-            workers=ex, progress=lambda d, t: tick("simulate", d, t), simulate_kw=sim_kw,
-        )  # fmt: skip
-        timings["simulate"] = time.perf_counter() - t0
-
-        units = unit_table(twin, sim, cell_summary)
-        if config.quake is not None:
-            units = pd.concat([units, quake_casualties(twin, cell_int["pga_g"])], axis=1)
-        res = RunResult(config, twin, track, asset_int, cell_summary, sim, units, timings)
-        if rcfg is not None:
+    out = Path(config.outputs.dir) if write and config.outputs.dir is not None else None
+    report = out is not None and getattr(config.outputs, "report", True)
+    # the report's figures are drawn in a background process while the run goes on (the maps
+    # during the recovery, the Q(t) figures while the tables are written)
+    with FigureDrawer(background=report and background_figures) as drawer:
+        with executor(config) as ex:  # one executor (one Dask cluster) for the simulation and recovery
             t0 = time.perf_counter()
-            res.recovery_settings = rcfg.as_dict()
-            res.recovery, res.metrics = run_recovery(
-                twin, sim, config, progress=lambda d, t: tick("recovery", d, t), recovery=rcfg, workers=ex
-            )
-            timings["recovery"] = time.perf_counter() - t0
-    if write and config.outputs.dir is not None:
-        from rescity.run.outputs import write_outputs
+            sim = simulate_event(
+                twin, (asset_int, cell_int), config.realisations, config.seed, horizon_h=config.horizon_h,
+                workers=ex, progress=lambda d, t: tick("simulate", d, t), simulate_kw=sim_kw,
+            )  # fmt: skip
+            timings["simulate"] = time.perf_counter() - t0
 
-        t0 = time.perf_counter()
-        tick("report", 0, 1)
-        write_outputs(res, Path(config.outputs.dir))
-        tick("report", 1, 1)
-        timings["report"] = time.perf_counter() - t0
+            units = unit_table(twin, sim, cell_summary)
+            if config.quake is not None:
+                units = pd.concat([units, quake_casualties(twin, cell_int["pga_g"])], axis=1)
+            res = RunResult(config, twin, track, asset_int, cell_summary, sim, units, timings)
+            maps = None
+            if drawer.background:
+                from rescity.report.scenario import start_maps
+
+                maps = start_maps(res, drawer)
+            if rcfg is not None:
+                t0 = time.perf_counter()
+                res.recovery_settings = rcfg.as_dict()
+                res.recovery, res.metrics = run_recovery(
+                    twin, sim, config, progress=lambda d, t: tick("recovery", d, t), recovery=rcfg, workers=ex
+                )
+                timings["recovery"] = time.perf_counter() - t0
+        if out is not None:
+            from rescity.run.outputs import write_outputs
+
+            t0 = time.perf_counter()
+            tick("report", 0, 1)
+            write_outputs(res, out, maps=maps, drawer=drawer)
+            tick("report", 1, 1)
+            timings["report"] = time.perf_counter() - t0
     return res
 
 
