@@ -122,3 +122,13 @@ def test_the_core_does_not_import_dask():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.strip() == "[]"
+
+
+def test_available_cpus_is_the_affinity_capped():
+    import os
+
+    from rescity.engine.executor import available_cpus
+
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    assert available_cpus() == max(1, min(4, n))
+    assert available_cpus(cap=1) == 1

@@ -250,8 +250,11 @@ def register(app: typer.Typer) -> None:
         out: Optional[Path] = typer.Option(
             None, "--out", "-o", help="Output folder (default ./rescity-out)."
         ),
-        workers: int = typer.Option(
-            1, "--workers", min=1, help="Worker processes; results do not depend on it."
+        workers: Optional[int] = typer.Option(
+            None,
+            "--workers",
+            min=1,
+            help="Worker processes (default: the CPUs available, at most 4); results do not depend on it.",
         ),
         twin_seed: Optional[int] = TWIN_SEED,
         synthetic: bool = SYNTHETIC,
@@ -264,9 +267,11 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Zhejiang twin + typhoon Lekima (CMA 1909, JTWC 201910): hazard, damage, cascade, people without service, recovery."""
+        from rescity.engine.executor import available_cpus
         from rescity.run.config import DEFAULT_SEED, RunConfig
 
         seed_, n, out_ = SETTINGS.pick(seed, realisations, out)
+        workers = available_cpus() if workers is None else workers
         cfg = RunConfig.from_options(
             sn="201910", realisations=n, seed=seed_, workers=workers, scheduler=SETTINGS.scheduler, recovery=not no_recovery,
             scenario=scenario, out=out_, twin_seed=DEFAULT_SEED if twin_seed is None else twin_seed, synthetic=synthetic,

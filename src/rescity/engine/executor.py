@@ -152,6 +152,15 @@ class LocalExecutor(Executor):
                 yield out
 
 
+def available_cpus(cap: int = 4) -> int:
+    """CPUs this process may run on (its affinity), at most ``cap``: the default worker count of
+    the demo. Results do not depend on it."""
+    import os
+
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(int(cap), n))
+
+
 def check_scheduler(scheduler: str | None, field: str = "scheduler") -> str | None:
     """``scheduler`` stripped, or ``None`` when empty; an :class:`InputError` unless it is
     ``local``, ``local-dask`` or a Dask address (``tcp://host:8786``, ``host:8786``)."""
