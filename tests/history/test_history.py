@@ -253,6 +253,28 @@ def test_predictive_interval_widens_with_the_model_error():
     assert wide["p95"] / wide["p05"] > 20
 
 
+def test_parameter_draws_keep_the_fitted_prediction_at_the_median():
+    """Rates move on the log scale, exponents on their own: ln ŷ is linear in both, so with a
+    wide spread of α the median of the draws stays the fitted prediction (a log-scale draw of α
+    would skew ι^−α and push the median up for old storms)."""
+    data = _synthetic()
+    sd = data["202000"]  # 2004: income index ι ≈ 0.25
+    theta = np.array([0.02, 1.0, 0.8])
+    cov = np.diag([0.3, 0.05, 0.6]) ** 2
+    rng = np.random.default_rng(7)
+    th = op.draw_params("affected_population", theta, cov, 20000, rng)
+    # a rate's log and an exponent's value are normal about the fit, with the covariance's spread
+    assert np.median(np.log(th[:, 0])) == pytest.approx(np.log(0.02), abs=0.01)
+    assert np.std(np.log(th[:, 0])) == pytest.approx(0.3, rel=0.03)
+    assert np.median(th[:, 2]) == pytest.approx(0.8, abs=0.015)
+    q16, q84 = np.quantile(th[:, 2], [0.16, 0.84])  # (the floor at 0 clips the far lower tail)
+    assert (q84 - q16) / 2 == pytest.approx(0.8 * 0.6, rel=0.03)
+    f = cal.MetricFit("affected_population", theta, cov, 0.0, [], 0.0)
+    point = float(op.predict("affected_population", sd.exposure, theta, sd.regions[:1])[0])
+    med = cal.predictive("affected_population", sd, f, draws=4000).iloc[0]["median"]
+    assert med == pytest.approx(point, rel=0.03)
+
+
 def test_model_error_is_what_the_nested_residuals_show_beyond_the_spread():
     data = _synthetic(n_storms=9)
     rng = np.random.default_rng(5)

@@ -19,7 +19,9 @@ Each predictive draw ``d`` takes
   intensity uncertainty of about 10 %, Torn & Snyder 2012, *Wea. Forecasting* 27, 715) and the rain
   field × ``exp(σ_R z')`` (``σ_R = 0.30``: parametric storm-total rain against gauges, Lonfat et
   al. 2007, *Mon. Wea. Rev.* 135, 3086); in hindcasts, also a random ensemble member track;
-* operator parameters ``ln θ_d ~ N(ln θ̂, Cov)`` — fragility medians of rural houses included;
+* operator parameters from ``N(0, Cov)`` deviations of ``ln θ`` — a rate ``θ̂ e^z``, an exponent
+  ``θ̂ (1 + z)`` (:func:`rescity.history.operators.draw_params`), so that draws of ``ln ŷ`` are
+  symmetric about the fitted prediction;
 * model error ``exp(σ_m ε)``, ``ε ~ N(0, 1)``, with
   ``σ_m² = max(mean(e_j²) − mean(v_j), 0.3²)``: ``e_j`` the *nested* leave-one-out log residuals of
   the training storms (each predicted by a fit on the other training storms), ``v_j`` the variance
@@ -226,7 +228,7 @@ def _draw_values(metric: str, sd: StormData, fit: MetricFit | None, draws: int, 
     rain = r * np.exp(HAZARD_SPREAD["rain"] * zr)
     pert = op.Exposure(ex.population, ex.households, ex.urban_share, gust, rain, ex.no_power, ex.year)
     if fit is not None and len(fit.theta):
-        theta = np.exp(rng.multivariate_normal(np.log(fit.theta), fit.cov_log, size=draws, method="eigh"))
+        theta = op.draw_params(metric, fit.theta, fit.cov_log, draws, rng)
     else:
         theta = np.zeros((draws, max(len(op.OPERATOR_PARAMS.get(metric, ())), 1)))
     return np.einsum("dc,rc->dr", op.per_cell(metric, pert, theta), sd.regions)

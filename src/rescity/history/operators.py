@@ -67,7 +67,11 @@ REFERENCE_YEAR = 2020
 
 @dataclass(frozen=True)
 class Param:
-    """A fitted operator parameter: initial value, bounds (searched on a log scale), unit, meaning."""
+    """A fitted operator parameter: initial value, bounds (searched on a log scale), unit, meaning.
+
+    ``exponent``: the parameter is an exponent (``k``, ``α``), so the log of the prediction is
+    linear in it, and its uncertainty is drawn on its own scale (a rate's on the log scale; see
+    :func:`draw_params`)."""
 
     name: str
     initial: float
@@ -75,6 +79,7 @@ class Param:
     upper: float
     unit: str
     doc: str
+    exponent: bool = False
 
 
 #: Metric → the hazard terms of its rate (``"w"``: wind, ``"r"``: rain; see the module doc).
@@ -84,34 +89,51 @@ OPERATOR_TERMS: dict[str, tuple[str, ...]] = {
     "economic_loss_cny": ("w",),
     "collapsed_houses": ("w",),
 }
-_ALPHA = Param("alpha", 0.5, 1e-3, 8.0, "1", "income elasticity: the rate × (GDP per person / 2020)^−α")
+_ALPHA = Param("alpha", 0.5, 1e-3, 8.0, "1", "income elasticity: the rate × (GDP per person / 2020)^−α", True)
 
 #: Metric → its parameters (all positive, searched on a log scale): the rate of each hazard term,
 #: the exponent ``k``, then ``α`` where the income factor applies.
 OPERATOR_PARAMS: dict[str, tuple[Param, ...]] = {
     "affected_population": (
         Param("a_r", 0.05, 1e-5, 50.0, "1", "affected rate per unit (R/100 mm)^k"),
-        Param("k", 2.0, 0.25, 4.0, "1", "exponent of the hazard term"),
+        Param("k", 2.0, 0.25, 4.0, "1", "exponent of the hazard term", True),
         _ALPHA,
     ),
     "relocated_or_evacuated": (
         Param("b_w", 0.01, 1e-6, 10.0, "1", "evacuation rate per unit (G/30 m/s)^k"),
-        Param("k", 2.0, 0.25, 4.0, "1", "exponent of the hazard term"),
+        Param("k", 2.0, 0.25, 4.0, "1", "exponent of the hazard term", True),
     ),
     "economic_loss_cny": (
         Param("l_w", 500.0, 1e-2, 1e6, "CNY/person", "loss per person per unit (G/30 m/s)^k (2020 GDP)"),
-        Param("k", 2.0, 0.25, 4.0, "1", "exponent of the hazard term"),
-        Param("alpha", 0.5, 1e-3, 8.0, "1", "income elasticity: the loss per GDP × (GDP per person / 2020)^−α"),
+        Param("k", 2.0, 0.25, 4.0, "1", "exponent of the hazard term", True),
+        Param(
+            "alpha", 0.5, 1e-3, 8.0, "1", "income elasticity: the loss per GDP × (GDP per person / 2020)^−α", True
+        ),
     ),
     "collapsed_houses": (
         Param("c_w", 1e-3, 1e-9, 10.0, "1", "collapse rate of a rural room per unit (G/30 m/s)^k"),
-        Param("k", 1.0, 0.25, 8.0, "1", "exponent of the hazard term"),
+        Param("k", 1.0, 0.25, 8.0, "1", "exponent of the hazard term", True),
         _ALPHA,
     ),
 }
 #: Metrics fitted (power outage has one reported storm: it is scored, not fitted).
 FITTED_METRICS = tuple(OPERATOR_PARAMS)
 SCORED_METRICS = (*FITTED_METRICS, "power_outage_households")
+
+
+def draw_params(metric: str, theta: np.ndarray, cov_log: np.ndarray, draws: int, rng) -> np.ndarray:
+    """``(draws, n_params)`` parameter draws around the fit ``theta`` with covariance ``cov_log``
+    of ``ln θ`` (Gauss–Newton, :mod:`rescity.history.calibration`).
+
+    A joint normal deviation ``z ~ N(0, cov_log)`` moves a rate to ``θ e^z`` and an exponent to
+    ``θ (1 + z)`` (the same covariance to first order): the log of the prediction is linear in
+    ``ln`` rate (while the rate is small) and in each exponent, so the draws of ``ln ŷ`` stay
+    symmetric about the fitted value and the median of the predictive distribution is the
+    fitted prediction. Exponents are kept ≥ 0 (a 1e-3 floor)."""
+    th = np.asarray(theta, float)
+    z = rng.multivariate_normal(np.zeros(len(th)), cov_log, size=draws, method="eigh")
+    expo = np.array([p.exponent for p in OPERATOR_PARAMS[metric]], bool)
+    return np.where(expo, np.maximum(th * (1 + z), 1e-3), th * np.exp(z))
 
 
 @lru_cache(maxsize=1)
