@@ -262,7 +262,8 @@ def test_parameter_draws_keep_the_fitted_prediction_at_the_median():
     theta = np.array([0.02, 1.0, 0.8])
     cov = np.diag([0.3, 0.05, 0.6]) ** 2
     rng = np.random.default_rng(7)
-    th = op.draw_params("affected_population", theta, cov, 20000, rng)
+    z = rng.multivariate_normal(np.zeros(3), cov, size=20000)
+    th = op.params_at("affected_population", theta, z)
     # a rate's log and an exponent's value are normal about the fit, with the covariance's spread
     assert np.median(np.log(th[:, 0])) == pytest.approx(np.log(0.02), abs=0.01)
     assert np.std(np.log(th[:, 0])) == pytest.approx(0.3, rel=0.03)
@@ -273,6 +274,9 @@ def test_parameter_draws_keep_the_fitted_prediction_at_the_median():
     point = float(op.predict("affected_population", sd.exposure, theta, sd.regions[:1])[0])
     med = cal.predictive("affected_population", sd, f, draws=4000).iloc[0]["median"]
     assert med == pytest.approx(point, rel=0.03)
+    # antithetic pairs: 40 draws already put the median there (independent draws would not)
+    med40 = [cal.predictive("affected_population", sd, f, draws=40, seed=s).iloc[0]["median"] for s in range(5)]
+    assert np.allclose(med40, point, rtol=0.03)
 
 
 def test_model_error_is_what_the_nested_residuals_show_beyond_the_spread():

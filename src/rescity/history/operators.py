@@ -121,17 +121,15 @@ FITTED_METRICS = tuple(OPERATOR_PARAMS)
 SCORED_METRICS = (*FITTED_METRICS, "power_outage_households")
 
 
-def draw_params(metric: str, theta: np.ndarray, cov_log: np.ndarray, draws: int, rng) -> np.ndarray:
-    """``(draws, n_params)`` parameter draws around the fit ``theta`` with covariance ``cov_log``
-    of ``ln θ`` (Gauss–Newton, :mod:`rescity.history.calibration`).
+def params_at(metric: str, theta: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Parameters ``(draws, n_params)`` at deviations ``z`` of ``ln θ`` from the fit ``theta``
+    (``z ~ N(0, Cov(ln θ))``, the Gauss–Newton covariance of :mod:`rescity.history.calibration`).
 
-    A joint normal deviation ``z ~ N(0, cov_log)`` moves a rate to ``θ e^z`` and an exponent to
-    ``θ (1 + z)`` (the same covariance to first order): the log of the prediction is linear in
-    ``ln`` rate (while the rate is small) and in each exponent, so the draws of ``ln ŷ`` stay
-    symmetric about the fitted value and the median of the predictive distribution is the
-    fitted prediction. Exponents are kept ≥ 0 (a 1e-3 floor)."""
+    A rate moves to ``θ e^z`` and an exponent to ``θ (1 + z)`` (the same covariance to first
+    order): the log of the prediction is linear in ``ln`` rate (while the rate is small) and in
+    each exponent, so draws of ``ln ŷ`` stay symmetric about the fitted value and the median of
+    the predictive distribution is the fitted prediction. Exponents are kept ≥ 1e-3."""
     th = np.asarray(theta, float)
-    z = rng.multivariate_normal(np.zeros(len(th)), cov_log, size=draws, method="eigh")
     expo = np.array([p.exponent for p in OPERATOR_PARAMS[metric]], bool)
     return np.where(expo, np.maximum(th * (1 + z), 1e-3), th * np.exp(z))
 
