@@ -74,12 +74,40 @@ def test_affected_operator_by_hand():
     got = op.predict("affected_population", ex, np.array([0.2, 2.0, 0.7]), np.ones((1, 2)))
     assert got[0] == pytest.approx(want, rel=1e-12)  # 2020: income index 1, no income factor
     assert want == pytest.approx(181.27, abs=0.01)
-    # 2004: population index π = 4720/6457, income ι = (11649/64613)/π; rate × ι^−0.7
+    # 2004: population index π = 4720/6457, income ι = (11649/64613)/π; the rain's rate × ι^−0.7
     pi, gamma = op.year_index(2004)
     old = op.predict("affected_population", _two_cells(2004), np.array([0.2, 2.0, 0.7]), np.ones((1, 2)))
-    assert old[0] == pytest.approx(want * pi * (gamma / pi) ** -0.7, rel=1e-12)
+    assert old[0] == pytest.approx(pi * 1000 * (1 - np.exp(-0.2 * (gamma / pi) ** -0.7)), rel=1e-12)
     # ι_2004 = 0.1803 / 0.7310 = 0.2466; 0.2466^−0.7 = e^(0.7 · 1.400) = 2.66: poorer then, more vulnerable
     assert (gamma / pi) ** -0.7 == pytest.approx(2.66, abs=0.01)
+    assert old[0] == pytest.approx(0.7310 * 1000 * (1 - np.exp(-0.2 * 2.66)), rel=3e-3)  # ≈ 302 people
+
+
+def test_affected_operator_counts_people_whose_home_was_damaged():
+    ex = _two_cells()
+    # the engine damaged 100 of cell 1's 400 homes and 200 of cell 2's 800 (a quarter each)
+    ex.homes_damaged = np.array([100.0, 200.0])
+    got = op.predict("affected_population", ex, np.array([0.2, 2.0, 0.7]), np.ones((1, 2)))[0]
+    # spared by both causes: cell 1 e^(−0.2) · 3/4, cell 2 (no rain) 3/4
+    want = 1000 * (1 - np.exp(-0.2) * 0.75) + 2000 * 0.25
+    assert got == pytest.approx(want, rel=1e-12)
+    assert want == pytest.approx(886.0, abs=0.1)
+    # a damage count above the households is capped at all of them; zero households count none
+    ex.homes_damaged = np.array([900.0, 0.0])
+    assert op.predict("affected_population", ex, np.array([0.2, 2.0, 0.7]), np.ones((1, 2)))[0] == 1000
+    assert op.Exposure.from_state(
+        pd.DataFrame(
+            {
+                "population": [10.0],
+                "households": [0.0],
+                "urban_share": [0.0],
+                "gust_ms": [0.0],
+                "rain_mm": [0.0],
+                "homes_damaged": [3.0],
+            }
+        ),
+        2020,
+    ).damaged_share().tolist() == [1.0]
 
 
 def test_relocation_operator_has_no_income_factor():

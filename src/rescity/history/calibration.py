@@ -241,7 +241,17 @@ def _draw_values(metric: str, sd: StormData, fit: MetricFit | None, draws: int, 
         g, r = ex.gust_ms[None, :], ex.rain_mm[None, :]
     gust = g * np.exp(HAZARD_SPREAD["gust"] * zg)
     rain = r * np.exp(HAZARD_SPREAD["rain"] * zr)
-    pert = op.Exposure(ex.population, ex.households, ex.urban_share, gust, rain, ex.no_power, ex.year)
+    # the engine's damaged homes stay the state's (best track, or the official forecast's track)
+    pert = op.Exposure(
+        ex.population,
+        ex.households,
+        ex.urban_share,
+        gust,
+        rain,
+        ex.no_power,
+        ex.year,
+        homes_damaged=ex.homes_damaged,
+    )
     if fit is not None and len(fit.theta):
         z = rng.multivariate_normal(np.zeros(len(fit.theta)), fit.cov_log, size=h, method="eigh")
         theta = op.params_at(metric, fit.theta, mirrored(z, draws))
