@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import ndtr
 
@@ -135,3 +136,31 @@ def test_roads_impassable_from_states(twin):
     s[0, node[:2]] = 4  # junctions are not counted as segments
     x = ind.road_links_impassable(twin, s)
     assert ind.rollup(twin, x)[0, 0] == 2
+
+
+def test_loss_and_impassable_roads_equal_the_sparse_products_bit_for_bit(twin):
+    """Economic loss picks cost × ratio from a kept (asset, state) table and impassable roads are
+    counted: the same numbers, in the same memory layout, as the products with the asset → unit
+    matrix they replace."""
+    rng = np.random.default_rng(9)
+    p = ind.asset_unit_matrix(twin)
+    cost = twin.assets["replacement_cost_cny"].to_numpy(float) * rng.uniform(0.3, 3.0, twin.n_assets)
+    t2 = type(twin)(twin.units, twin.assets.assign(replacement_cost_cny=cost), twin.edges, twin.dependencies, twin.service)
+    custom = pd.DataFrame(
+        {"system": ["*", "road"], "kind": ["*", "*"], "ds1": [0.013, 0.1], "ds2": [0.07, 0.3],
+         "ds3": [0.31, 0.7], "ds4": [0.9, 1.0]}
+    )  # fmt: skip
+    for s in (rng.integers(0, 5, (6, t2.n_assets)).astype(np.int8), np.zeros((1, t2.n_assets), np.int8)):
+        for ratios in (None, custom):
+            dr = ind.damage_ratio_matrix(t2, ratios)
+            loss_a = cost[None, :] * np.take_along_axis(dr.T, s.astype(np.int64), axis=0)
+            ref = np.asarray((p @ loss_a.T).T)
+            new = ind.economic_loss(t2, s, ratios, rollup_levels=False)
+            assert new.tobytes("A") == ref.tobytes("A") and new.flags.f_contiguous == ref.flags.f_contiguous
+            for r in (ref, new):
+                assert ind.rollup(t2, r).tobytes() == ind.rollup(t2, ref).tobytes()
+        for ds in (1, 2, 4):
+            x = ((s >= ds) & ind.road_link_mask(t2)[None, :]).astype(float)
+            ref = np.asarray((p @ x.T).T)
+            new = ind.road_links_impassable(t2, s, ds)
+            assert new.tobytes("A") == ref.tobytes("A") and new.flags.f_contiguous == ref.flags.f_contiguous

@@ -9,6 +9,7 @@ import shapely
 
 from _forecast_twin import make_twin, straight_track, toy_member
 from rescity.forecast import ensemble as ens
+from rescity.forecast import indicators as ind
 from rescity.forecast import issuance as iss
 from rescity.forecast import warning as wl
 
@@ -318,3 +319,88 @@ def test_hindcast_determinism_by_seed_and_official_seed(twin):
     assert not np.allclose(official(a), official(d))
     assert a.meta["official_seed"] == ens.OFFICIAL_SEED and d.meta["official_seed"] == 11
     assert a.meta["official_decorrelation_h"] == ens.ISSUANCE_DECORRELATION_H
+
+
+def _summarise_frame_by_frame(twin, samples, thresholds=None, previous=None):
+    """``summarise`` as first written (one frame per lead and indicator, ``numpy.quantile``,
+    the thresholds looked up per call): the reference the column-wise form must equal."""
+    units = twin.units
+    lv = units["level"].to_numpy(object)
+    pop = units["population"].to_numpy(float)
+    hh = units["households"].to_numpy(float)
+    warned = wl.indicators_with_thresholds(thresholds)
+    frames = []
+    for L, vals in samples.values.items():
+        scores = {k: wl.score(vals[k], k, lv, pop, hh, thresholds) for k in warned if k in vals}
+        allv = dict(vals)
+        allv["composite"] = wl.composite(scores) if scores else np.zeros_like(next(iter(vals.values())))
+        for k, x in allv.items():
+            mean = x.mean(axis=0)
+            p05, p95 = np.quantile(x, [0.05, 0.95], axis=0)
+            warn = (
+                wl.warning_level(mean, k, lv, pop, hh, thresholds) if (k in warned or k == "composite") else 0
+            )
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "issued": samples.issued.strftime("%Y-%m-%dT%H:%MZ"),
+                        "lead_h": int(L),
+                        "unit_id": units["unit_id"].to_numpy(),
+                        "level": lv,
+                        "indicator": k,
+                        "mean": mean,
+                        "p05": p05,
+                        "p95": p95,
+                        "warning": np.broadcast_to(np.asarray(warn, np.int8), mean.shape),
+                        "name_zh": units["name_zh"].to_numpy(),
+                        "name_en": units["name_en"].to_numpy(),
+                        "population": units["population"].to_numpy(),
+                    }
+                )
+            )
+    out = iss.add_change(pd.concat(frames, ignore_index=True), previous)
+    return out[list(iss.COLUMNS)]
+
+
+def _same_table(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    for c in a.columns:
+        if a[c].dtype.kind == "f":
+            assert a[c].to_numpy().tobytes() == b[c].to_numpy().tobytes(), c
+    assert a.to_csv() == b.to_csv()
+
+
+def test_summary_and_rollup_equal_the_frame_by_frame_table(twin, track, table):
+    e = ens.perturb_track(track, ISSUED, members=5, seed=6)
+    s = iss.simulate_issuance(twin, e, realisations=3, seed=6, simulate_member=toy_member)
+    _same_table(iss.summarise(twin, s), _summarise_frame_by_frame(twin, s))
+    prev = table.assign(issued="2019-08-08T06:00Z")
+    _same_table(iss.summarise(twin, s, previous=prev), _summarise_frame_by_frame(twin, s, previous=prev))
+    # rolled up from the members' blocks: the numbers and memory order of rollup(concatenate)
+    u = iss.ancestors(twin)
+    rng = np.random.default_rng(1)
+    blocks = [rng.exponential(1.0, (r, twin.n_units)) for r in (3, 1, 4)]
+    new, ref = iss.rollup_blocks(u, blocks), ind.rollup(twin, np.concatenate(blocks), u)
+    assert new.tobytes("A") == ref.tobytes("A") and new.flags.f_contiguous == ref.flags.f_contiguous
+
+
+def test_windows_of_a_member_equal_window_by_window(track):
+    tr = ens.member_tracks(ens.perturb_track(track, ISSUED, members=2, seed=3))[1]
+    ends = [ISSUED + pd.Timedelta(hours=h) for h in (-30, 0.5, 24, 47.5, 72, 500)]
+    for start in (ISSUED, ISSUED - pd.Timedelta(hours=2), "2019-08-20 00:00"):
+        for w, e in zip(ens.windows(tr, start, ends), ends, strict=True):
+            one = ens.window(tr, start, e)
+            pd.testing.assert_frame_equal(w, one, check_exact=True)
+            assert w.attrs == one.attrs
+
+
+def test_first_member_runs_here_so_forked_workers_inherit_the_set_up(track):
+    """With a local pool the first member of the default pipeline runs in this process (its
+    engine set-up kept on the twin, inherited by the forked workers): the same samples."""
+    t = make_twin()
+    e = ens.perturb_track(track, ISSUED, members=3, seed=2)
+    two = iss.simulate_issuance(t, e, ISSUED, realisations=2, seed=2, leads=(24,), workers=2)
+    assert any(k[0] == "engine" for k in t.__dict__["_derived"] if isinstance(k, tuple))
+    one = iss.simulate_issuance(make_twin(), e, ISSUED, realisations=2, seed=2, leads=(24,), workers=1)
+    for k, x in one.values[24].items():
+        assert x.tobytes("A") == two.values[24][k].tobytes("A"), k

@@ -90,3 +90,47 @@ def test_units_without_thresholds_score_zero_without_numpy_warnings():
         warnings.simplefilter("error")  # a division by a zero-width segment would raise here
         s = wl.score([0.0, 5e5, 3e6], "relocate", ["district", "province", "district"])
     np.testing.assert_allclose(s, [0.0, 2.0, 0.0])
+
+
+def _score_with_temporaries(values, th):
+    """``score_of`` as first written, with ``(…, n, 5)`` comparisons and ``take_along_axis``
+    gathers: the reference the faster form must equal bit for bit."""
+    v = np.asarray(values, float)
+    n = th.shape[0]
+    ok = np.isfinite(th).all(axis=1) & (th[:, 0] > 0)
+    thz = np.where(ok[:, None], th, 1.0)
+    knots = np.concatenate([np.zeros((n, 1)), thz], axis=1)
+    vv = np.clip(np.nan_to_num(v, nan=0.0), 0.0, None)
+    k = (vv[..., None] >= knots).sum(axis=-1)
+    k = np.clip(k, 1, 4)
+    lo = np.take_along_axis(np.broadcast_to(knots, vv.shape + (5,)), (k - 1)[..., None], -1)[..., 0]
+    hi = np.take_along_axis(np.broadcast_to(knots, vv.shape + (5,)), k[..., None], -1)[..., 0]
+    width = hi - lo
+    frac = np.divide(vv - lo, width, out=np.ones_like(vv, dtype=float), where=width > 0)
+    s = np.clip((k - 1) + frac, 0.0, wl.SCORE_CAP)
+    return np.where(ok, s, 0.0)
+
+
+def test_score_equals_the_form_with_temporaries_bit_for_bit():
+    rng = np.random.default_rng(5)
+    n = 300
+    th = np.sort(rng.uniform(1, 100, (n, 4)), axis=1)
+    th[:20] = np.nan  # no thresholds
+    th[20:30, 0] = 0.0  # a zero population's thresholds
+    th[30:40, 2] = th[30:40, 1]  # two equal thresholds
+    th[40:50] = th[40:50, :1]  # all four equal
+    v = rng.uniform(0, 150, (7, n))
+    v[0, :] = th[:, 1]  # exactly on a threshold
+    v[1, ::7] = np.nan
+    v[2, ::5] = 0.0
+    v[3, ::3] = -1.0
+    v[4, ::11] = np.inf
+    for values in (v, v[3], np.asfortranarray(v), v[:, 5:6].T[0]):
+        t = th if values.shape[-1] == n else th[5:6]
+        new, ref = wl.score_of(values, t), _score_with_temporaries(values, t)
+        assert new.shape == ref.shape and new.tobytes() == ref.tobytes()
+    lv = np.full(n, "county", dtype=object)
+    pop = rng.uniform(0, 1e5, n)
+    assert wl.score(v, "relocate", lv, pop).tobytes() == _score_with_temporaries(
+        v, wl.unit_thresholds("relocate", lv, pop)
+    ).tobytes()

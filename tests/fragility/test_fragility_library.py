@@ -293,3 +293,71 @@ def test_validation_errors_name_file_row_field(tmp_path, name, text, field, need
 def test_missing_folder_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         load_library([tmp_path / "nope"])
+
+
+# --- the per-curve-set gathers ------------------------------------------------------------------
+def _exceedance_gathered_per_call(curveset, intensities):
+    """``exceedance`` as written before the curve set kept its gathers (θ, β and the assets of
+    each curve gathered again at every call): the reference the kept plan must equal bit for bit."""
+    from scipy.special import ndtr
+
+    from rescity.fragility.library import N_DS, _intensity
+
+    n = curveset.n_assets
+    lib = curveset.library
+    out = {}
+    for h in curveset.hazards:
+        code = curveset.codes[h]
+        used = np.unique(code[code >= 0])
+        curves = [lib.compiled[curveset.curve_ids[c]] for c in used]
+        xs = {c.measure: _intensity(intensities, c.measure, n) for c in curves}
+        lead = next((x.shape[:-1] for x in xs.values() if x.ndim == 2), ())
+        p = np.zeros((*lead, n, N_DS), dtype=np.float64)
+        scale = curveset.median_scale.get(h, 1.0)
+        for measure, x in xs.items():
+            ln = [
+                (c_code, c)
+                for c_code, c in zip(used, curves, strict=True)
+                if c.kind == "lognormal" and c.measure == measure
+            ]
+            if ln:
+                med = np.full((len(curveset.curve_ids), N_DS), np.inf)
+                beta = np.ones((len(curveset.curve_ids), N_DS))
+                for c_code, c in ln:
+                    med[c_code], beta[c_code] = c.median * scale, c.beta
+                sel = np.flatnonzero(np.isin(code, [cc for cc, _ in ln]))
+                xm = np.broadcast_to(x, (*lead, n))[..., sel]
+                with np.errstate(divide="ignore"):
+                    z = (np.log(xm)[..., None] - np.log(med[code[sel]])) / beta[code[sel]]
+                p[..., sel, :] = ndtr(z)
+        for c_code, c in zip(used, curves, strict=True):
+            if c.kind != "table":
+                continue
+            sel = np.flatnonzero(code == c_code)
+            xm = np.broadcast_to(xs[c.measure], (*lead, n))[..., sel]
+            p[..., sel, :] = c.exceedance(xm, scale)
+        out[h] = p
+    return out
+
+
+@pytest.mark.parametrize("scale", [1.0, {"wind": 0.8, "flood": 1.3, "landslide": 1.7}])
+def test_kept_gathers_give_the_same_bits_as_gathering_per_call(lib, scale):
+    rows = [(s, k, c) for s, kinds in KINDS.items() for k in kinds for c in ("", "x")]
+    rng = np.random.default_rng(3)
+    a = assets([rows[i] for i in rng.integers(0, len(rows), 600)])
+    cs = assign(lib, a, ("wind", "flood", "landslide"), median_scale=scale)
+    x = {
+        "gust_ms": rng.uniform(0, 90, len(a)),
+        "flood_depth_m": np.where(rng.random(len(a)) < 0.3, 0.0, rng.exponential(1.0, len(a))),
+        "landslide_ratio": rng.uniform(0, 3, len(a)),
+    }
+    x["gust_ms"][:5] = [0.0, 40.0, 40.0, 62.0, 1e-300]
+    per_real = {k: np.stack([v, 1.5 * v, 0 * v]) for k, v in x.items()}
+    for fields in (x, per_real, {**x, "gust_ms": per_real["gust_ms"]}):
+        for _ in range(2):  # the plan built on the first call, read on the second
+            new, ref = exceedance(cs, fields), _exceedance_gathered_per_call(cs, fields)
+            assert new.keys() == ref.keys()
+            for h in new:
+                assert new[h].shape == ref[h].shape and new[h].tobytes() == ref[h].tobytes(), h
+    assert set(cs.measures()) == {"wind", "flood", "landslide"}
+    assert cs.measures()["flood"] == ("flood_depth_m",)

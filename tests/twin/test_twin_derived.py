@@ -60,3 +60,30 @@ def test_fingerprint_stable_with_missing_values_and_follows_changes():
         before = twin.fingerprint()
         table[column] = change(table[column].to_numpy())
         assert twin.fingerprint() != before, column
+
+
+def test_unchanged_block_checks_the_fingerprint_once_and_nests():
+    twin = toy_twin(counties=2, cells_per_county=3)
+    calls = []
+    real = type(twin).fingerprint
+
+    def counting(self):
+        calls.append(1)
+        return real(self)
+
+    type(twin).fingerprint = counting
+    try:
+        with twin.unchanged():
+            n = len(calls)
+            for i in range(5):
+                twin.derived(("test", i), lambda i=i: i)
+            with twin.unchanged():
+                assert twin.derived(("test", 0), lambda: -1) == 0
+            assert len(calls) == n == 1
+        twin.derived(("test", 0), lambda: -1)
+        assert len(calls) == 2  # checked again outside the block
+        twin.assets.loc[0, "lon"] += 0.5
+        with twin.unchanged():  # a change before the block is seen on entry
+            assert twin.derived(("test", 0), lambda: -1) == -1
+    finally:
+        type(twin).fingerprint = real

@@ -132,6 +132,12 @@ class LocalExecutor(Executor):
     def slots(self) -> int:
         return self.workers
 
+    @property
+    def forks(self) -> bool:
+        """Whether a pool of several chunks runs in forked processes, which inherit this
+        process's memory (objects built here before :meth:`imap` need not be built again)."""
+        return self.workers > 1 and "fork" in mp.get_all_start_methods()
+
     def imap(self, fn, chunks, shared=None, progress=None):
         total = len(chunks)
         if self.workers == 1 or total <= 1:

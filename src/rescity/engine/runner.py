@@ -420,8 +420,31 @@ def _check_intensity(
     return out
 
 
+def _library_memo(library: FragilityLibrary, key: tuple, build: Callable[[], Any]) -> Any:
+    """``build()``, kept on the library under ``key``: what the runner reads of the mapping
+    tables for a set of intensity measures is the same for every event of an ensemble (like
+    :func:`~rescity.fragility.library.exceedance_by_class`, which keeps its assignments there)."""
+    memo = library.__dict__.setdefault("_runner_memo", {})
+    if key not in memo:
+        memo[key] = build()
+    return memo[key]
+
+
+def _hazards_of(library: FragilityLibrary, measures: Any) -> tuple[str, ...]:
+    """Hazards of the library with a curve whose measure is among ``measures``."""
+    key = ("hazards", frozenset(measures))
+    return _library_memo(
+        library, key, lambda: tuple(h for h in library.hazards() if set(library.measures(h)) & key[1])
+    )
+
+
 def _building_hazards(library: FragilityLibrary, cell_intensity: Mapping[str, np.ndarray]) -> tuple[str, ...]:
     """Hazards with a housing curve whose measure is among the cell intensities."""
+    key = ("building_hazards", frozenset(cell_intensity))
+    return _library_memo(library, key, lambda: _find_building_hazards(library, key[1]))
+
+
+def _find_building_hazards(library: FragilityLibrary, cell_intensity: Any) -> tuple[str, ...]:
     m = library.mapping
     out = []
     for h in library.hazards():
@@ -520,7 +543,7 @@ def simulate(
     library = library or load_library()
     ai = _check_intensity(asset_intensity, twin.n_assets, realisations, "asset_intensity")
     ci = _check_intensity(cell_intensity, 0, realisations, "cell_intensity")
-    hazards = tuple(h for h in library.hazards() if set(library.measures(h)) & set(ai))
+    hazards = _hazards_of(library, ai)
     curveset = _cached(
         twin,
         ("assign", id(library), hazards, repr(median_scale)),

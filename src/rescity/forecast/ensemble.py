@@ -55,6 +55,7 @@ hours ``≤ t`` only, so it does not change when later issuances are added.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -617,18 +618,27 @@ def member_tracks(ensemble: pd.DataFrame) -> list[pd.DataFrame]:
 
 def window(track: pd.DataFrame, start, end) -> pd.DataFrame:
     """The part of a track between ``start`` and ``end`` (UTC), interpolated at both ends."""
+    return windows(track, start, [end])[0]
+
+
+def windows(track: pd.DataFrame, start, ends: Sequence) -> list[pd.DataFrame]:
+    """:func:`window` of ``track`` from ``start`` to each of ``ends`` (the lead windows of one
+    member), the track checked and put in hours once."""
     t = _check_track(track)
-    t0, t1 = _to_utc(start), _to_utc(end)
+    t0 = _to_utc(start)
     h = _hours(t["time"], t0)
-    span = (t1 - t0) / pd.Timedelta(hours=1)
-    if h[0] > span or h[-1] < 0:
-        return t.iloc[0:0].copy()
-    inner = h[(h > 0) & (h < span)]
-    grid = np.r_[max(0.0, h[0]), inner, min(span, h[-1])]
-    f = _interp_track(t, h, grid)
-    out = pd.DataFrame({"time": (t0 + pd.to_timedelta(grid, unit="h")).round("s")})
-    for c in _INTERP:
-        if c in f:
-            out[c] = f[c]
-    out.attrs.update(track.attrs)
+    out = []
+    for end in ends:
+        span = (_to_utc(end) - t0) / pd.Timedelta(hours=1)
+        if h[0] > span or h[-1] < 0:
+            out.append(t.iloc[0:0].copy())
+            continue
+        inner = h[(h > 0) & (h < span)]
+        grid = np.r_[max(0.0, h[0]), inner, min(span, h[-1])]
+        f = _interp_track(t, h, grid)
+        w = pd.DataFrame(
+            {"time": (t0 + pd.to_timedelta(grid, unit="h")).round("s"), **{c: f[c] for c in _INTERP if c in f}}
+        )
+        w.attrs.update(track.attrs)
+        out.append(w)
     return out

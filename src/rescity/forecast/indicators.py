@@ -200,16 +200,32 @@ def economic_loss(
         )
     if s.size and (s.min() < 0 or s.max() > 4):
         raise InputError("damage states must be 0…4", field="states")
-    dr = damage_ratio_matrix(twin, ratios)
-    cost = twin.assets["replacement_cost_cny"].to_numpy(float)
-    loss_a = (
-        cost[None, :] * np.take_along_axis(dr.T, s.astype(np.int64), axis=0)
-        if s.size
-        else np.zeros_like(s, float)
-    )
     p = asset_unit_matrix(twin)
-    by_unit = np.asarray((p @ loss_a.T).T)
+    if s.size:
+        # cost × ratio of every (asset, state), then each asset's state picked: (n_assets, R),
+        # the C-ordered layout the sparse product reads (the same products as cost × picked ratio)
+        table = _loss_by_state(twin) if ratios is None else _cost_times(twin, damage_ratio_matrix(twin, ratios))
+        at = 5 * np.arange(s.shape[1])[:, None] + s.T.astype(np.int64)
+        by_unit = np.asarray((p @ table.ravel()[at]).T)
+    else:
+        by_unit = np.asarray((p @ np.zeros_like(s, float).T).T)
     return rollup(twin, by_unit) if rollup_levels else by_unit
+
+
+def _cost_times(twin, dr: np.ndarray) -> np.ndarray:
+    """``(n_assets, 5)`` replacement cost (CNY) × damage ratio of each damage state."""
+    return twin.assets["replacement_cost_cny"].to_numpy(float)[:, None] * dr
+
+
+def _loss_by_state(twin) -> np.ndarray:
+    """:func:`_cost_times` of the packaged damage ratios, kept on the twin; read-only."""
+
+    def build() -> np.ndarray:
+        t = _cost_times(twin, damage_ratio_matrix(twin))
+        t.flags.writeable = False
+        return t
+
+    return twin.derived(("forecast", "loss_by_state"), build)
 
 
 def road_link_mask(twin) -> np.ndarray:
@@ -230,8 +246,28 @@ def road_links_impassable(twin, states: np.ndarray, impassable_ds: int = 2) -> n
     s = np.asarray(states)
     if s.ndim == 1:
         s = s[None, :]
-    x = ((s >= impassable_ds) & link[None, :]).astype(float)
-    return np.asarray((asset_unit_matrix(twin) @ x.T).T)
+    # counted per unit: sums of ones are exact in any order, so these are the numbers of the
+    # sparse product ``(P @ x.T).T`` (asset_unit_matrix), in its memory layout
+    r, a = np.nonzero((s >= impassable_ds) & link[None, :])
+    n_u = twin.n_units
+    counts = np.bincount(_asset_unit(twin)[a] * s.shape[0] + r, minlength=n_u * s.shape[0])
+    return counts.reshape(n_u, s.shape[0]).astype(float).T
+
+
+def _asset_unit(twin) -> np.ndarray:
+    """Row of the unit each asset stands in (the nonzero of its column of
+    :func:`asset_unit_matrix`), kept on the twin; read-only."""
+
+    def build() -> np.ndarray:
+        p = asset_unit_matrix(twin).tocsc()
+        p.sort_indices()
+        if not np.array_equal(np.diff(p.indptr), np.ones(p.shape[1], np.int64)):
+            raise InputError("an asset stands in no unit or several", field="unit_id")
+        u = p.indices.astype(np.int64)
+        u.flags.writeable = False
+        return u
+
+    return twin.derived(("forecast", "asset_unit"), build)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -23,14 +23,15 @@ damage draws and results do not depend on ``workers``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 import numpy as np
 import pandas as pd
 
 from rescity.engine.aggregate import ancestors
-from rescity.engine.executor import Executor, imap_chunks
+from rescity.engine.executor import Executor, LocalExecutor, as_executor, imap_chunks
 from rescity.errors import InputError
 from rescity.forecast import DEFAULT_MEMBERS  # noqa: F401  (re-exported; defined where the CLI reads it)
 from rescity.forecast import ensemble as ens
@@ -39,9 +40,9 @@ from rescity.forecast.indicators import (
     INDICATORS,
     IndicatorParams,
     indicators_from_result,
-    rollup,
 )
 from rescity.hazard.landfall import land_geometry, landfall_fix, landfall_time  # noqa: F401  (re-exported)
+from rescity.metrics.quantiles import quantile
 from rescity.seeds import DEFAULT_SEED
 
 #: Lead windows (hours after issuance) computed where the forecast reaches them.
@@ -95,12 +96,13 @@ def member_windows(
     params = dict(params or {})
     hazard_kw, sim_kw = split_params(params)
     out = []
-    for asset_int, cell_int in typhoon_events(twin, list(tracks), sites="cells", **hazard_kw):
-        result = simulate_event(
-            twin, (asset_int, cell_int), realisations, seed,
-            simulate_kw={**sim_kw, "keep_states": True, "keep": "all"},
-        )  # fmt: skip  (the indicators read every realisation of every cell)
-        out.append(indicators_from_result(twin, result, cell_int, params))
+    with twin.unchanged():  # the twin's kept set-up is looked up ~30 times a member
+        for asset_int, cell_int in typhoon_events(twin, list(tracks), sites="cells", **hazard_kw):
+            result = simulate_event(
+                twin, (asset_int, cell_int), realisations, seed,
+                simulate_kw={**sim_kw, "keep_states": True, "keep": "all"},
+            )  # fmt: skip  (the indicators read every realisation of every cell)
+            out.append(indicators_from_result(twin, result, cell_int, params))
     return out
 
 
@@ -184,9 +186,9 @@ def simulate_issuance(
     lead_list = _leads_reached(tracks, ts, leads)
     # one task per member: its lead windows (those with two fixes at least), one seed for all
     tasks = []
+    ends = [ts + pd.Timedelta(hours=L) for L in lead_list]
     for m, tr in enumerate(tracks):
-        wins = [(L, ens.window(tr, ts, ts + pd.Timedelta(hours=L))) for L in lead_list]
-        wins = [(L, w) for L, w in wins if len(w) >= 2]
+        wins = [(L, w) for L, w in zip(lead_list, ens.windows(tr, ts, ends), strict=True) if len(w) >= 2]
         if wins:
             tasks.append((m, wins))
     outputs: dict[tuple[int, int], dict[str, np.ndarray]] = {}
@@ -199,9 +201,19 @@ def simulate_issuance(
 
         return rich_track(iterable, total=total, description=f"issuance {ts:%Y-%m-%d %H}Z")
 
-    results = list(
-        _progress(imap_chunks(_run_member, payload, shared=(twin, fn, params), workers=workers), len(payload))
-    )
+    shared = (twin, fn, params)
+    ex = as_executor(workers)
+    if fn is member_indicators and len(payload) > 2 and isinstance(ex, LocalExecutor) and ex.forks:
+        # the first member runs here: the twin's set-up it builds (curve assignment, cascade and
+        # service models, terrain shares …, about a second) is inherited by the forked workers
+        # instead of being built again in each; same function and seed, so the same numbers
+        def first() -> Iterator[list[dict[str, np.ndarray]]]:
+            yield _run_member(shared, *payload[0])
+
+        runs = chain(first(), imap_chunks(_run_member, payload[1:], shared=shared, workers=ex))
+    else:
+        runs = imap_chunks(_run_member, payload, shared=shared, workers=ex)
+    results = list(_progress(runs, len(payload)))
     for (m, wins), res in zip(tasks, results, strict=True):
         for (L, _w), r in zip(wins, res, strict=True):
             outputs[(L, m)] = r
@@ -223,8 +235,23 @@ def simulate_issuance(
                 if x.shape[1] != n:
                     raise InputError(f"member output {k!r} has {x.shape[1]} units, twin {n}", field=k)
                 per_ind[k].append(x)
-        samples.values[L] = {k: rollup(twin, np.concatenate(v, axis=0), u) for k, v in per_ind.items()}
+        samples.values[L] = {k: rollup_blocks(u, v) for k, v in per_ind.items()}
     return samples
+
+
+def rollup_blocks(matrix, blocks: Sequence[np.ndarray]) -> np.ndarray:
+    """``rollup(twin, np.concatenate(blocks), matrix)`` (:func:`rescity.engine.aggregate.rollup`,
+    ``matrix`` = the ancestors matrix), the same array bit for bit and in the same memory order:
+    the blocks ``(r_i, n_units)`` are written once, transposed, into the C-ordered ``(n_units,
+    S)`` array that the sparse product reads, instead of concatenated and then copied transposed
+    (a strided copy of every sample)."""
+    s = sum(b.shape[0] for b in blocks)
+    xt = np.empty((matrix.shape[1], s))
+    i = 0
+    for b in blocks:
+        xt[:, i : i + b.shape[0]] = b.T
+        i += b.shape[0]
+    return np.asarray((matrix @ xt).T)
 
 
 def _n_real(res: dict[str, np.ndarray]) -> int:
@@ -240,47 +267,56 @@ def summarise(
     thresholds: pd.DataFrame | None = None,
     previous: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The long issuance table from pooled samples (adds the composite score and the change)."""
+    """The long issuance table from pooled samples (adds the composite score and the change).
+
+    Built column by column for every (lead, indicator) block at once; the thresholds of each
+    indicator are computed once for all leads, and the 5 % / 95 % quantiles come from a sort
+    (:func:`rescity.metrics.quantiles.quantile`, ``numpy.quantile``'s numbers bit for bit).
+    """
     units = twin.units
     lv = units["level"].to_numpy(object)
     pop = units["population"].to_numpy(float)
     hh = units["households"].to_numpy(float)
     warned = wl.indicators_with_thresholds(thresholds)
-    frames = []
+    th: dict[str, np.ndarray] = {}
+
+    def unit_th(k: str) -> np.ndarray:
+        if k not in th:
+            th[k] = wl.unit_thresholds(k, lv, pop, hh, thresholds)
+        return th[k]
+
+    blocks: list[tuple[int, str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for L, vals in samples.values.items():
-        scores = {
-            k: wl.score(vals[k], k, lv, pop, hh, thresholds)
-            for k in warned
-            if k in vals and vals[k] is not None
-        }
+        scores = {k: wl.score_of(vals[k], unit_th(k)) for k in warned if k in vals and vals[k] is not None}
         allv = dict(vals)
         allv["composite"] = wl.composite(scores) if scores else np.zeros_like(next(iter(vals.values())))
         for k, x in allv.items():
             mean = x.mean(axis=0)
-            p05, p95 = np.quantile(x, [0.05, 0.95], axis=0)
-            warn = (
-                wl.warning_level(mean, k, lv, pop, hh, thresholds) if (k in warned or k == "composite") else 0
-            )
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "issued": samples.issued.strftime("%Y-%m-%dT%H:%MZ"),
-                        "lead_h": int(L),
-                        "unit_id": units["unit_id"].to_numpy(),
-                        "level": lv,
-                        "indicator": k,
-                        "mean": mean,
-                        "p05": p05,
-                        "p95": p95,
-                        "warning": np.broadcast_to(np.asarray(warn, np.int8), mean.shape),
-                        "name_zh": units["name_zh"].to_numpy(),
-                        "name_en": units["name_en"].to_numpy(),
-                        "population": units["population"].to_numpy(),
-                    }
-                )
-            )
-    out = pd.concat(frames, ignore_index=True)
-    out = add_change(out, previous)
+            p05, p95 = quantile(x, [0.05, 0.95])
+            warn = wl.level_of(mean, unit_th(k)) if (k in warned or k == "composite") else 0
+            blocks.append((int(L), k, mean, p05, p95, np.broadcast_to(np.asarray(warn, np.int8), mean.shape)))
+    if not blocks:
+        raise ValueError("No objects to concatenate")  # what pd.concat of no frames raises
+    n, b = len(units), len(blocks)
+    cols = {
+        "issued": np.full(n * b, samples.issued.strftime("%Y-%m-%dT%H:%MZ"), dtype=object),
+        "lead_h": np.repeat(np.array([L for L, *_ in blocks], dtype=np.int64), n),
+        "unit_id": np.tile(units["unit_id"].to_numpy(), b),
+        "level": np.tile(lv, b),
+        "indicator": np.repeat(np.array([k for _, k, *_ in blocks], dtype=object), n),
+        "mean": np.concatenate([x[2] for x in blocks]),
+        "p05": np.concatenate([x[3] for x in blocks]),
+        "p95": np.concatenate([x[4] for x in blocks]),
+        "warning": np.concatenate([x[5] for x in blocks]),
+        "name_zh": np.tile(units["name_zh"].to_numpy(), b),
+        "name_en": np.tile(units["name_en"].to_numpy(), b),
+        "population": np.tile(units["population"].to_numpy(), b),
+    }
+    if previous is None or previous.empty:  # add_change's empty columns, in table order
+        cols["change"] = np.full(n * b, np.nan)
+        cols["warning_change"] = pd.array([pd.NA] * (n * b), dtype="Int8")
+        return pd.DataFrame({c: cols[c] for c in COLUMNS})
+    out = add_change(pd.DataFrame(cols), previous)
     return out[list(COLUMNS)]
 
 

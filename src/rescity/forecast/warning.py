@@ -139,7 +139,13 @@ def warning_level(
     v = np.asarray(values, float)
     n = v.shape[-1] if v.ndim else 1
     lv = np.broadcast_to(np.asarray(level, dtype=object), (n,))
-    th = unit_thresholds(indicator, lv, population, households, table)
+    return level_of(v, unit_thresholds(indicator, lv, population, households, table))
+
+
+def level_of(values: np.ndarray, th: np.ndarray) -> np.ndarray:
+    """:func:`warning_level` of float ``values`` ``(…, n)`` against the thresholds ``th``
+    ``(n, 4)`` of :func:`unit_thresholds` (computed once for several arrays)."""
+    v = np.asarray(values, float)
     with np.errstate(invalid="ignore"):
         reached = v[..., None] >= th  # nan thresholds compare False
         # positive thresholds only: a zero threshold from a zero population never warns
@@ -159,16 +165,29 @@ def score(
     v = np.asarray(values, float)
     n = v.shape[-1] if v.ndim else 1
     lv = np.broadcast_to(np.asarray(level, dtype=object), (n,))
-    th = unit_thresholds(indicator, lv, population, households, table)  # (n, 4)
+    return score_of(v, unit_thresholds(indicator, lv, population, households, table))
+
+
+def score_of(values: np.ndarray, th: np.ndarray) -> np.ndarray:
+    """:func:`score` of float ``values`` ``(…, n)`` against the thresholds ``th`` ``(n, 4)`` of
+    :func:`unit_thresholds`. The same numbers, bit for bit, as the earlier form with
+    ``(…, n, 5)`` comparisons and ``take_along_axis`` gathers (``tests/forecast`` keeps it to
+    compare): the segment index counts the knots reached one knot at a time and its ends are
+    read from the flat knot table, the same comparisons and arithmetic without the temporaries."""
+    v = np.asarray(values, float)
+    n = th.shape[0]
     ok = np.isfinite(th).all(axis=1) & (th[:, 0] > 0)
     thz = np.where(ok[:, None], th, 1.0)
     knots = np.concatenate([np.zeros((n, 1)), thz], axis=1)  # (n, 5)
     vv = np.clip(np.nan_to_num(v, nan=0.0), 0.0, None)
-    # segment index per value: number of knots ≤ v (1…5), vectorised
-    k = (vv[..., None] >= knots).sum(axis=-1)  # ≥ 1 since knot 0 is 0
-    k = np.clip(k, 1, 4)
-    lo = np.take_along_axis(np.broadcast_to(knots, vv.shape + (5,)), (k - 1)[..., None], -1)[..., 0]
-    hi = np.take_along_axis(np.broadcast_to(knots, vv.shape + (5,)), k[..., None], -1)[..., 0]
+    # segment index per value: number of knots ≤ v (1…5), clipped to 1…4
+    k = np.zeros(vv.shape, np.int64)
+    for j in range(knots.shape[1]):
+        k += vv >= knots[:, j]
+    np.clip(k, 1, 4, out=k)
+    flat = knots.ravel()
+    at = k + 5 * np.arange(n)  # position of the knot above in the flat table
+    lo, hi = flat[at - 1], flat[at]
     # a zero-width segment (two equal thresholds) is passed as soon as it is reached
     width = hi - lo
     frac = np.divide(vv - lo, width, out=np.ones_like(vv, dtype=float), where=width > 0)

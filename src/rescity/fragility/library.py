@@ -525,6 +525,8 @@ class CurveSet:
     library: FragilityLibrary
     median_scale: dict[str, float]
     counts: pd.DataFrame
+    # per hazard, what :func:`exceedance` gathers from the assignment alone (built on first use)
+    _plans: dict[str, _HazardPlan] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_assets(self) -> int:
@@ -532,11 +534,59 @@ class CurveSet:
 
     def measures(self) -> dict[str, tuple[str, ...]]:
         """``hazard`` → the intensity measures its assigned curves need."""
-        out = {}
-        for h in self.hazards:
-            used = np.unique(self.codes[h][self.codes[h] >= 0])
-            out[h] = tuple(sorted({self.library.compiled[self.curve_ids[c]].measure for c in used}))
-        return out
+        return {h: tuple(sorted(self.plan(h).measures)) for h in self.hazards}
+
+    def plan(self, hazard: str) -> _HazardPlan:
+        """What :func:`exceedance` needs of ``hazard`` that depends only on the assignment and
+        the median scale: the curves used, the assets of each measure's lognormal curves with
+        ``ln θ`` and ``β`` gathered per asset, the assets of each tabulated curve. Built once per
+        curve set (an ensemble evaluates the same assignment for every member); the codes are
+        treated as read-only."""
+        if hazard not in self._plans:
+            self._plans[hazard] = _hazard_plan(self, hazard)
+        return self._plans[hazard]
+
+
+@dataclass(frozen=True)
+class _HazardPlan:
+    """Per-hazard gathers of a :class:`CurveSet` (see :meth:`CurveSet.plan`)."""
+
+    measures: tuple[str, ...]  # the measures the curves need, in the order of the curves used
+    curves: tuple[Curve, ...]  # the curves used, in code order
+    lognormal: tuple[tuple[str, np.ndarray, np.ndarray, np.ndarray], ...]  # (measure, sel, ln θ, β)
+    tables: tuple[tuple[Curve, np.ndarray], ...]  # (tabulated curve, its assets)
+
+
+def _hazard_plan(curveset: CurveSet, h: str) -> _HazardPlan:
+    lib = curveset.library
+    code = curveset.codes[h]
+    used = np.unique(code[code >= 0])
+    curves = [lib.compiled[curveset.curve_ids[c]] for c in used]
+    measures = tuple(dict.fromkeys(c.measure for c in curves))
+    scale = curveset.median_scale.get(h, 1.0)
+    lognormal = []
+    for measure in measures:
+        ln = [
+            (c_code, c)
+            for c_code, c in zip(used, curves, strict=True)
+            if c.kind == "lognormal" and c.measure == measure
+        ]
+        if ln:
+            med = np.full((len(curveset.curve_ids), N_DS), np.inf)
+            beta = np.ones((len(curveset.curve_ids), N_DS))
+            for c_code, c in ln:
+                med[c_code], beta[c_code] = c.median * scale, c.beta
+            sel = np.flatnonzero(np.isin(code, [cc for cc, _ in ln]))
+            lognormal.append((measure, sel, np.log(med[code[sel]]), beta[code[sel]]))
+    tables = tuple(
+        (c, np.flatnonzero(code == c_code)) for c_code, c in zip(used, curves, strict=True) if c.kind == "table"
+    )
+    for _, *arrays in lognormal:
+        for a in arrays:
+            a.flags.writeable = False
+    for _, a in tables:
+        a.flags.writeable = False
+    return _HazardPlan(measures, tuple(curves), tuple(lognormal), tables)
 
 
 def _as_scale(median_scale: float | Mapping[str, float], hazards: Sequence[str]) -> dict[str, float]:
@@ -708,37 +758,20 @@ def exceedance(
     """
     hs = curveset.hazards if hazard is None else (hazard,)
     n = curveset.n_assets
-    lib = curveset.library
     out: dict[str, np.ndarray] = {}
     for h in hs:
-        code = curveset.codes[h]
-        used = np.unique(code[code >= 0])
-        curves = [lib.compiled[curveset.curve_ids[c]] for c in used]
-        xs = {c.measure: _intensity(intensities, c.measure, n) for c in curves}
+        plan = curveset.plan(h)  # θ, β and the assets of each curve: gathered once per curve set
+        xs = {m: _intensity(intensities, m, n) for m in plan.measures}
         lead = next((x.shape[:-1] for x in xs.values() if x.ndim == 2), ())
         p = np.zeros((*lead, n, N_DS), dtype=np.float64)
         scale = curveset.median_scale.get(h, 1.0)
-        # lognormal: gather θ and β per asset, one ndtr call per measure
-        for measure, x in xs.items():
-            ln = [
-                (c_code, c)
-                for c_code, c in zip(used, curves, strict=True)
-                if c.kind == "lognormal" and c.measure == measure
-            ]
-            if ln:
-                med = np.full((len(curveset.curve_ids), N_DS), np.inf)
-                beta = np.ones((len(curveset.curve_ids), N_DS))
-                for c_code, c in ln:
-                    med[c_code], beta[c_code] = c.median * scale, c.beta
-                sel = np.flatnonzero(np.isin(code, [cc for cc, _ in ln]))
-                xm = np.broadcast_to(x, (*lead, n))[..., sel]
-                with np.errstate(divide="ignore"):
-                    z = (np.log(xm)[..., None] - np.log(med[code[sel]])) / beta[code[sel]]
-                p[..., sel, :] = ndtr(z)
-        for c_code, c in zip(used, curves, strict=True):
-            if c.kind != "table":
-                continue
-            sel = np.flatnonzero(code == c_code)
+        # lognormal: θ and β gathered per asset, one ndtr call per measure
+        for measure, sel, log_median, beta in plan.lognormal:
+            xm = np.broadcast_to(xs[measure], (*lead, n))[..., sel]
+            with np.errstate(divide="ignore"):
+                z = (np.log(xm)[..., None] - log_median) / beta
+            p[..., sel, :] = ndtr(z)
+        for c, sel in plan.tables:
             xm = np.broadcast_to(xs[c.measure], (*lead, n))[..., sel]
             p[..., sel, :] = c.exceedance(xm, scale)
         out[h] = p

@@ -25,9 +25,17 @@ if TYPE_CHECKING:
 
 
 def cell_positions(twin: Twin) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Positions (unit row index, lon, lat) of the cell-level units."""
-    cells = np.flatnonzero((twin.units["level"] == "cell").to_numpy())
-    return cells, twin.units["lon"].to_numpy()[cells], twin.units["lat"].to_numpy()[cells]
+    """Positions (unit row index, lon, lat) of the cell-level units (kept on the twin:
+    :meth:`~rescity.twin.model.Twin.derived`; read-only)."""
+
+    def build() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cells = np.flatnonzero((twin.units["level"] == "cell").to_numpy())
+        out = (cells, twin.units["lon"].to_numpy()[cells], twin.units["lat"].to_numpy()[cells])
+        for a in out:
+            a.flags.writeable = False
+        return out
+
+    return twin.derived(("hazard", "cell_positions"), build)
 
 
 def asset_cells(twin: Twin) -> np.ndarray:
@@ -232,7 +240,10 @@ def flood_depths(
     from rescity.hazard.flood import depth_at_sites, pluvial_depth, rain_river_depth, river_depth, sample_dem
 
     cells, clon, clat = cell_positions(twin)
-    table = twin.units.iloc[cells][["lon", "lat", "area_km2", "urban_share"]].reset_index(drop=True)
+    table = twin.derived(
+        ("hazard", "flood_cells"),
+        lambda: twin.units.iloc[cells][["lon", "lat", "area_km2", "urban_share"]].reset_index(drop=True),
+    )  # the same table for every event; read-only
     res = pluvial_depth(
         cell_int["rain_mm"][cells], cell_int["rain_rate_mmh"][cells], table, drainage_rp=drainage_rp, dem=dem
     )

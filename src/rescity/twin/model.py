@@ -42,7 +42,9 @@ service
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,6 +60,8 @@ from rescity.twin.systems import service_systems, systems
 SYSTEMS: tuple[str, ...] = systems()
 SERVICES: tuple[str, ...] = service_systems()
 LEVELS: tuple[str, ...] = ("province", "prefecture", "county", "cell")
+#: ``id`` of the twins inside :meth:`Twin.unchanged` blocks (of this thread or task).
+_UNCHANGED: ContextVar[frozenset[int]] = ContextVar("rescity_twin_unchanged", default=frozenset())
 
 UNIT_COLUMNS: dict[str, str] = {
     "unit_id": "object",
@@ -205,13 +209,31 @@ class Twin:
         model), computed once and kept on the twin under ``key``; everything kept is dropped when
         the :meth:`fingerprint` changes. Treat the value as read-only."""
         store = self.__dict__.setdefault("_derived", {})
-        fp = self.fingerprint()
-        if store.get("fingerprint") != fp:
-            store.clear()
-            store["fingerprint"] = fp
+        if id(self) not in _UNCHANGED.get():
+            fp = self.fingerprint()
+            if store.get("fingerprint") != fp:
+                store.clear()
+                store["fingerprint"] = fp
         if key not in store:
             store[key] = build()
         return store[key]
+
+    @contextmanager
+    def unchanged(self) -> Iterator[Twin]:
+        """A block of code that does not modify the tables (one forecast member, say):
+        :meth:`derived` compares the :meth:`fingerprint` once, on entry, instead of at every
+        lookup (about 30 per member of an issuance). Blocks nest; the promise covers this thread
+        (or task) only."""
+        pinned = _UNCHANGED.get()
+        if id(self) in pinned:
+            yield self
+            return
+        self.derived(("twin", "unchanged"), lambda: None)  # compare the fingerprint now
+        token = _UNCHANGED.set(pinned | {id(self)})
+        try:
+            yield self
+        finally:
+            _UNCHANGED.reset(token)
 
     # -- index helpers ------------------------------------------------------------------------
     def unit_index(self) -> pd.Series:
