@@ -361,3 +361,25 @@ def test_kept_gathers_give_the_same_bits_as_gathering_per_call(lib, scale):
                 assert new[h].shape == ref[h].shape and new[h].tobytes() == ref[h].tobytes(), h
     assert set(cs.measures()) == {"wind", "flood", "landslide"}
     assert cs.measures()["flood"] == ("flood_depth_m",)
+
+
+def test_curves_once_per_site_give_the_same_bits_as_per_asset(lib):
+    rows = [(s, k, "") for s, kinds in KINDS.items() for k in kinds]
+    rng = np.random.default_rng(4)
+    a = assets([rows[i] for i in rng.integers(0, len(rows), 800)])
+    sites = rng.integers(0, 40, len(a)) * 3  # 40 sites, not numbered 0 … 39
+    cs = assign(lib, a, ("wind", "flood", "landslide"), median_scale={"wind": 0.9})
+    per_site = {m: rng.uniform(0, 80, sites.max() + 1) for m in ("gust_ms", "flood_depth_m", "landslide_ratio")}
+    per_site["flood_depth_m"][::4] = 0.0
+    on_sites = {m: v[sites] for m, v in per_site.items()}
+    mixed = dict(on_sites, landslide_ratio=rng.uniform(0, 3, len(a)))  # one measure varies within sites
+    signed = dict(on_sites, flood_depth_m=np.where(np.arange(len(a)) % 2, -0.0, 0.0))  # equal, other bits
+    for x in (on_sites, mixed, signed):
+        for _ in range(2):
+            ref, new = exceedance(cs, x), exceedance(cs, x, sites=sites)
+            for h in ref:
+                assert new[h].tobytes() == ref[h].tobytes(), h
+    assert cs.site_plan("wind", sites) is cs.site_plan("wind", sites)
+    assert cs.site_plan("wind", sites).per_site(mixed["landslide_ratio"]) is None
+    with pytest.raises(InputError, match="sites"):
+        exceedance(cs, on_sites, sites=sites[:-1])

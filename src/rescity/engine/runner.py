@@ -481,6 +481,7 @@ def simulate(
     keep_states: bool = False,
     keep_functional: bool = False,
     keep: str = "auto",
+    asset_sites: np.ndarray | None = None,
 ) -> SimulationResult:
     """Monte Carlo of damage, cascade, service loss and affected population.
 
@@ -529,6 +530,11 @@ def simulate(
     keep_functional:
         Also keep which assets are functional at the horizon (``functional``, ``bool``
         ``(R, n_assets)``), e.g. to start a recovery simulation without recomputing the cascade.
+    asset_sites:
+        Optional site of each asset (e.g. the cell whose intensities it takes,
+        :func:`rescity.hazard.event.asset_cells`): where an intensity is the same at every
+        asset of a site, the fragility curves are evaluated once per (curve, site)
+        (:func:`~rescity.fragility.library.exceedance`). Does not change any output.
 
     Returns
     -------
@@ -556,7 +562,7 @@ def simulate(
     for h, v in expo.items():
         if v.shape != (twin.n_assets,):
             raise InputError(f"expected shape ({twin.n_assets},)", field=f"exposure[{h}]", value=v.shape)
-    p_fixed = None if per_real else _exposed(exceedance(curveset, ai), expo)
+    p_fixed = None if per_real else _exposed(exceedance(curveset, ai, sites=asset_sites), expo)
     t_exc = time.perf_counter() - t_exc
     service = _cached(twin, ("service",), lambda: build_service_model(twin))
     b_hazards = _building_hazards(library, ci)

@@ -91,17 +91,17 @@ def member_windows(
     (:func:`rescity.hazard.event.typhoon_events`); the engine and the indicators run per window,
     each with ``seed``."""
     from rescity.engine.event import simulate_event, split_params
-    from rescity.hazard.event import typhoon_events
+    from rescity.hazard.event import asset_cells, typhoon_events
 
     params = dict(params or {})
     hazard_kw, sim_kw = split_params(params)
     out = []
     with twin.unchanged():  # the twin's kept set-up is looked up ~30 times a member
+        # assets take their cell's wind and rain: fragility curves evaluated once per (curve, cell)
+        kw = {**sim_kw, "keep_states": True, "keep": "all", "asset_sites": asset_cells(twin)}
         for asset_int, cell_int in typhoon_events(twin, list(tracks), sites="cells", **hazard_kw):
-            result = simulate_event(
-                twin, (asset_int, cell_int), realisations, seed,
-                simulate_kw={**sim_kw, "keep_states": True, "keep": "all"},
-            )  # fmt: skip  (the indicators read every realisation of every cell)
+            # the indicators read every realisation of every cell
+            result = simulate_event(twin, (asset_int, cell_int), realisations, seed, simulate_kw=kw)
             out.append(indicators_from_result(twin, result, cell_int, params))
     return out
 

@@ -173,26 +173,59 @@ def score_of(values: np.ndarray, th: np.ndarray) -> np.ndarray:
     :func:`unit_thresholds`. The same numbers, bit for bit, as the earlier form with
     ``(…, n, 5)`` comparisons and ``take_along_axis`` gathers (``tests/forecast`` keeps it to
     compare): the segment index counts the knots reached one knot at a time and its ends are
-    read from the flat knot table, the same comparisons and arithmetic without the temporaries."""
+    read from the flat knot table, the same comparisons and arithmetic without the temporaries,
+    in blocks that stay in the CPU caches (a pool of samples × units is walked in its own
+    memory order: units × samples for the transposed view an issuance's roll-up returns)."""
     v = np.asarray(values, float)
     n = th.shape[0]
     ok = np.isfinite(th).all(axis=1) & (th[:, 0] > 0)
     thz = np.where(ok[:, None], th, 1.0)
     knots = np.concatenate([np.zeros((n, 1)), thz], axis=1)  # (n, 5)
+    if v.ndim != 2 or v.shape[1] != n:
+        return _score_block(v, knots, ok)
+    if v.flags.f_contiguous and not v.flags.c_contiguous:  # units × samples, unit rows in blocks
+        vt = v.T
+        out = np.empty(vt.shape)
+        step = max(1, _BLOCK // max(vt.shape[1], 1))
+        for a in range(0, n, step):
+            b = min(a + step, n)
+            out[a:b] = _score_block(vt[a:b], knots[a:b], ok[a:b], units_first=True)
+        return out.T
+    out = np.empty(v.shape)
+    step = max(1, _BLOCK // max(n, 1))
+    for a in range(0, v.shape[0], step):
+        out[a : a + step] = _score_block(v[a : a + step], knots, ok)
+    return out
+
+
+#: Values per block of :func:`score_of` (64 Ki float64: a block's temporaries stay in L2).
+_BLOCK = 1 << 16
+
+
+def _score_block(v: np.ndarray, knots: np.ndarray, ok: np.ndarray, units_first: bool = False) -> np.ndarray:
+    """Scores of ``v`` ``(…, m)`` (or ``(m, S)`` with ``units_first``) against the knots
+    ``(m, 5)`` (0 and the four thresholds) of its ``m`` units."""
+    m = knots.shape[0]
+
+    def per_unit(a: np.ndarray) -> np.ndarray:
+        return a[:, None] if units_first else a
+
     vv = np.clip(np.nan_to_num(v, nan=0.0), 0.0, None)
-    # segment index per value: number of knots ≤ v (1…5), clipped to 1…4
+    # segment index per value: number of knots ≤ v (1…5, as knot 0 is 0), clipped to 1…4
     k = np.zeros(vv.shape, np.int64)
     for j in range(knots.shape[1]):
-        k += vv >= knots[:, j]
+        k += vv >= per_unit(knots[:, j])
     np.clip(k, 1, 4, out=k)
+    at = k + per_unit(5 * np.arange(m))  # position of the knot above in the flat table
     flat = knots.ravel()
-    at = k + 5 * np.arange(n)  # position of the knot above in the flat table
-    lo, hi = flat[at - 1], flat[at]
+    hi = flat[at]
+    at -= 1
+    lo = flat[at]
     # a zero-width segment (two equal thresholds) is passed as soon as it is reached
     width = hi - lo
     frac = np.divide(vv - lo, width, out=np.ones_like(vv, dtype=float), where=width > 0)
     s = np.clip((k - 1) + frac, 0.0, SCORE_CAP)
-    return np.where(ok, s, 0.0)
+    return np.where(per_unit(ok), s, 0.0)
 
 
 def composite(scores: dict[str, np.ndarray]) -> np.ndarray:

@@ -525,8 +525,10 @@ class CurveSet:
     library: FragilityLibrary
     median_scale: dict[str, float]
     counts: pd.DataFrame
-    # per hazard, what :func:`exceedance` gathers from the assignment alone (built on first use)
+    # per hazard, what :func:`exceedance` gathers from the assignment alone (built on first use),
+    # and the (curve, site) pairs of its lognormal curves for the last ``sites`` array seen
     _plans: dict[str, _HazardPlan] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _site_plans: dict[str, _SitePlan] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_assets(self) -> int:
@@ -545,6 +547,14 @@ class CurveSet:
         if hazard not in self._plans:
             self._plans[hazard] = _hazard_plan(self, hazard)
         return self._plans[hazard]
+
+    def site_plan(self, hazard: str, sites: np.ndarray) -> _SitePlan:
+        """The distinct (curve, site) pairs of each lognormal group of :meth:`plan` for the site
+        of every asset, ``sites`` (kept while the same array is passed)."""
+        sp_ = self._site_plans.get(hazard)
+        if sp_ is None or sp_.sites is not sites:
+            sp_ = self._site_plans[hazard] = _site_plan(self, hazard, sites)
+        return sp_
 
 
 @dataclass(frozen=True)
@@ -587,6 +597,36 @@ def _hazard_plan(curveset: CurveSet, h: str) -> _HazardPlan:
     for _, a in tables:
         a.flags.writeable = False
     return _HazardPlan(measures, tuple(curves), tuple(lognormal), tables)
+
+
+@dataclass(frozen=True)
+class _SitePlan:
+    """(curve, site) pairs of a hazard's lognormal groups (see :meth:`CurveSet.site_plan`)."""
+
+    sites: np.ndarray  # the array it was built for (compared by identity)
+    first: np.ndarray  # one asset per site present (positions of the compact sites)
+    compact: np.ndarray  # compact site (0 … len(first) − 1) of every asset
+    groups: tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...]  # (site, ln θ, β, inverse)
+
+    def per_site(self, x: np.ndarray) -> np.ndarray | None:
+        """``x`` per compact site when every asset of a site has the same bits, else ``None``."""
+        xs = x[self.first]
+        return xs if np.array_equal(xs[self.compact].view(np.int64), x.view(np.int64)) else None
+
+
+def _site_plan(curveset: CurveSet, h: str, sites: np.ndarray) -> _SitePlan:
+    n = curveset.n_assets
+    s = np.asarray(sites)
+    if s.shape != (n,) or s.dtype.kind not in "iu":
+        raise InputError(f"sites must be integers, one per asset ({n})", field="sites", value=s.shape)
+    _, first, compact = np.unique(s, return_index=True, return_inverse=True)
+    code = curveset.codes[h]
+    groups = []
+    for _, sel, log_median, beta in curveset.plan(h).lognormal:
+        key = code[sel].astype(np.int64) * len(first) + compact[sel]
+        _, one, inverse = np.unique(key, return_index=True, return_inverse=True)
+        groups.append((compact[sel][one], log_median[one], beta[one], inverse))
+    return _SitePlan(sites, first, compact, tuple(groups))
 
 
 def _as_scale(median_scale: float | Mapping[str, float], hazards: Sequence[str]) -> dict[str, float]:
@@ -733,6 +773,8 @@ def exceedance(
     curveset: CurveSet,
     intensities: Mapping[str, np.ndarray],
     hazard: str | None = None,
+    *,
+    sites: np.ndarray | None = None,
 ) -> dict[str, np.ndarray] | np.ndarray:
     """``P[DS ≥ ds]`` per asset for ds = 1 … 4.
 
@@ -749,6 +791,13 @@ def exceedance(
         ``(R, n_assets)``, in the measure's unit.
     hazard:
         Return only this hazard's array.
+    sites:
+        Optional site of every asset, integers ``(n_assets,)`` (e.g. the cell whose wind and
+        rain an asset takes, :func:`rescity.hazard.event.asset_cells`). For a measure whose
+        intensities have the same bits at every asset of a site (checked at each call), each
+        lognormal curve is evaluated once per (curve, site) and copied to its assets: the same
+        numbers, a fraction of the normal CDFs. Other measures, and intensities given per
+        realisation, are evaluated per asset.
 
     Returns
     -------
@@ -765,8 +814,20 @@ def exceedance(
         lead = next((x.shape[:-1] for x in xs.values() if x.ndim == 2), ())
         p = np.zeros((*lead, n, N_DS), dtype=np.float64)
         scale = curveset.median_scale.get(h, 1.0)
+        by_site = curveset.site_plan(h, sites) if sites is not None and not lead else None
+        on_sites: dict[str, np.ndarray | None] = {}
         # lognormal: θ and β gathered per asset, one ndtr call per measure
-        for measure, sel, log_median, beta in plan.lognormal:
+        for g, (measure, sel, log_median, beta) in enumerate(plan.lognormal):
+            if by_site is not None:
+                if measure not in on_sites:
+                    on_sites[measure] = by_site.per_site(xs[measure])
+                xs_site = on_sites[measure]
+                if xs_site is not None:  # once per (curve, site): the same operands, fewer ndtr
+                    site, log_median_1, beta_1, inverse = by_site.groups[g]
+                    with np.errstate(divide="ignore"):
+                        z = (np.log(xs_site[site])[:, None] - log_median_1) / beta_1
+                    p[sel, :] = ndtr(z)[inverse]
+                    continue
             xm = np.broadcast_to(xs[measure], (*lead, n))[..., sel]
             with np.errstate(divide="ignore"):
                 z = (np.log(xm)[..., None] - log_median) / beta
