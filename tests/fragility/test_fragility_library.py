@@ -137,6 +137,26 @@ def test_exceedance_by_class_for_the_housing_stock(lib):
     assert w[1, 1, 1] > w[1, 0, 1]  # masonry more fragile than RC at the same gust
 
 
+def test_one_state_of_the_housing_stock_is_its_column_bit_for_bit(lib):
+    from rescity.engine.service import load_housing_stock
+
+    classes = tuple(load_housing_stock()["structure_class"].astype(str))
+    rng = np.random.default_rng(2)
+    x = {"gust_ms": rng.uniform(0, 90, 50), "flood_depth_m": np.r_[0.0, rng.exponential(1.0, 49)]}
+    xr = {k: np.stack([v, 0.5 * v]) for k, v in x.items()}
+    for fields in (x, xr):
+        for scale in (1.0, {"wind": 0.8, "flood": 1.2}):
+            full = exceedance_by_class(lib, "building", "housing", classes, fields, ("wind", "flood"), median_scale=scale)
+            for ds in range(1, 5):
+                one = exceedance_by_class(
+                    lib, "building", "housing", classes, fields, ("wind", "flood"), median_scale=scale, ds=ds
+                )
+                for h in full:
+                    assert one[h].tobytes() == np.ascontiguousarray(full[h][..., ds - 1]).tobytes(), (h, ds)
+    with pytest.raises(InputError, match="ds"):
+        exceedance_by_class(lib, "building", "housing", classes, x, ("wind",), ds=5)
+
+
 # --- mapping rules ----------------------------------------------------------------------------
 def test_most_specific_mapping_wins_and_later_folders_win_ties(tmp_path, lib):
     d1, d2 = tmp_path / "a", tmp_path / "b"

@@ -188,9 +188,8 @@ def home_damage_probability(
     if not hazards or not x:
         return np.zeros((len(model.cells), len(model.classes))), {}
     per = exceedance_by_class(
-        library, "building", "housing", model.classes, x, hazards, median_scale=median_scale
-    )
-    per = {h: p[..., HOME_DAMAGE_DS - 1] for h, p in per.items()}
+        library, "building", "housing", model.classes, x, hazards, median_scale=median_scale, ds=HOME_DAMAGE_DS
+    )  # that state alone (each state's probabilities are computed on their own)
     for h, share in (exposure or {}).items():
         if h in per:
             share = cell_values(model.cells, model.n_units, share, f"exposure[{h}]")

@@ -81,21 +81,23 @@ class Curve:
     source: str = ""
     description: str = ""
 
-    def exceedance(self, x: np.ndarray, scale: float = 1.0) -> np.ndarray:
-        """``P[DS ≥ ds | x]`` for ds = 1 … 4: array of shape ``x.shape + (4,)``."""
+    def exceedance(self, x: np.ndarray, scale: float = 1.0, ds: int | None = None) -> np.ndarray:
+        """``P[DS ≥ ds | x]`` for ds = 1 … 4: array of shape ``x.shape + (4,)``; with ``ds``,
+        that state's column alone (shape ``x.shape``; each state is computed on its own)."""
         x = np.asarray(x, dtype=np.float64) / scale
-        out = np.zeros(x.shape + (N_DS,), dtype=np.float64)
+        states = range(N_DS) if ds is None else (int(ds) - 1,)
+        out = np.zeros(x.shape + (len(states),), dtype=np.float64)
         if self.kind == "lognormal":
             with np.errstate(divide="ignore"):
                 lx = np.log(x)
-            for k in range(N_DS):
+            for i, k in enumerate(states):
                 if np.isfinite(self.median[k]):
-                    out[..., k] = ndtr((lx - np.log(self.median[k])) / self.beta[k])
+                    out[..., i] = ndtr((lx - np.log(self.median[k])) / self.beta[k])
         else:
-            for k in range(N_DS):
+            for i, k in enumerate(states):
                 if len(self.x[k]):
-                    out[..., k] = np.interp(x, self.x[k], self.p[k])
-        return out
+                    out[..., i] = np.interp(x, self.x[k], self.p[k])
+        return out if ds is None else out[..., 0]
 
 
 @dataclass
@@ -848,6 +850,7 @@ def exceedance_by_class(
     hazards: Sequence[str],
     *,
     median_scale: float | Mapping[str, float] = 1.0,
+    ds: int | None = None,
 ) -> dict[str, np.ndarray]:
     """``P[DS ≥ ds]`` of each class at each site (e.g. the housing stock of every cell).
 
@@ -858,8 +861,11 @@ def exceedance_by_class(
     -------
     dict
         ``hazard`` → array ``(…, n_sites, n_classes, 4)``, leading ``R`` when an intensity is
-        given per realisation; a class without a curve for a hazard gets 0.
+        given per realisation; a class without a curve for a hazard gets 0. With ``ds`` (1 … 4)
+        only that state: ``(…, n_sites, n_classes)``, the same numbers as its column.
     """
+    if ds is not None and not 1 <= int(ds) <= N_DS:
+        raise InputError(f"ds must be 1…{N_DS}", field="ds", value=ds)
     # the assignment of a few classes is the same for every call (e.g. once per forecast member):
     # kept on the library, like the engine keeps its set-up on the twin
     memo = library.__dict__.setdefault("_class_assignments", {})
@@ -878,9 +884,10 @@ def exceedance_by_class(
         curves = {j: library.compiled[cs.curve_ids[code[j]]] for j in range(len(classes)) if code[j] >= 0}
         xs = {c.measure: _intensity(intensities, c.measure, n_sites) for c in curves.values()}
         lead = next((x.shape[:-1] for x in xs.values() if x.ndim == 2), ())
-        p = np.zeros((*lead, n_sites, len(classes), N_DS))
+        p = np.zeros((*lead, n_sites, len(classes), N_DS if ds is None else 1))
         for j, c in curves.items():
             x = np.broadcast_to(xs[c.measure], (*lead, n_sites))
-            p[..., j, :] = c.exceedance(x, cs.median_scale[h])
-        out[h] = p
+            pj = c.exceedance(x, cs.median_scale[h], ds)
+            p[..., j, :] = pj if ds is None else pj[..., None]
+        out[h] = p if ds is None else p[..., 0]
     return out
