@@ -384,7 +384,9 @@ def run_issuance(
         Warning thresholds (default: packaged).
     workers:
         Local worker processes, or an executor (:func:`rescity.engine.executor.resolve_executor`:
-        a local pool or a Dask cluster); results do not depend on it.
+        a local pool or a Dask cluster); results do not depend on it. With a forked local pool
+        and the default pipeline, the first member runs in this process and the workers
+        inherit the twin's set-up it builds.
 
     Returns
     -------
