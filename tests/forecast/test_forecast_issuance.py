@@ -379,7 +379,8 @@ def test_summary_and_rollup_equal_the_frame_by_frame_table(twin, track, table):
     # rolled up from the members' blocks: the numbers and memory order of rollup(concatenate)
     u = iss.ancestors(twin)
     rng = np.random.default_rng(1)
-    blocks = [rng.exponential(1.0, (r, twin.n_units)) for r in (3, 1, 4)]
+    blocks = [rng.exponential(1.0, (r, twin.n_units)) for r in (3, 1, 4, 7, 2, 9, 4)]  # > ROLLUP_SAMPLES
+    blocks[1][0, ::3] = -0.0
     new, ref = iss.rollup_blocks(u, blocks), ind.rollup(twin, np.concatenate(blocks), u)
     assert new.tobytes("A") == ref.tobytes("A") and new.flags.f_contiguous == ref.flags.f_contiguous
 
