@@ -83,3 +83,15 @@ def test_bad_shapes():
         sample_damage(np.zeros((3, 4, 5, 6)), 2, 0)
     with pytest.raises(InputError):
         sample_damage(np.zeros((3, 5, 4)), 4, 0)  # 3 rows for 4 realisations
+
+
+def test_active_assets_are_those_with_some_positive_probability():
+    from rescity.engine.damage import _active
+
+    rng = np.random.default_rng(0)
+    b = rng.random((3, 200, 4)) * (rng.random((3, 200, 4)) < 0.2)
+    b[0, 5] = np.nan
+    b[1, 7, 2] = -0.0
+    for x in (b, b[1], b[:, :0], b[0, :, :1]):
+        ref = np.flatnonzero((x > 0).any(axis=tuple(range(x.ndim - 2)) + (-1,)))
+        assert np.array_equal(_active(x), ref)

@@ -52,6 +52,16 @@ def _as_block(p: np.ndarray, realisations: int, start: int, name: str) -> np.nda
     raise InputError("exceedance array must have shape (n, 4) or (R, n, 4)", field=name, value=p.shape)
 
 
+def _active(b: np.ndarray) -> np.ndarray:
+    """Assets with ``P > 0`` in some state (of some realisation) of ``b`` ``(…, n, 4)``:
+    ``flatnonzero((b > 0).any(axis=(…, -1)))``, the states compared column by column (several
+    times faster than a reduction over the short last axis; the same positions)."""
+    some = b[..., 0] > 0
+    for k in range(1, b.shape[-1]):
+        some |= b[..., k] > 0
+    return np.flatnonzero(some.any(axis=tuple(range(some.ndim - 1))) if some.ndim > 1 else some)
+
+
 def sample_damage(
     p_exceed: np.ndarray | Mapping[str, np.ndarray],
     realisations: int,
@@ -101,7 +111,7 @@ def sample_damage(
     # their thresholds state by state, contiguous: (4, n_act) or per realisation (B, 4, n_act)
     cols, thr = [], []
     for b in blocks:
-        act = np.flatnonzero((b > 0).any(axis=tuple(range(b.ndim - 2)) + (-1,)))
+        act = _active(b)
         act = None if 2 * len(act) > n else act
         cols.append(act)
         thr.append(np.ascontiguousarray(np.moveaxis(b if act is None else b[..., act, :], -1, -2)))
