@@ -77,7 +77,7 @@ class Param:
 
     ``exponent``: the parameter is an exponent (``k``, ``α``), so the log of the prediction is
     linear in it, and its uncertainty is drawn on its own scale (a rate's on the log scale; see
-    :func:`draw_params`)."""
+    :func:`params_at`)."""
 
     name: str
     initial: float
@@ -95,45 +95,35 @@ OPERATOR_TERMS: dict[str, tuple[str, ...]] = {
     "economic_loss_cny": ("w",),
     "collapsed_houses": ("w",),
 }
-_ALPHA = Param("alpha", 0.5, 1e-3, 8.0, "1", "income elasticity: the rate × (GDP per person / 2020)^−α", True)
+_K = Param("k", 2.0, 0.25, 4.0, "1", "exponent of the hazard term", exponent=True)
+
+
+def _alpha(what: str) -> Param:
+    """The income elasticity ``α`` of ``what`` (the factor ``ι_y^−α``)."""
+    return Param("alpha", 0.5, 1e-3, 8.0, "1", f"income elasticity: {what} × (GDP per person / 2020)^−α", exponent=True)
+
 
 #: Metric → its parameters (all positive, searched on a log scale): the rate of each hazard term,
 #: the exponent ``k``, then ``α`` where the income factor applies.
 OPERATOR_PARAMS: dict[str, tuple[Param, ...]] = {
     "affected_population": (
         Param("a_r", 0.05, 1e-5, 50.0, "1", "affected rate per unit (R/100 mm)^k (2020 income)"),
-        Param("k", 2.0, 0.25, 4.0, "1", "exponent of the hazard term", True),
-        Param(
-            "alpha",
-            0.5,
-            1e-3,
-            8.0,
-            "1",
-            "income elasticity: the rain's rate × (GDP per person / 2020)^−α",
-            True,
-        ),
+        _K,
+        _alpha("the rain's rate"),
     ),
     "relocated_or_evacuated": (
         Param("b_w", 0.01, 1e-6, 10.0, "1", "evacuation rate per unit (G/30 m/s)^k"),
-        Param("k", 2.0, 0.25, 4.0, "1", "exponent of the hazard term", True),
+        _K,
     ),
     "economic_loss_cny": (
         Param("l_w", 500.0, 1e-2, 1e6, "CNY/person", "loss per person per unit (G/30 m/s)^k (2020 GDP)"),
-        Param("k", 2.0, 0.25, 4.0, "1", "exponent of the hazard term", True),
-        Param(
-            "alpha",
-            0.5,
-            1e-3,
-            8.0,
-            "1",
-            "income elasticity: the loss per GDP × (GDP per person / 2020)^−α",
-            True,
-        ),
+        _K,
+        _alpha("the loss per GDP"),
     ),
     "collapsed_houses": (
         Param("c_w", 1e-3, 1e-9, 10.0, "1", "collapse rate of a rural room per unit (G/30 m/s)^k"),
-        Param("k", 1.0, 0.25, 8.0, "1", "exponent of the hazard term", True),
-        _ALPHA,
+        Param("k", 1.0, 0.25, 8.0, "1", "exponent of the hazard term", exponent=True),
+        _alpha("the collapse rate"),
     ),
 }
 #: Metrics fitted (power outage has one reported storm: it is scored, not fitted).
